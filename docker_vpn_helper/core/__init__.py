@@ -1,0 +1,1 @@
+"""Pure logic: parsing, the docker-machine store, certificates, templates. No processes, no network."""

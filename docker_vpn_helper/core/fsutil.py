@@ -1,0 +1,68 @@
+"""Replace files without ever losing one: back up first, then write atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def timestamp(now: float | None = None) -> str:
+    """A sortable, filesystem-safe stamp for backup folders (UTC, to the second)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+
+
+def atomic_write(path: PathLike, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it and rename it over `path`.
+
+    Readers see the old file or the new one, never half of one; the mode is set before the
+    content lands, so a key is never readable by others even for an instant.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(str(directory), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def backup_files(paths: list[Path], backup_dir: Path) -> list[Path]:
+    """Copy the existing `paths` into `backup_dir` (0700), keeping modes; return the copies."""
+    existing = [p for p in paths if p.exists()]
+    if not existing:
+        return []
+    backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    copies = []
+    for source in existing:
+        copy = backup_dir / source.name
+        shutil.copy2(source, copy)
+        copies.append(copy)
+    return copies

@@ -1,0 +1,211 @@
+"""Read and write docker-machine's store: `<store>/machines/NAME/config.json` and the certs.
+
+Follows docker-machine v0.16's formats: ConfigVersion 3 (and 1, written by v0.4), empty or
+zero fields meaning docker-machine's defaults, unknown fields kept on write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import HelperError
+from .fsutil import atomic_write, backup_files, timestamp
+
+# docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
+MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
+DEFAULT_SSH_USER = "docker"
+DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
+# docker-machine leaves the remote paths empty on disk; these are what boot2docker uses.
+REMOTE_DIR = "/var/lib/boot2docker"
+
+
+def validate_machine_name(name: str) -> str:
+    if not name or not MACHINE_NAME.match(name):
+        raise HelperError(
+            f"invalid machine name {name!r}: docker-machine names start with a letter or digit "
+            "and contain only letters, digits, '-' and '.'"
+        )
+    return name
+
+
+def list_machines(store: Path) -> list[str]:
+    """Names of the machines that have a config.json in `store`."""
+    machines = store / "machines"
+    if not machines.is_dir():
+        return []
+    return sorted(p.name for p in machines.iterdir() if (p / "config.json").is_file())
+
+
+def require_store(store: Path) -> None:
+    if not (store / "machines").is_dir():
+        raise HelperError(
+            f"{store} is not a docker-machine store (no machines/ folder): set --storage-path "
+            "or MACHINE_STORAGE_PATH"
+        )
+
+
+def machine_dir(store: Path, name: str) -> Path:
+    """The machine folder (DOCKER_CERT_PATH), after checking that the machine exists."""
+    validate_machine_name(name)
+    require_store(store)
+    folder = store / "machines" / name
+    if not (folder / "config.json").is_file():
+        known = ", ".join(list_machines(store)) or "none"
+        raise HelperError(f'machine "{name}" does not exist in {store} (machines: {known})')
+    return folder
+
+
+@dataclass(frozen=True)
+class AuthPaths:
+    """Where the machine's TLS material lives on the host (HostOptions.AuthOptions)."""
+
+    ca_cert: Path
+    ca_key: Path
+    client_cert: Path
+    client_key: Path
+    server_cert: Path
+    server_key: Path
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the tool needs to know about one docker-machine machine."""
+
+    name: str
+    store: Path
+    directory: Path
+    config_version: int
+    driver_name: str
+    ip: Optional[str]
+    ssh_user: str
+    ssh_port: int
+    ssh_key: Path
+    host_only_cidr: str
+    auth: AuthPaths
+    server_cert_sans: tuple[str, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "config.json"
+
+    @property
+    def backup_root(self) -> Path:
+        return self.directory / "backups"
+
+
+def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise HelperError(f"{path}: {key} is not a JSON object")
+    return value
+
+
+def _path(value: Any, default: Path) -> Path:
+    """config.json's absolute path, unless it is empty or gone while the default is there.
+
+    A store copied from another account keeps the old absolute paths; docker-machine's own
+    layout beside the store is then the file meant.
+    """
+    if not isinstance(value, str) or not value:
+        return default
+    configured = Path(value)
+    return default if not configured.exists() and default.exists() else configured
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise HelperError(f"{path} is empty: recreate the machine or restore a backup")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise HelperError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise HelperError(f"{path} is not a docker-machine config (not a JSON object)")
+    return data
+
+
+def parse_machine(store: Path, name: str, data: dict[str, Any], path: Path) -> Machine:
+    """Interpret a config.json (v1 or v3) with docker-machine's defaults for empty fields."""
+    version = data.get("ConfigVersion", 0)
+    if not isinstance(version, int) or version > 3:
+        raise HelperError(f"{path}: unsupported ConfigVersion {version!r} (known: 1 to 3)")
+    driver = _section(data, "Driver", path)
+    auth = _section(_section(data, "HostOptions", path), "AuthOptions", path)
+    if not driver and not auth:
+        raise HelperError(f"{path} has neither Driver nor HostOptions: not a docker-machine config")
+    folder = store / "machines" / name
+    certs = store / "certs"
+    ssh_port = driver.get("SSHPort") or 22
+    if not isinstance(ssh_port, int) or not 0 < ssh_port < 65536:
+        raise HelperError(f"{path}: Driver.SSHPort {ssh_port!r} is not a port number")
+    sans = auth.get("ServerCertSANs") or []
+    if not isinstance(sans, list) or not all(isinstance(s, str) for s in sans):
+        raise HelperError(f"{path}: HostOptions.AuthOptions.ServerCertSANs is not a list of names")
+    ca_key = auth.get("CaPrivateKeyPath") or auth.get("PrivateKeyPath")  # v1 called it PrivateKeyPath
+    return Machine(
+        name=name,
+        store=store,
+        directory=folder,
+        config_version=version,
+        driver_name=str(data.get("DriverName") or ""),
+        ip=driver.get("IPAddress") or None,
+        ssh_user=driver.get("SSHUser") or DEFAULT_SSH_USER,
+        ssh_port=ssh_port,
+        ssh_key=_path(driver.get("SSHKeyPath"), folder / "id_rsa"),
+        host_only_cidr=driver.get("HostOnlyCIDR") or DEFAULT_HOST_ONLY_CIDR,
+        auth=AuthPaths(
+            ca_cert=_path(auth.get("CaCertPath"), certs / "ca.pem"),
+            ca_key=_path(ca_key, certs / "ca-key.pem"),
+            client_cert=_path(auth.get("ClientCertPath"), certs / "cert.pem"),
+            client_key=_path(auth.get("ClientKeyPath"), certs / "key.pem"),
+            server_cert=_path(auth.get("ServerCertPath"), folder / "server.pem"),
+            server_key=_path(auth.get("ServerKeyPath"), folder / "server-key.pem"),
+        ),
+        server_cert_sans=tuple(sans),
+        raw=data,
+    )
+
+
+def load_machine(store: Path, name: str) -> Machine:
+    folder = machine_dir(store, name)
+    path = folder / "config.json"
+    return parse_machine(store, name, read_config(path), path)
+
+
+def with_server_cert_sans(data: dict[str, Any], names: list[str]) -> Optional[dict[str, Any]]:
+    """A copy of `data` whose ServerCertSANs also hold `names`, or None if nothing is missing.
+
+    docker-machine regenerate-certs issues from ServerCertSANs (+ IP + localhost), so names
+    recorded here survive it.
+    """
+    auth = data.get("HostOptions", {}).get("AuthOptions", {})
+    current = list(auth.get("ServerCertSANs") or [])
+    missing = [n for n in names if n not in current]
+    if not missing:
+        return None
+    updated = json.loads(json.dumps(data))
+    section = updated.setdefault("HostOptions", {}).setdefault("AuthOptions", {})
+    section["ServerCertSANs"] = current + missing
+    return updated
+
+
+def save_config(machine: Machine, data: dict[str, Any], *, stamp: Optional[str] = None) -> Path:
+    """Back config.json up, then replace it atomically (0600, 4-space indent like docker-machine).
+
+    Returns the backup folder.
+    """
+    backup = machine.backup_root / (stamp or timestamp())
+    backup_files([machine.config_path], backup)
+    atomic_write(machine.config_path, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
+    return backup

@@ -1,0 +1,61 @@
+"""Give pre-tasks the caller's machine: invoke calls pre-tasks without the caller's arguments."""
+
+from __future__ import annotations
+
+import os
+
+from invoke import Call, Executor, Task
+from invoke.exceptions import Exit
+
+from .errors import HelperError
+
+# The flags every stage takes and that must reach its prerequisites unchanged.
+SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run")
+
+
+def _accepts(task: Task, name: str) -> bool:
+    return any(arg.name == name for arg in task.get_arguments())
+
+
+class MachineExecutor(Executor):
+    """An Executor that hands a task's shared flags down to its pre- and post-tasks.
+
+    `invoke cert.deploy --machine dev` then runs cert.issue etc. for `dev`, and invoke's
+    de-duplication still collapses a stage that two tasks both depend on (same flags).
+    """
+
+    def expand_calls(self, calls, _inherited=None):  # type: ignore[override]
+        expanded = []
+        for call in calls:
+            if isinstance(call, Task):
+                call = Call(call, kwargs=dict(_inherited or {}))
+            elif _inherited:
+                kwargs = {**_inherited, **call.kwargs}
+                call = Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
+            call.kwargs = {
+                k: v for k, v in call.kwargs.items() if k not in SHARED_FLAGS or _accepts(call.task, k)
+            }
+            shared = {k: v for k, v in call.kwargs.items() if k in SHARED_FLAGS}
+            expanded.extend(self.expand_calls(call.pre, shared))
+            expanded.append(call)
+            expanded.extend(self.expand_calls(call.post, shared))
+        return expanded
+
+    def execute(self, *tasks):  # type: ignore[override]
+        """Run the tasks; anything unforeseen still ends as one line, not a traceback."""
+        try:
+            return super().execute(*tasks)
+        except Exit:
+            raise
+        except KeyboardInterrupt:
+            raise HelperError(
+                "interrupted: files are replaced atomically, so nothing half-written was put in "
+                "place; run the same command again to finish",
+                code=130,
+            ) from None
+        except Exception as exc:
+            if os.environ.get("DVH_DEBUG"):
+                raise
+            raise HelperError(
+                f"unexpected {type(exc).__name__}: {exc} (set DVH_DEBUG=1 to see where)"
+            ) from None

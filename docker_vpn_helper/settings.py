@@ -1,0 +1,95 @@
+"""All configuration in one place: invoke config under `vpnhelper`, CLI flags on top.
+
+Invoke merges, lowest first: these defaults, /etc/invoke.yaml, ~/.invoke.yaml, ./invoke.yaml,
+INVOKE_VPNHELPER_* environment variables, -f FILE; the task flags (--machine, --storage-path,
+--port) win over all of them. The store also honours MACHINE_STORAGE_PATH like docker-machine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+DEFAULTS: dict[str, Any] = {
+    "machine": "default",
+    # None: $MACHINE_STORAGE_PATH, else ~/.docker/machine (docker-machine's own rule).
+    "storage_path": None,
+    "host_port": 2376,
+    "daemon_port": 2376,
+    "nat_rule": "docker",
+    "vboxmanage": "VBoxManage",
+    "docker_machine": "docker-machine",
+    # None: the platform's own command (macOS VirtualBoxStartup.sh, Linux vboxdrv).
+    "kext_command": None,
+    "renew_days": 30,
+    "ssh_connect_timeout": 10.0,
+    "command_timeout": 60.0,
+    "daemon_wait": 60.0,
+    "vboxmanage_timeout": 30.0,
+}
+
+MACOS_KEXT_COMMAND = (
+    '"/Library/Application Support/VirtualBox/LaunchDaemons/VirtualBoxStartup.sh" restart'
+)
+LINUX_KEXT_COMMAND = "systemctl restart vboxdrv"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one run against one machine."""
+
+    machine: str
+    storage_path: Path
+    host_port: int
+    daemon_port: int
+    nat_rule: str
+    vboxmanage: str
+    docker_machine: str
+    kext_command: Optional[str]
+    renew_days: int
+    ssh_connect_timeout: float
+    command_timeout: float
+    daemon_wait: float
+    vboxmanage_timeout: float
+    dry_run: bool = False
+
+
+def default_storage_path(environ: Mapping[str, str]) -> Path:
+    """docker-machine's rule: $MACHINE_STORAGE_PATH, else ~/.docker/machine."""
+    configured = environ.get("MACHINE_STORAGE_PATH")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(environ.get("HOME") or Path.home()) / ".docker" / "machine"
+
+
+def resolve(
+    config: Mapping[str, Any],
+    *,
+    machine: Optional[str] = None,
+    storage_path: Optional[str] = None,
+    port: int = 0,
+    dry_run: bool = False,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Merge task flags over the `vpnhelper` config section (an empty or 0 flag means unset)."""
+    section = dict(DEFAULTS)
+    section.update({k: v for k, v in dict(config).items() if k in DEFAULTS})
+    store = storage_path or section["storage_path"]
+    return Settings(
+        machine=machine or section["machine"],
+        storage_path=Path(store).expanduser() if store else default_storage_path(environ),
+        host_port=int(port or section["host_port"]),
+        daemon_port=int(section["daemon_port"]),
+        nat_rule=str(section["nat_rule"]),
+        vboxmanage=str(section["vboxmanage"]),
+        docker_machine=str(section["docker_machine"]),
+        kext_command=section["kext_command"],
+        renew_days=int(section["renew_days"]),
+        ssh_connect_timeout=float(section["ssh_connect_timeout"]),
+        command_timeout=float(section["command_timeout"]),
+        daemon_wait=float(section["daemon_wait"]),
+        vboxmanage_timeout=float(section["vboxmanage_timeout"]),
+        dry_run=bool(dry_run),
+    )

@@ -1,0 +1,73 @@
+"""Pre-tasks must act on the caller's machine: invoke alone would call them without arguments."""
+
+from invoke import Collection, Config, Context, task
+
+from docker_vpn_helper.executor import MachineExecutor
+
+seen = []
+
+
+@task
+def base(c, machine=None, dry_run=False):
+    seen.append(("base", machine, dry_run))
+
+
+@task
+def unrelated(c):
+    seen.append(("unrelated",))
+
+
+@task(pre=[base, unrelated])
+def middle(c, machine=None, storage_path=None, dry_run=False):
+    seen.append(("middle", machine, dry_run))
+
+
+@task(pre=[middle, base])
+def top(c, machine=None, dry_run=False, shell=None):
+    seen.append(("top", machine, shell))
+
+
+def run(*calls):
+    seen.clear()
+    ns = Collection(base, middle, top, unrelated)
+    MachineExecutor(ns, Config()).execute(*calls)
+    return list(seen)
+
+
+def test_pre_tasks_get_the_callers_machine_and_dry_run_once_each():
+    assert run(("top", {"machine": "dev", "dry_run": True, "shell": "fish"})) == [
+        ("base", "dev", True),
+        ("unrelated",),
+        ("middle", "dev", True),
+        ("top", "dev", "fish"),
+    ]
+
+
+def test_two_machines_in_one_command_each_get_their_own_prerequisites():
+    assert run(("middle", {"machine": "a"}), ("middle", {"machine": "b"})) == [
+        ("base", "a", False),
+        ("unrelated",),
+        ("middle", "a", False),
+        ("base", "b", False),
+        ("middle", "b", False),
+    ]
+
+
+def test_without_flags_prerequisites_use_their_defaults():
+    assert run("top") == [("base", None, False), ("unrelated",), ("middle", None, False), ("top", None, None)]
+
+
+def test_unexpected_exceptions_become_one_line_errors(monkeypatch):
+    import pytest
+    from invoke.exceptions import Exit
+
+    @task
+    def boom(c):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.delenv("DVH_DEBUG", raising=False)
+    with pytest.raises(Exit) as caught:
+        MachineExecutor(Collection(boom), Config()).execute("boom")
+    assert caught.value.message == "docker-vpn-helper: unexpected RuntimeError: disk on fire (set DVH_DEBUG=1 to see where)"
+    assert caught.value.code == 1
+    assert isinstance(Context, type)

@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from docker_vpn_helper.settings import DEFAULTS, resolve
+
+
+def test_defaults_follow_docker_machine(isolated_home):
+    s = resolve({}, environ={"HOME": str(isolated_home)})
+    assert s.machine == "default"
+    assert s.storage_path == isolated_home / ".docker" / "machine"
+    assert (s.host_port, s.nat_rule, s.vboxmanage) == (2376, "docker", "VBoxManage")
+
+
+def test_machine_storage_path_env_then_config_then_flag():
+    env = {"HOME": "/home/u", "MACHINE_STORAGE_PATH": "/srv/machines"}
+    assert resolve({}, environ=env).storage_path == Path("/srv/machines")
+    assert resolve({"storage_path": "/cfg"}, environ=env).storage_path == Path("/cfg")
+    assert resolve({"storage_path": "/cfg"}, storage_path="/flag", environ=env).storage_path == Path(
+        "/flag"
+    )
+
+
+def test_flags_win_over_config_and_zero_port_means_unset():
+    config = {**DEFAULTS, "machine": "dev", "host_port": 2380}
+    assert resolve(config).machine == "dev"
+    assert resolve(config, machine="other").machine == "other"
+    assert resolve(config).host_port == 2380
+    assert resolve(config, port=2390).host_port == 2390
+    assert resolve(config, port=0).host_port == 2380
+
+
+def test_unknown_config_keys_are_ignored_and_types_coerced():
+    s = resolve({"host_port": "2377", "surprise": 1, "daemon_wait": "5"})
+    assert s.host_port == 2377
+    assert s.daemon_wait == 5.0
