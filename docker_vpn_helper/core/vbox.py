@@ -1,0 +1,321 @@
+"""Parse what `VBoxManage` prints. Pure: no processes are run here.
+
+Formats handled (checked against VirtualBox's own VBoxManageInfo.cpp and real dumps from
+docker-machine / Vagrant bug reports, VirtualBox 4.3 to 7.x):
+
+* `VBoxManage showvminfo NAME --machinereadable`: one `key=value` per line. Values are usually
+  double-quoted with `\\"` and `\\\\` escaped (`CfgFile="C:\\\\Users\\\\..."`), numbers are not
+  (`memory=1024`); a few keys are quoted too (`"SATA Controller-0-0"="..."`); one odd line carries
+  text after the closing quote (`VideoMode="640,480,32"@0,0`). A quoted value may span lines
+  (a VM description), so an unclosed quote swallows the following lines.
+* `VBoxManage list vms`: `"NAME" {UUID}` per line.
+* `VBoxManage --version`: `7.0.14r161095`, `6.1.50_Debianr161033`, possibly after a multi-line
+  `WARNING: The vboxdrv kernel module is not loaded ...` banner (printed on stdout).
+
+How NAT rules are told apart per NIC: VBoxManage prints each adapter as one block,
+`natnetN`/`hostonlyadapterN`/`bridgeadapterN`/... (the attachment line), then `macaddressN`,
+`cableconnectedN`, `nicN`, `nictypeN`, `nicspeedN`, and, for a NAT adapter only, the unnumbered
+`mtu`/`sockSnd`/... lines and its rules `Forwarding(0)`, `Forwarding(1)`, ...; the next adapter's
+block then begins. The index in `Forwarding(i)` restarts at 0 for every NAT adapter, so it says
+nothing about the NIC: a rule belongs to the adapter whose numbered keys were seen last before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+VALID_PROTOCOLS = ("tcp", "udp")
+
+#: Machine states in which a VM has a live session: `controlvm` works, `modifyvm` is refused.
+#: Short names as printed by `showvminfo --machinereadable` (machineStateToName, fShort).
+RUNNING_STATES = frozenset(
+    {
+        "running",
+        "paused",
+        "gurumeditation",
+        "stuck",
+        "teleporting",
+        "teleportingpausedvm",
+        "livesnapshotting",
+        "onlinesnapshotting",
+        "deletingsnapshotlive",
+        "deletingsnapshotlivepaused",
+    }
+)
+
+#: Texts VBoxManage prints on stderr, e.g.
+#: `VBoxManage: error: Could not find a registered machine named 'default'`.
+NOT_FOUND_MARKER = "Could not find a registered machine"
+#: `VBoxManage: error: Machine 'default' is not currently running`.
+NOT_RUNNING_MARKER = "is not currently running"
+#: `VBoxManage: error: A NAT rule of this name already exists`.
+RULE_EXISTS_MARKER = "A NAT rule of this name already exists"
+
+# Keys that carry the number of the adapter whose block they belong to.
+_NIC_KEY = re.compile(
+    r"^(?:natnet|macaddress|cableconnected|nic|nictype|nicspeed|nicbootprio|nicpromisc"
+    r"|nicbandwidthgroup|nictrace|nictracefile|hostonlyadapter|bridgeadapter|intnet|generic"
+    r"|nat-network|hostonly-network|cloud-network)(\d+)$"
+)
+_FORWARDING_KEY = re.compile(r"^Forwarding\((\d+)\)$")
+_LIST_VMS_LINE = re.compile(r'^"(?P<name>.*)"\s+\{(?P<uuid>[0-9A-Fa-f-]+)\}$')
+_VERSION_LINE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[_A-Za-z0-9.~+-]*r\d+)?[_A-Za-z0-9.~+-]*$")
+
+
+@dataclass(frozen=True)
+class NatRule:
+    """One NAT port-forwarding rule: `name,proto,hostip,hostport,guestip,guestport`."""
+
+    name: str
+    proto: str
+    host_ip: str
+    host_port: int
+    guest_ip: str
+    guest_port: int
+
+    @classmethod
+    def parse(cls, text: str) -> NatRule:
+        """Parse `docker,tcp,127.0.0.1,2376,,2376`; raise ValueError on anything else.
+
+        Surrounding whitespace and one pair of surrounding double quotes are tolerated.
+        """
+        raw = text.strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            raw = raw[1:-1]
+        parts = raw.split(",")
+        if len(parts) != 6:
+            raise ValueError(f"not a NAT rule (want 6 comma-separated fields): {text!r}")
+        name, proto, host_ip, host_port, guest_ip, guest_port = (p.strip() for p in parts)
+        if not name:
+            raise ValueError(f"NAT rule without a name: {text!r}")
+        proto = proto.lower()
+        if proto not in VALID_PROTOCOLS:
+            raise ValueError(f"NAT rule protocol must be tcp or udp: {text!r}")
+        return cls(
+            name=name,
+            proto=proto,
+            host_ip=host_ip,
+            host_port=_port(host_port, text),
+            guest_ip=guest_ip,
+            guest_port=_port(guest_port, text),
+        )
+
+    def spec(self) -> str:
+        """The rule text `controlvm NAME natpf1 "<spec>"` / `modifyvm --natpf1 "<spec>"` take."""
+        return ",".join(
+            (
+                self.name,
+                self.proto,
+                self.host_ip,
+                str(self.host_port),
+                self.guest_ip,
+                str(self.guest_port),
+            )
+        )
+
+
+def _port(value: str, text: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"NAT rule port is not a number: {text!r}")
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"NAT rule port out of range: {text!r}")
+    return port
+
+
+@dataclass(frozen=True)
+class VMInfo:
+    """What we need from `showvminfo --machinereadable`; `raw` keeps every key as printed."""
+
+    name: str
+    state: str
+    nics: dict[int, str]
+    hostonly_adapters: dict[int, str]
+    forwarding: dict[int, tuple[NatRule, ...]]
+    raw: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def running(self) -> bool:
+        """True when the VM has a live session (use `controlvm`, not `modifyvm`)."""
+        return self.state in RUNNING_STATES
+
+    @property
+    def nat_nic(self) -> int | None:
+        """The lowest-numbered NIC attached to NAT (docker-machine's NIC1), or None."""
+        nat = sorted(n for n, kind in self.nics.items() if kind == "nat")
+        return nat[0] if nat else None
+
+    def rules(self, nic: int | None = None) -> tuple[NatRule, ...]:
+        """The NAT rules of `nic` (default: `nat_nic`); empty when there is none."""
+        number = self.nat_nic if nic is None else nic
+        if number is None:
+            return ()
+        return self.forwarding.get(number, ())
+
+
+def _read_quoted(text: str, start: int) -> tuple[str, int] | None:
+    """Read a double-quoted, backslash-escaped string starting at text[start] == '"'.
+
+    Returns (value, index after the closing quote), or None when the quote never closes.
+    """
+    out = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    return None
+
+
+def _iter_pairs(text: str) -> Iterable[tuple[str, str]]:
+    """Yield (key, value) in order from machine-readable text; skip lines that are not pairs."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if not line or "=" not in line:
+            continue
+        if line.startswith('"'):
+            got = _read_quoted(line, 0)
+            if got is None or got[1] >= len(line) or line[got[1]] != "=":
+                continue
+            key, pos = got[0], got[1] + 1
+        else:
+            pos = line.index("=")
+            key = line[:pos].strip()
+            pos += 1
+            if not key or " " in key:
+                continue
+        rest = line[pos:].lstrip()
+        if rest.startswith('"'):
+            got = _read_quoted(rest, 0)
+            while got is None and i < len(lines):  # a value spanning lines
+                rest += "\n" + lines[i].rstrip("\r")
+                i += 1
+                got = _read_quoted(rest, 0)
+            if got is None:
+                continue
+            value = got[0]
+        else:
+            value = rest.strip()
+        yield key, value
+
+
+def parse_showvminfo(text: str) -> VMInfo:
+    """Parse `VBoxManage showvminfo NAME --machinereadable` (stdout).
+
+    Raises ValueError when the text has neither `name=` nor `VMState=` (not such a dump).
+    NICs whose type is `none` are left out of `nics`. Rules that cannot be parsed are skipped.
+    A rule seen before any adapter block is given to the lowest NAT adapter.
+    """
+    raw: dict[str, str] = {}
+    nics: dict[int, str] = {}
+    hostonly: dict[int, str] = {}
+    rules: dict[int, list[NatRule]] = {}
+    orphans: list[NatRule] = []
+    current_nic: int | None = None
+    for key, value in _iter_pairs(text):
+        raw.setdefault(key, value)
+        nic_key = _NIC_KEY.match(key)
+        if nic_key:
+            current_nic = int(nic_key.group(1))
+            if key.startswith("nic") and key[3:].isdigit():
+                if value != "none":
+                    nics[current_nic] = value
+            elif key.startswith("hostonlyadapter"):
+                hostonly[current_nic] = value
+            continue
+        if _FORWARDING_KEY.match(key):
+            try:
+                rule = NatRule.parse(value)
+            except ValueError:
+                continue
+            if current_nic is None:
+                orphans.append(rule)
+            else:
+                rules.setdefault(current_nic, []).append(rule)
+    if "name" not in raw and "VMState" not in raw:
+        raise ValueError("not `showvminfo --machinereadable` output (no name= or VMState=)")
+    if orphans:
+        nat = sorted(n for n, kind in nics.items() if kind == "nat")
+        if nat:
+            rules[nat[0]] = orphans + rules.get(nat[0], [])
+    # A rule under an adapter known not to be NAT cannot be real: drop it rather than guess.
+    forwarding = {n: tuple(r) for n, r in sorted(rules.items()) if nics.get(n, "nat") == "nat"}
+    return VMInfo(
+        name=raw.get("name", ""),
+        state=raw.get("VMState", "").strip().lower(),
+        nics=dict(sorted(nics.items())),
+        hostonly_adapters={
+            n: a for n, a in sorted(hostonly.items()) if nics.get(n, "hostonly") == "hostonly"
+        },
+        forwarding=forwarding,
+        raw=raw,
+    )
+
+
+def parse_list_vms(text: str) -> dict[str, str]:
+    """Parse `VBoxManage list vms` (or `list runningvms`): `"NAME" {UUID}` -> {NAME: UUID}.
+
+    Other lines (warnings) are ignored, and so are `"<inaccessible>"` placeholders.
+    """
+    vms: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _LIST_VMS_LINE.match(line.strip())
+        if not match or match.group("name") == "<inaccessible>":
+            continue
+        vms[match.group("name")] = match.group("uuid").lower()
+    return vms
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """Parse `VBoxManage --version` output: the last line that looks like `7.0.14r161095`.
+
+    Warning banners before it are skipped; raise ValueError if no version line is found.
+    """
+    for line in reversed(text.splitlines()):
+        match = _VERSION_LINE.match(line.strip())
+        if match:
+            return int(match.group(1)), int(match.group(2)), int(match.group(3))
+    raise ValueError(f"no VirtualBox version in {text.strip()[:200]!r}")
+
+
+def find_rule_on_host_port(
+    rules: Iterable[NatRule], host_port: int, proto: str = "tcp"
+) -> NatRule | None:
+    """The first rule that listens on 127.0.0.1:`host_port` (`proto`), or None.
+
+    A rule with host IP empty or 0.0.0.0 listens on every host address, so it owns it too.
+    """
+    for rule in rules:
+        if (
+            rule.host_port == host_port
+            and rule.proto == proto
+            and rule.host_ip in ("", "0.0.0.0", "127.0.0.1")
+        ):
+            return rule
+    return None
+
+
+def is_vm_not_found(stderr: str) -> bool:
+    """True for `Could not find a registered machine named 'X'` (or `with UUID {...}`)."""
+    return NOT_FOUND_MARKER.lower() in stderr.lower()
+
+
+def is_not_running(stderr: str) -> bool:
+    """True for `Machine 'X' is not currently running` (controlvm on a stopped VM)."""
+    return NOT_RUNNING_MARKER in stderr.lower()
+
+
+def is_rule_exists(stderr: str) -> bool:
+    """True for `A NAT rule of this name already exists`."""
+    return RULE_EXISTS_MARKER.lower() in stderr.lower()

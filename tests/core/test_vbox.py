@@ -1,0 +1,334 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docker_vpn_helper.core.vbox import (
+    NatRule,
+    VMInfo,
+    find_rule_on_host_port,
+    is_not_running,
+    is_rule_exists,
+    is_vm_not_found,
+    parse_list_vms,
+    parse_showvminfo,
+    parse_version,
+)
+
+DATA = Path(__file__).parent / "data"
+
+
+def load(name: str) -> str:
+    # newline="" keeps CRLF exactly as stored
+    with open(DATA / name, encoding="utf-8", newline="") as fh:
+        return fh.read()
+
+
+# --- NatRule ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("docker,tcp,127.0.0.1,2376,,2376", NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376)),
+        ("ssh,tcp,127.0.0.1,53770,,22", NatRule("ssh", "tcp", "127.0.0.1", 53770, "", 22)),
+        ("tcp5432,tcp,,5432,,5432", NatRule("tcp5432", "tcp", "", 5432, "", 5432)),
+        (
+            "dns,udp,0.0.0.0,5353,10.0.2.15,53",
+            NatRule("dns", "udp", "0.0.0.0", 5353, "10.0.2.15", 53),
+        ),
+        (
+            '"docker,tcp,127.0.0.1,2376,,2376"',
+            NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376),
+        ),
+        (
+            "  docker,TCP,127.0.0.1,2376,,2376\r\n",
+            NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376),
+        ),
+        ("my rule,tcp,,8080,,80", NatRule("my rule", "tcp", "", 8080, "", 80)),
+    ],
+)
+def test_nat_rule_parse(text, expected):
+    assert NatRule.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "docker,tcp,127.0.0.1,2376,2376",  # 5 fields
+        "docker,tcp,127.0.0.1,2376,,2376,x",  # 7 fields
+        ",tcp,127.0.0.1,2376,,2376",  # no name
+        "docker,unk,127.0.0.1,2376,,2376",  # VBoxManage prints unk for unknown protocols
+        "docker,tcp,127.0.0.1,http,,2376",
+        "docker,tcp,127.0.0.1,0,,2376",
+        "docker,tcp,127.0.0.1,2376,,65536",
+        "docker,tcp,127.0.0.1,-1,,2376",
+    ],
+)
+def test_nat_rule_parse_rejects(text):
+    with pytest.raises(ValueError):
+        NatRule.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["docker,tcp,127.0.0.1,2376,,2376", "tcp5432,tcp,,5432,,5432", "dns,udp,,53,10.0.2.3,53"],
+)
+def test_nat_rule_spec_round_trips(text):
+    assert NatRule.parse(text).spec() == text
+
+
+# --- showvminfo ------------------------------------------------------------------------------
+
+
+def test_running_vm_with_docker_and_ssh_rules():
+    info = parse_showvminfo(load("showvminfo_running.txt"))
+    assert info.name == "default"
+    assert info.state == "running"
+    assert info.running is True
+    assert info.nics == {1: "nat", 2: "hostonly"}
+    assert info.hostonly_adapters == {2: "vboxnet0"}
+    assert info.nat_nic == 1
+    assert [r.name for r in info.forwarding[1]] == ["docker", "ssh"]
+    assert info.forwarding[1][1] == NatRule("ssh", "tcp", "127.0.0.1", 64045, "", 22)
+    assert set(info.forwarding) == {1}
+    assert info.rules() == info.forwarding[1]
+
+
+def test_raw_keeps_quoted_keys_and_odd_values():
+    info = parse_showvminfo(load("showvminfo_running.txt"))
+    assert info.raw["SATA-0-0"].endswith("boot2docker.iso")
+    assert info.raw["VideoMode"] == "640,480,32"
+    assert info.raw["memory"] == "1024"
+    assert info.raw["teleporteraddress"] == ""
+    assert info.raw["ostype"] == "Linux 2.6 / 3.x / 4.x (64-bit)"
+
+
+def test_stopped_windows_vm_with_crlf():
+    text = load("showvminfo_poweroff_windows_crlf.txt")
+    assert "\r\n" in text
+    info = parse_showvminfo(text)
+    assert info.state == "poweroff"
+    assert info.running is False
+    assert info.hostonly_adapters == {2: "VirtualBox Host-Only Ethernet Adapter #11"}
+    assert info.forwarding == {1: (NatRule("ssh", "tcp", "127.0.0.1", 53770, "", 22),)}
+    # escaped backslashes are unescaped, and no \r sticks to any value
+    assert (
+        info.raw["CfgFile"]
+        == r"C:\Users\admin\.docker\machine\machines\default\default\default.vbox"
+    )
+    assert not any(v.endswith("\r") for v in info.raw.values())
+
+
+def test_second_nat_nic_has_its_own_forwarding_zero():
+    info = parse_showvminfo(load("showvminfo_two_nat.txt"))
+    assert info.nics == {1: "nat", 2: "nat", 3: "hostonly"}
+    assert info.nat_nic == 1
+    assert info.forwarding[1] == (NatRule("ssh", "tcp", "127.0.0.1", 2222, "", 22),)
+    assert [r.name for r in info.forwarding[2]] == ["docker", "dns"]
+    assert info.rules(2)[1].guest_ip == "10.0.3.15"
+    assert info.hostonly_adapters == {3: "vboxnet1"}
+    assert info.state == "saved"
+    assert info.running is False
+
+
+def test_vagrant_dump_with_bridged_nic_and_keys_in_other_order():
+    info = parse_showvminfo(load("showvminfo_vagrant_bridged.txt"))
+    assert info.name == "drm-erp"
+    assert info.running
+    assert info.nics == {1: "nat", 2: "bridged"}
+    assert info.hostonly_adapters == {}
+    assert len(info.forwarding[1]) == 4
+    assert info.forwarding[1][3] == NatRule("tcp8080", "tcp", "", 8080, "", 80)
+
+
+def test_unquoted_values_are_accepted():
+    text = "name=default\nVMState=running\nnic1=nat\nForwarding(0)=ssh,tcp,127.0.0.1,2222,,22\n"
+    info = parse_showvminfo(text)
+    assert info.state == "running"
+    assert info.forwarding == {1: (NatRule("ssh", "tcp", "127.0.0.1", 2222, "", 22),)}
+
+
+def test_escaped_quote_in_value_and_multiline_description():
+    text = (
+        'name="we\\"ird"\ndescription="line one\nname=not-a-key\nline three"\nVMState="aborted"\n'
+    )
+    info = parse_showvminfo(text)
+    assert info.name == 'we"ird'
+    assert info.raw["description"] == "line one\nname=not-a-key\nline three"
+    assert info.state == "aborted"
+
+
+@pytest.mark.parametrize(
+    "state, running",
+    [
+        ("running", True),
+        ("paused", True),
+        ("gurumeditation", True),
+        ("livesnapshotting", True),
+        ("poweroff", False),
+        ("saved", False),
+        ("aborted", False),
+        ("starting", False),
+        ("stopping", False),
+        ("aborted-saved", False),
+    ],
+)
+def test_running_states(state, running):
+    info = parse_showvminfo(f'name="x"\nVMState="{state}"\n')
+    assert info.state == state
+    assert info.running is running
+
+
+def test_vm_without_nat_nic():
+    info = parse_showvminfo(
+        'name="x"\nVMState="poweroff"\nnic1="hostonly"\nhostonlyadapter1="vboxnet3"\n'
+    )
+    assert info.nat_nic is None
+    assert info.rules() == ()
+    assert info.hostonly_adapters == {1: "vboxnet3"}
+
+
+def test_forwarding_under_non_nat_nic_is_dropped_and_bad_rules_skipped():
+    text = (
+        'name="x"\nVMState="running"\n'
+        'natnet1="nat"\nnic1="nat"\nForwarding(0)="broken"\nForwarding(1)="ok,tcp,,1,,2"\n'
+        'bridgeadapter2="en0"\nnic2="bridged"\nForwarding(0)="ghost,tcp,,3,,4"\n'
+    )
+    info = parse_showvminfo(text)
+    assert info.forwarding == {1: (NatRule("ok", "tcp", "", 1, "", 2),)}
+
+
+def test_forwarding_before_any_nic_goes_to_lowest_nat_nic():
+    text = 'name="x"\nVMState="running"\nForwarding(0)="a,tcp,,1,,2"\nnic1="hostonly"\nnic2="nat"\n'
+    info = parse_showvminfo(text)
+    assert info.forwarding == {2: (NatRule("a", "tcp", "", 1, "", 2),)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "VBoxManage: error: Could not find a registered machine named 'nope'\n", "garbage\n"],
+)
+def test_showvminfo_rejects_non_dumps(text):
+    with pytest.raises(ValueError):
+        parse_showvminfo(text)
+
+
+def test_vminfo_is_frozen():
+    info = parse_showvminfo('name="x"\nVMState="running"\n')
+    assert isinstance(info, VMInfo)
+    with pytest.raises(AttributeError):
+        info.state = "poweroff"  # type: ignore[misc]
+
+
+# --- list vms ------------------------------------------------------------------------------
+
+
+def test_parse_list_vms():
+    text = (
+        '"default" {38faa80d-b4fe-42cb-8076-d641008d3b7d}\r\n'
+        '"dev box" {0B4F2F4E-6C1A-4A57-9A55-8D1B7E0C2A11}\r\n'
+        '"<inaccessible>" {11111111-2222-3333-4444-555555555555}\r\n'
+        "WARNING: something\r\n"
+    )
+    assert parse_list_vms(text) == {
+        "default": "38faa80d-b4fe-42cb-8076-d641008d3b7d",
+        "dev box": "0b4f2f4e-6c1a-4a57-9a55-8d1b7e0c2a11",
+    }
+
+
+def test_parse_list_vms_empty():
+    assert parse_list_vms("") == {}
+
+
+# --- version -------------------------------------------------------------------------------
+
+VBOXDRV_WARNING = (
+    "WARNING: The vboxdrv kernel module is not loaded. Either there is no module\n"
+    "         available for the current kernel (5.13.19-200.fc34.x86_64) or it failed to\n"
+    "         load. Please try load the kernel module by executing as root\n"
+    "\n"
+    "           dnf install akmod-VirtualBox kernel-devel-5.13.19-200.fc34.x86_64\n"
+    "\n"
+    "         You will not be able to start VMs until this problem is fixed.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7.0.14r161095\n", (7, 0, 14)),
+        ("5.2.44r139111", (5, 2, 44)),
+        ("6.1.50_Debianr161033\n", (6, 1, 50)),
+        ("6.1.10_Ubuntur138449\r\n", (6, 1, 10)),
+        ("4.1.2_Ubuntur38459\n", (4, 1, 2)),
+        (VBOXDRV_WARNING + "6.0.12r133076\n", (6, 0, 12)),
+        ("7.1.0_BETA1r164697\n", (7, 1, 0)),
+        ("7.0.14\n", (7, 0, 14)),
+    ],
+)
+def test_parse_version(text, expected):
+    assert parse_version(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", VBOXDRV_WARNING, "VBoxManage: command not found\n", "7.0\n"])
+def test_parse_version_rejects(text):
+    with pytest.raises(ValueError):
+        parse_version(text)
+
+
+# --- rules on a host port --------------------------------------------------------------------
+
+RULES = (
+    NatRule("ssh", "tcp", "127.0.0.1", 53770, "", 22),
+    NatRule("dns", "udp", "", 2376, "", 53),
+    NatRule("other", "tcp", "192.168.1.5", 2376, "", 2376),
+)
+
+
+@pytest.mark.parametrize(
+    "extra, port, expected_name",
+    [
+        (NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376), 2376, "docker"),
+        (NatRule("any", "tcp", "", 2376, "", 2376), 2376, "any"),
+        (NatRule("wild", "tcp", "0.0.0.0", 2376, "", 2376), 2376, "wild"),
+        (NatRule("docker", "tcp", "127.0.0.1", 2377, "", 2376), 2376, None),
+        (NatRule("lo2", "tcp", "127.0.0.2", 2376, "", 2376), 2376, None),
+    ],
+)
+def test_find_rule_on_host_port(extra, port, expected_name):
+    found = find_rule_on_host_port((*RULES, extra), port)
+    assert (found.name if found else None) == expected_name
+
+
+def test_find_rule_on_host_port_ssh_and_empty():
+    assert find_rule_on_host_port(RULES, 53770).name == "ssh"
+    assert find_rule_on_host_port([], 2376) is None
+    assert find_rule_on_host_port(RULES, 2376, proto="udp").name == "dns"
+
+
+# --- stderr markers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stderr, not_found, not_running, exists",
+    [
+        (
+            "VBoxManage: error: Could not find a registered machine named 'nope'\n"
+            "VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001)",
+            True,
+            False,
+            False,
+        ),
+        ("VBoxManage: error: Machine 'default' is not currently running\n", False, True, False),
+        ("VBoxManage: error: A NAT rule of this name already exists\n", False, False, True),
+        ("", False, False, False),
+        ("VBoxManage: error: The machine 'default' is already locked\n", False, False, False),
+    ],
+)
+def test_stderr_markers(stderr, not_found, not_running, exists):
+    assert is_vm_not_found(stderr) is not_found
+    assert is_not_running(stderr) is not_running
+    assert is_rule_exists(stderr) is exists
