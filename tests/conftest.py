@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from docker_vpn_helper import session
@@ -15,3 +17,18 @@ def isolated_home(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     yield home
     session.close_all()
+
+
+@pytest.fixture(autouse=True)
+def no_user_ssh_config(monkeypatch):
+    """Hide ~/.ssh/config from Fabric even if HOME is the developer's.
+
+    Fabric decides whether to parse the file with `os.path.isfile`; answering False for that
+    one path (as Fabric's own test suite does) keeps every other file check intact.
+    """
+    real_isfile = os.path.isfile
+
+    def isfile(path):
+        return path != os.path.expanduser("~/.ssh/config") and real_isfile(path)
+
+    monkeypatch.setattr(os.path, "isfile", isfile)

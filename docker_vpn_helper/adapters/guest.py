@@ -1,0 +1,522 @@
+"""The boot2docker guest over SSH: the one place the tool talks to the VM, through Fabric.
+
+We reach the guest the way `docker-machine ssh` does (127.0.0.1:<SSHPort>, the VirtualBox NAT
+forward, which keeps working on the VPN), with only the machine's key and no host key checks.
+Fabric and paramiko are imported lazily: `env.print` runs at shell start-up and must stay light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import posixpath
+import re
+import secrets
+import shlex
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from docker_vpn_helper.errors import HelperError
+
+if TYPE_CHECKING:
+    from fabric import Config, Connection
+    from paramiko import PKey
+
+PROFILE_PATH = "/var/lib/boot2docker/profile"
+DEFAULT_CA_CERT = "/var/lib/boot2docker/ca.pem"
+DEFAULT_SERVER_CERT = "/var/lib/boot2docker/server.pem"
+DEFAULT_SERVER_KEY = "/var/lib/boot2docker/server-key.pem"
+INIT_SCRIPT = "/etc/init.d/docker"
+
+# Pre-2016 boot2docker sshds verify only the SHA-1 `ssh-rsa` signature; paramiko signs RSA keys
+# with rsa-sha2-512 first (modern OpenSSH lists it in server-sig-algs even when its config
+# refuses it, and old ones send no list at all), so a refused rsa-sha2 login is retried once
+# with these disabled.
+LEGACY_RSA = {"pubkeys": ["rsa-sha2-512", "rsa-sha2-256"]}
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+# paramiko logs connection failures with tracebacks at ERROR; without a handler of its own,
+# Python would print them on stderr. They still propagate to any handler the CLI installs.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True)
+class DaemonFiles:
+    """Where the guest's dockerd takes its TLS files from, and the certificate it serves now."""
+
+    ca_cert_path: str
+    server_cert_path: str
+    server_key_path: str
+    server_cert_pem: bytes | None
+    profile_found: bool
+
+
+def parse_profile(text: str) -> dict[str, str]:
+    """Variables assigned in a boot2docker profile (a shell fragment), without running it.
+
+    Handles what docker-machine writes: plain and `export` assignments, single- and
+    double-quoted values spanning lines, backslash escapes and comments. `$` expansions are
+    kept literally; the last assignment wins, as in the shell.
+    """
+    values: dict[str, str] = {}
+    for words in _shell_commands(text):
+        if words and words[0] == "export":
+            words = words[1:]
+        for word in words:
+            name, sep, value = word.partition("=")
+            if not sep or not _is_name(name):
+                break
+            values[name] = value
+    return values
+
+
+def _is_name(text: str) -> bool:
+    """True for a shell variable name."""
+    return re.fullmatch(_NAME, text) is not None
+
+
+def _shell_commands(text: str) -> Iterator[list[str]]:
+    """Split shell text into simple commands of unquoted words (a tiny POSIX sh lexer)."""
+    words: list[str] = []
+    word: list[str] = []
+    in_word = False
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "'":
+            end = text.find("'", i + 1)
+            end = n if end < 0 else end
+            word.append(text[i + 1 : end])
+            in_word, i = True, end + 1
+        elif char == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n and text[i + 1] in '$`"\\\n':
+                    word.append("" if text[i + 1] == "\n" else text[i + 1])
+                    i += 2
+                else:
+                    word.append(text[i])
+                    i += 1
+            in_word, i = True, i + 1
+        elif char == "\\":
+            if i + 1 < n and text[i + 1] != "\n":
+                word.append(text[i + 1])
+                in_word = True
+            i += 2
+        elif char == "#" and not in_word:
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif char in " \t\r\n;&|":
+            if in_word:
+                words.append("".join(word))
+                word, in_word = [], False
+            if char not in " \t\r" and words:
+                yield words
+                words = []
+            i += 1
+        else:
+            word.append(char)
+            in_word, i = True, i + 1
+    if in_word:
+        words.append("".join(word))
+    if words:
+        yield words
+
+
+def _sha256(data: bytes) -> str:
+    """Hex digest the guest's `sha256sum` must report for an uploaded file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _last_line(*texts: str) -> str:
+    """The last non-blank line of the first text that has one, shortened for a one-line error."""
+    for text in texts:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            return lines[-1][:200]
+    return "no output"
+
+
+def _short_name(command: str) -> str:
+    """A command's program name for messages: `sudo X=1 /etc/init.d/docker restart` -> `docker`."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    for word in words:
+        if word != "sudo" and not word.startswith("-") and "=" not in word:
+            return posixpath.basename(word) or word
+    return command[:40]
+
+
+def _fabric_config() -> Config:
+    """A Fabric config that reads no file (no ~/.ssh/config, no fabric.yml, no env vars)."""
+    from fabric import Config
+    from fabric.runners import Remote
+
+    class WholeStdinRemote(Remote):
+        """Fabric's runner, but stdin goes out in one write: invoke sends a byte per 10 ms."""
+
+        def handle_stdin(self, input_, output, echo=False):
+            try:
+                self._write_proc_stdin(input_.read())
+                self.close_proc_stdin()
+            except OSError:
+                pass  # the channel closed (command exited or timed out): its status tells why
+
+    return Config(
+        lazy=True,
+        runtime_ssh_path=None,
+        overrides={"load_ssh_configs": False, "runners": {"remote": WholeStdinRemote}},
+    )
+
+
+class Guest:
+    """One SSH connection to a docker-machine guest, opened on first use and reused."""
+
+    def __init__(
+        self,
+        port: int,
+        user: str,
+        key_path: str | os.PathLike[str],
+        *,
+        host: str = "127.0.0.1",
+        connect_timeout: float = 10.0,
+        command_timeout: float = 60.0,
+        machine: str | None = None,
+    ) -> None:
+        self.port = int(port)
+        self.user = user
+        self.key_path = os.fspath(key_path)
+        self.host = host
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.machine = machine or "NAME"
+        #: Signature algorithm the guest accepted for our key (diagnostics), after connecting.
+        self.signature_algorithm: str | None = None
+        #: SSH connections opened so far (a legacy guest costs two: the refused sha2 attempt).
+        self.connections_opened = 0
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Guest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def close(self) -> None:
+        """Close the connection; a later call opens a new one."""
+        if self._conn is not None:
+            self._conn.client.close()
+            self._conn = None
+
+    # -- connecting -------------------------------------------------------------------------
+
+    def _connection(self) -> Connection:
+        """The open connection, (re)opened if needed."""
+        if self._conn is None or not self._conn.is_connected:
+            self.close()
+            self._conn = self._open(self._load_key(), legacy=False)
+        return self._conn
+
+    def _load_key(self) -> PKey:
+        """Load the machine key, refusing an unprotected one like ssh does."""
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        from paramiko import PKey, RSAKey
+        from paramiko.pkey import UnknownKeyType
+
+        path = self.key_path
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise HelperError(
+                f"SSH key {path} not found (docker-machine keeps it as machines/<name>/id_rsa)"
+            ) from None
+        except OSError as exc:
+            raise HelperError(f"cannot read SSH key {path}: {exc.strerror}") from None
+        if mode & 0o077:
+            raise HelperError(
+                f"SSH key {path} is accessible by group/others (mode {mode & 0o777:04o}), "
+                f"ssh would refuse it: run `chmod 600 {path}`"
+            )
+        try:
+            # docker-machine's key is PEM RSA: load it once, without cryptography's ~40 ms RSA
+            # consistency check (PKey.from_path pays it twice); it is the user's own key, used
+            # only to sign. Other formats and key types go through paramiko's generic loader.
+            with open(path, "rb") as key_file:
+                data = key_file.read()
+            try:
+                loaded = load_pem_private_key(data, None, unsafe_skip_rsa_key_validation=True)
+            except (ValueError, UnsupportedAlgorithm):
+                loaded = None
+            if isinstance(loaded, rsa.RSAPrivateKey):
+                return RSAKey(key=loaded)
+            return PKey.from_path(path)
+        except TypeError:
+            raise HelperError(f"SSH key {path} is passphrase-protected") from None
+        except (UnknownKeyType, ValueError, OSError):
+            raise HelperError(f"SSH key {path} is not a usable private key") from None
+
+    def _open(self, pkey: PKey, *, legacy: bool) -> Connection:
+        """Connect and authenticate; retry once with `ssh-rsa` if rsa-sha2 was refused."""
+        from fabric import Connection
+        from paramiko import MissingHostKeyPolicy
+        from paramiko.ssh_exception import AuthenticationException, SSHException
+
+        timeout = self.connect_timeout
+        connect_kwargs = {
+            "pkey": pkey,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "timeout": timeout,
+            "banner_timeout": timeout,
+            "auth_timeout": timeout,
+            "channel_timeout": timeout,
+        }
+        if legacy:
+            connect_kwargs["disabled_algorithms"] = LEGACY_RSA
+        conn = Connection(
+            self.host,
+            user=self.user,
+            port=self.port,
+            config=_fabric_config(),
+            connect_kwargs=connect_kwargs,
+        )
+        # The base policy accepts an unknown host key and stores nothing, like docker-machine's
+        # StrictHostKeyChecking=no + UserKnownHostsFile=/dev/null (the VM's key changes on
+        # re-creation and the port is reused).
+        conn.client.set_missing_host_key_policy(MissingHostKeyPolicy())
+        self.connections_opened += 1
+        try:
+            conn.open()
+        except AuthenticationException:
+            tried = _signature_algorithm(conn) or ""
+            conn.client.close()
+            if not legacy and tried.startswith("rsa-sha2-"):
+                return self._open(pkey, legacy=True)
+            raise HelperError(
+                f"the guest on {self._where} refused SSH key {self.key_path} for user "
+                f"{self.user!r} (is it the machine's id_rsa?)"
+            ) from None
+        except (OSError, EOFError) as exc:
+            conn.client.close()
+            raise HelperError(self._unreachable(_why(exc, timeout))) from None
+        except SSHException as exc:
+            transport = conn.client.get_transport()
+            spoke_ssh = transport is not None and bool(transport.remote_version)
+            conn.client.close()
+            if not spoke_ssh:
+                raise HelperError(self._unreachable("no SSH banner")) from None
+            raise HelperError(f"SSH handshake with {self._where} failed: {exc}") from None
+        self.signature_algorithm = _signature_algorithm(conn) or pkey.get_name()
+        return conn
+
+    def _unreachable(self, why: str) -> str:
+        return (
+            f"nothing answers SSH on {self._where} ({why}): the VirtualBox NAT `ssh` forward "
+            f"or the VM may be down; try `docker-machine start {self.machine}`"
+        )
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def run(self, command: str, *, timeout: float | None = None, stdin: bytes | None = None) -> str:
+        """Run a shell command in the guest and return its stdout; quote values with shlex.quote."""
+        return self._exec(command, _short_name(command), timeout=timeout, stdin=stdin)
+
+    def _exec(
+        self, command: str, name: str, *, timeout: float | None = None, stdin: bytes | None = None
+    ) -> str:
+        """Run `command`; any failure becomes a one-line HelperError naming `name`."""
+        from invoke.exceptions import CommandTimedOut, ThreadException
+        from paramiko.ssh_exception import SSHException
+
+        conn = self._connection()
+        limit = self.command_timeout if timeout is None else timeout
+        try:
+            result = conn.run(
+                command,
+                hide=True,
+                warn=True,
+                in_stream=False if stdin is None else io.BytesIO(stdin),
+                timeout=limit,
+            )
+        except CommandTimedOut:
+            raise HelperError(
+                f"guest command `{name}` timed out after {limit:g}s on {self._where}"
+            ) from None
+        except (ThreadException, SSHException, OSError, EOFError):
+            self.close()
+            raise HelperError(
+                f"lost the SSH connection to {self._where} while running `{name}`"
+            ) from None
+        if result.exited != 0:
+            raise HelperError(
+                f"guest command `{name}` failed (exit {result.exited}): "
+                f"{_last_line(result.stderr, result.stdout)}"
+            )
+        return result.stdout
+
+    def read_daemon_files(self, *, profile_path: str = PROFILE_PATH) -> DaemonFiles:
+        """Read the profile and the served certificate in one round trip.
+
+        The guest sources the profile in a subshell, as the init script does, to find the
+        certificate; the reported paths come from `parse_profile`, and the rare profile the two
+        read differently costs a second command.
+        """
+        mark = f"--dvh-{secrets.token_hex(8)}"
+        script = f"""
+p={shlex.quote(profile_path)}
+c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
+c=${{c:-{DEFAULT_SERVER_CERT}}}
+if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
+if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
+else printf '\\n%s\\n' "{mark}none $c"; fi
+printf '\\n%s\\n' '{mark}end'
+"""
+        out = self._exec(_sudo_script([script]), "read daemon files")
+        sections = {}
+        for part in ("\n" + out).split("\n" + mark)[1:]:
+            header, _, body = part.partition("\n")
+            kind, _, path = header.partition(" ")
+            sections[kind] = (path, body)
+        profile = sections["profile"][1] if "profile" in sections else None
+        values = parse_profile(profile) if profile is not None else {}
+        server_cert = values.get("SERVERCERT") or DEFAULT_SERVER_CERT
+        if "cert" in sections:
+            read_path, pem = sections["cert"]
+        else:
+            read_path, pem = sections.get("none", ("", ""))[0], None
+        if read_path != server_cert:
+            pem = self._read_file(server_cert)
+        return DaemonFiles(
+            ca_cert_path=values.get("CACERT") or DEFAULT_CA_CERT,
+            server_cert_path=server_cert,
+            server_key_path=values.get("SERVERKEY") or DEFAULT_SERVER_KEY,
+            server_cert_pem=None if pem is None else pem.encode(),
+            profile_found=profile is not None,
+        )
+
+    def _read_file(self, path: str) -> str | None:
+        """A guest file's text, None if it does not exist."""
+        quoted = shlex.quote(path)
+        out = self._exec(
+            _sudo_script([f"if [ -f {quoted} ]; then echo y; cat {quoted}; fi"]), "read file"
+        )
+        return out[2:] if out.startswith("y\n") else None
+
+    def install_files(self, files: Sequence[tuple[str, bytes, int]], backup_dir: str) -> list[str]:
+        """Replace root-owned guest files atomically, in one command, after backing them up.
+
+        Contents travel over the command's stdin (no SFTP: not every guest has it) into
+        temporaries beside the targets; nothing is moved unless every sha256 matches.
+        Returns one backup path per file, in order (`backup_dir/<basename>`), or "" for a
+        target that did not exist, so `zip(backups, targets)` feeds `restore_files`.
+        """
+        names = [posixpath.basename(path) for path, _, _ in files]
+        if len(set(names)) != len(names) or not all(p.startswith("/") for p, _, _ in files):
+            raise ValueError("install_files needs absolute targets with distinct names")
+        backup = shlex.quote(backup_dir)
+        temps = [f"t{i}" for i in range(len(files))]
+        cleanup = " ".join(f'"${temp}"' for temp in temps)
+        lines = [*_SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
+        for temp, (path, _, _) in zip(temps, files):
+            lines.append(
+                f"{temp}=$(mktemp {_temp_template(path)}) || fail cannot write {shlex.quote(path)}"
+            )
+        for temp, (path, content, _) in zip(temps, files):
+            lines += [
+                f'dd bs=1 count={len(content)} of="${temp}" 2>/dev/null',
+                f'set -- $(sha256sum "${temp}")',
+                f'[ "$1" = {_sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
+                "upload incomplete, nothing changed",
+            ]
+        lines.append(f"mkdir -p {backup} && chmod 700 {backup} || fail cannot create {backup}")
+        for name, (path, _, _) in zip(names, files):
+            target, saved = shlex.quote(path), shlex.quote(f"{backup_dir}/{name}")
+            lines.append(
+                f"if [ -e {target} ]; then cp -p {target} {saved} && echo {saved} "
+                f"|| fail cannot back up {target}; else echo; fi"
+            )
+        for temp, (path, _, mode) in zip(temps, files):
+            target = shlex.quote(path)
+            lines.append(
+                f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" && mv -f "${temp}" {target} '
+                f"|| fail cannot move the new {target} into place"
+            )
+        stdin = b"".join(content for _, content, _ in files)
+        return self._exec(_sudo_script(lines), "install files", stdin=stdin).splitlines()
+
+    def restore_files(self, backups: Sequence[tuple[str, str]]) -> None:
+        """Put back what `install_files` replaced, in one command: copy beside, then rename.
+
+        A pair whose backup is "" removes the target (it did not exist before the install).
+        Every backup is checked first, so a missing one changes nothing.
+        """
+        lines = [*_SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
+        for saved, _ in backups:
+            if saved:
+                quoted = shlex.quote(saved)
+                lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
+        for saved, path in backups:
+            target = shlex.quote(path)
+            if not saved:
+                lines.append(f"rm -f {target} || fail cannot remove {target}")
+                continue
+            lines.append(
+                f't=$(mktemp {_temp_template(path)}) && cp -p {shlex.quote(saved)} "$t" && '
+                f'mv -f "$t" {target} || fail cannot restore {target}'
+            )
+        self._exec(_sudo_script(lines), "restore files")
+
+    def restart_daemon(self, timeout: float = 60.0) -> None:
+        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP)."""
+        self._exec(f"sudo {INIT_SCRIPT} restart", f"{INIT_SCRIPT} restart", timeout=timeout)
+
+
+# Start of the root scripts that change files: private temporaries, exit (and so clean up) on
+# hang-up, and `fail` for a one-line reason on stderr.
+_SCRIPT_PRELUDE = [
+    "umask 077",
+    "trap 'exit 1' HUP INT TERM PIPE",
+    'fail() { echo "$*" >&2; exit 1; }',
+]
+
+
+def _sudo_script(lines: Sequence[str]) -> str:
+    """A command running the script as root in the guest's sh."""
+    return f"sudo sh -c {shlex.quote(chr(10).join(lines))}"
+
+
+def _temp_template(path: str) -> str:
+    """mktemp template beside `path`, so the final rename stays within one directory."""
+    return shlex.quote(f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.XXXXXX")
+
+
+def _signature_algorithm(conn: Connection) -> str | None:
+    """The public-key signature algorithm paramiko offered (private attribute, paramiko >= 2.9)."""
+    transport = conn.client.get_transport()
+    return getattr(transport, "_agreed_pubkey_algorithm", None)
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    """Why a TCP/SSH connect failed, in a few words."""
+    from paramiko.ssh_exception import NoValidConnectionsError
+
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g}s"
+    if isinstance(exc, (ConnectionRefusedError, NoValidConnectionsError)):
+        return "connection refused"
+    if isinstance(exc, EOFError):
+        return "connection closed"
+    return exc.strerror or type(exc).__name__
