@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import HelperError
 from .fsutil import atomic_write, backup_files, timestamp
@@ -80,7 +80,7 @@ class Machine:
     directory: Path
     config_version: int
     driver_name: str
-    ip: Optional[str]
+    ip: str | None
     ssh_user: str
     ssh_port: int
     ssh_key: Path
@@ -152,7 +152,9 @@ def parse_machine(store: Path, name: str, data: dict[str, Any], path: Path) -> M
     sans = auth.get("ServerCertSANs") or []
     if not isinstance(sans, list) or not all(isinstance(s, str) for s in sans):
         raise HelperError(f"{path}: HostOptions.AuthOptions.ServerCertSANs is not a list of names")
-    ca_key = auth.get("CaPrivateKeyPath") or auth.get("PrivateKeyPath")  # v1 called it PrivateKeyPath
+    ca_key = auth.get("CaPrivateKeyPath") or auth.get(
+        "PrivateKeyPath"
+    )  # v1 called it PrivateKeyPath
     return Machine(
         name=name,
         store=store,
@@ -183,7 +185,7 @@ def load_machine(store: Path, name: str) -> Machine:
     return parse_machine(store, name, read_config(path), path)
 
 
-def with_server_cert_sans(data: dict[str, Any], names: list[str]) -> Optional[dict[str, Any]]:
+def with_server_cert_sans(data: dict[str, Any], names: list[str]) -> dict[str, Any] | None:
     """A copy of `data` whose ServerCertSANs also hold `names`, or None if nothing is missing.
 
     docker-machine regenerate-certs issues from ServerCertSANs (+ IP + localhost), so names
@@ -200,7 +202,7 @@ def with_server_cert_sans(data: dict[str, Any], names: list[str]) -> Optional[di
     return updated
 
 
-def save_config(machine: Machine, data: dict[str, Any], *, stamp: Optional[str] = None) -> Path:
+def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:
     """Back config.json up, then replace it atomically (0600, 4-space indent like docker-machine).
 
     Returns the backup folder.

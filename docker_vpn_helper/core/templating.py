@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ def template_dir() -> Path:
     raise FileNotFoundError("templates/ not found beside the docker_vpn_helper package")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment():  # jinja2 is imported lazily: `env.print` start-up time matters
     import jinja2
 
