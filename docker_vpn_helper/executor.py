@@ -33,7 +33,9 @@ class MachineExecutor(Executor):
                 kwargs = {**_inherited, **call.kwargs}
                 call = Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
             call.kwargs = {
-                k: v for k, v in call.kwargs.items() if k not in SHARED_FLAGS or _accepts(call.task, k)
+                k: v
+                for k, v in call.kwargs.items()
+                if k not in SHARED_FLAGS or _accepts(call.task, k)
             }
             shared = {k: v for k, v in call.kwargs.items() if k in SHARED_FLAGS}
             expanded.extend(self.expand_calls(call.pre, shared))

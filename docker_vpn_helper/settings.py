@@ -8,9 +8,10 @@ INVOKE_VPNHELPER_* environment variables, -f FILE; the task flags (--machine, --
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "machine": "default",
@@ -47,7 +48,7 @@ class Settings:
     nat_rule: str
     vboxmanage: str
     docker_machine: str
-    kext_command: Optional[str]
+    kext_command: str | None
     renew_days: int
     ssh_connect_timeout: float
     command_timeout: float
@@ -67,8 +68,8 @@ def default_storage_path(environ: Mapping[str, str]) -> Path:
 def resolve(
     config: Mapping[str, Any],
     *,
-    machine: Optional[str] = None,
-    storage_path: Optional[str] = None,
+    machine: str | None = None,
+    storage_path: str | None = None,
     port: int = 0,
     dry_run: bool = False,
     environ: Mapping[str, str] = os.environ,

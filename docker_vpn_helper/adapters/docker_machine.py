@@ -1,0 +1,38 @@
+"""docker-machine, used only to start and create machines (it knows how to provision them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from invoke import Context
+
+from ..errors import HelperError
+from .host import run
+
+START_TIMEOUT = 300.0
+CREATE_TIMEOUT = 900.0
+
+
+class DockerMachine:
+    def __init__(self, c: Context, binary: str, storage_path: Path) -> None:
+        self._c = c
+        self._binary = binary
+        self._storage_path = storage_path
+
+    def _argv(self, *args: str) -> list[str]:
+        return [self._binary, "--storage-path", str(self._storage_path), *args]
+
+    def start(self, name: str) -> None:
+        output = run(
+            self._c, self._argv("start", name), timeout=START_TIMEOUT, what="docker-machine start"
+        )
+        if not output.ok:
+            raise HelperError(f"docker-machine start {name} failed: {output.last_line()}")
+
+    def create(self, name: str, tls_sans: Sequence[str]) -> None:
+        sans = [arg for san in tls_sans for arg in ("--tls-san", san)]
+        argv = self._argv("create", "-d", "virtualbox", *sans, name)
+        output = run(self._c, argv, timeout=CREATE_TIMEOUT, what="docker-machine create")
+        if not output.ok:
+            raise HelperError(f"docker-machine create {name} failed: {output.last_line()}")

@@ -1,0 +1,76 @@
+"""Local commands: argument lists quoted for invoke's runner, with timeouts and clear errors."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from invoke import Context
+from invoke.exceptions import CommandTimedOut
+
+from ..errors import HelperError
+
+NOT_FOUND = 127  # what the shell returns for a missing program
+
+
+@dataclass(frozen=True)
+class Output:
+    stdout: str
+    stderr: str
+    exited: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+    def last_line(self) -> str:
+        lines = [ln.strip() for ln in (self.stderr or self.stdout).splitlines() if ln.strip()]
+        return lines[-1] if lines else f"exit status {self.exited}"
+
+
+def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> Output:
+    """Run `argv` (never a shell string built from values) and return its output.
+
+    A missing program and a time-out become one-line errors; a non-zero exit is returned for
+    the caller to judge, because VBoxManage & co. report expected states through it.
+    """
+    command = shlex.join(argv)
+    try:
+        result = c.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
+    except CommandTimedOut:
+        raise HelperError(
+            f"{what or argv[0]} did not answer within {timeout:g} s: {command}"
+        ) from None
+    if result.exited == NOT_FOUND and "not found" in result.stderr:
+        raise HelperError(f"{argv[0]} is not installed or not on PATH ({what or 'needed here'})")
+    return Output(result.stdout, result.stderr, result.exited)
+
+
+def port_listener(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts connections on host:port (a forward that would shadow ours)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def platform() -> str:
+    return "macos" if sys.platform == "darwin" else "linux"
+
+
+def interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def program_name() -> str:
+    """How the user called us: `docker-vpn-helper`, `invoke`, ... (`python -m` counts as ours)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "docker-vpn-helper" if name in ("", "-c", "__main__.py") else name
+
+
+def command_line() -> str:
+    """The command the user typed, to quote back in 'disconnect and re-run: ...' messages."""
+    return shlex.join([program_name(), *sys.argv[1:]])

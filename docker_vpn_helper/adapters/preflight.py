@@ -1,0 +1,42 @@
+"""Host-side checks before touching VirtualBox: is a VPN up, is VirtualBox running."""
+
+from __future__ import annotations
+
+from invoke import Context
+
+from ..core import procs, routes
+from . import host
+
+ANYCONNECT_KEY = "State:/Network/Service/com.cisco.anyconnect/DNS"
+LOOKUP_TIMEOUT = 10.0
+
+
+def route_to(c: Context, address: str) -> routes.Route:
+    """The host's route to `address` (no packet is sent, so a silent-drop VPN cannot hang it)."""
+    if host.platform() == "macos":
+        output = host.run(c, ["route", "-n", "get", address], timeout=LOOKUP_TIMEOUT, what="route")
+        return routes.parse_route_get(output.stdout + output.stderr)
+    output = host.run(c, ["ip", "route", "get", address], timeout=LOOKUP_TIMEOUT, what="ip route")
+    return routes.parse_ip_route_get(output.stdout + output.stderr)
+
+
+def judge_route(c: Context, address: str, expected_interface: str | None) -> routes.RouteVerdict:
+    return routes.judge_route(route_to(c, address), address, expected_interface)
+
+
+def anyconnect_connected(c: Context) -> bool:
+    """Cisco AnyConnect / Secure Client state on macOS; elsewhere the route check is all we have."""
+    if host.platform() != "macos":
+        return False
+    output = host.run(
+        c,
+        ["sh", "-c", f"echo 'show {ANYCONNECT_KEY}' | scutil"],
+        timeout=LOOKUP_TIMEOUT,
+        what="scutil",
+    )
+    return routes.anyconnect_connected(output.stdout)
+
+
+def virtualbox_processes(c: Context) -> list[procs.Process]:
+    output = host.run(c, ["ps", "-axo", "pid=,comm="], timeout=LOOKUP_TIMEOUT, what="ps")
+    return procs.virtualbox_processes(procs.parse_ps(output.stdout))

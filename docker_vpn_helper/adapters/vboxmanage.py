@@ -1,0 +1,58 @@
+"""VBoxManage, the only way the tool touches VirtualBox."""
+
+from __future__ import annotations
+
+from invoke import Context
+
+from ..core import vbox
+from ..errors import HelperError
+from .host import Output, run
+
+
+class VBoxManage:
+    def __init__(self, c: Context, binary: str, timeout: float) -> None:
+        self._c = c
+        self._binary = binary
+        self._timeout = timeout
+        self.calls = 0  # for benchmarks: how many times VBoxManage was spawned
+
+    def _run(self, *args: str) -> Output:
+        self.calls += 1
+        return run(self._c, [self._binary, *args], timeout=self._timeout, what="VBoxManage")
+
+    def _check(self, output: Output, action: str) -> None:
+        if not output.ok:
+            raise HelperError(f"VBoxManage could not {action}: {output.last_line()}")
+
+    def showvminfo(self, name: str) -> vbox.VMInfo | None:
+        """The VM's state and NAT rules, or None when VirtualBox has no VM of that name."""
+        output = self._run("showvminfo", name, "--machinereadable")
+        if not output.ok and vbox.is_vm_not_found(output.stderr):
+            return None
+        self._check(output, f"describe VM {name!r}")
+        return vbox.parse_showvminfo(output.stdout)
+
+    def list_vms(self) -> dict[str, str]:
+        output = self._run("list", "vms")
+        self._check(output, "list VMs")
+        return vbox.parse_list_vms(output.stdout)
+
+    def version(self) -> tuple[int, int, int]:
+        output = self._run("--version")
+        self._check(output, "tell its version")
+        return vbox.parse_version(output.stdout)
+
+    def add_rule(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> None:
+        """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""
+        if running:
+            output = self._run("controlvm", name, f"natpf{nic}", rule.spec())
+        else:
+            output = self._run("modifyvm", name, f"--natpf{nic}", rule.spec())
+        self._check(output, f"add NAT rule {rule.spec()!r} to {name!r}")
+
+    def delete_rule(self, name: str, rule_name: str, nic: int, running: bool) -> None:
+        if running:
+            output = self._run("controlvm", name, f"natpf{nic}", "delete", rule_name)
+        else:
+            output = self._run("modifyvm", name, f"--natpf{nic}", "delete", rule_name)
+        self._check(output, f"delete NAT rule {rule_name!r} of {name!r}")

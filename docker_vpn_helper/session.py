@@ -1,0 +1,132 @@
+"""What one run knows about one machine, shared by its stages.
+
+Stages are separate invoke tasks, but a `fix` must open one SSH connection and ask VBoxManage
+for the VM once; so they share a Session per (store, machine) for the life of the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from invoke import Context
+
+from .adapters.host import command_line
+from .adapters.vboxmanage import VBoxManage
+from .core import store, vbox
+from .core.fsutil import timestamp
+from .settings import Settings, resolve
+
+if TYPE_CHECKING:
+    from .adapters.guest import Guest
+
+CONFIG_KEY = "vpnhelper"
+
+
+class Session:
+    def __init__(self, c: Context, settings: Settings) -> None:
+        self.c = c
+        self.settings = settings
+        self.stamp = timestamp()  # one backup folder name for everything this run replaces
+        self.vbox = VBoxManage(c, settings.vboxmanage, settings.vboxmanage_timeout)
+        self.changed: set[str] = set()  # stages that changed something (deploy => restart)
+        self.guest_backups: list[tuple[str, str]] = []  # (backup, target) of the last deploy
+        self._machine: store.Machine | None = None
+        self._vm: Any = _UNKNOWN
+        self._guest: Guest | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.machine
+
+    @property
+    def dry_run(self) -> bool:
+        return self.settings.dry_run
+
+    def machine_exists(self) -> bool:
+        store.validate_machine_name(self.name)
+        return (self.settings.storage_path / "machines" / self.name / "config.json").is_file()
+
+    @property
+    def machine(self) -> store.Machine:
+        if self._machine is None:
+            self._machine = store.load_machine(self.settings.storage_path, self.name)
+        return self._machine
+
+    def reload_machine(self) -> store.Machine:
+        self._machine = None
+        return self.machine
+
+    def vm(self) -> vbox.VMInfo | None:
+        """The VM as VirtualBox describes it (None: not registered); asked once per run."""
+        if self._vm is _UNKNOWN:
+            self._vm = self.vbox.showvminfo(self.name)
+        return self._vm
+
+    def forget_vm(self) -> None:
+        """After a mutation: the next `vm()` asks VirtualBox again."""
+        self._vm = _UNKNOWN
+
+    def ssh_port(self) -> int:
+        """The live NAT `ssh` rule wins over config.json's SSHPort, which can be stale."""
+        info = self.vm()
+        if info is not None and info.nat_nic is not None:
+            for rule in info.forwarding.get(info.nat_nic, ()):
+                if rule.name == "ssh" and rule.guest_port == 22:
+                    return rule.host_port
+        return self.machine.ssh_port
+
+    def guest(self) -> Guest:
+        if self._guest is None:
+            from .adapters.guest import Guest  # paramiko is heavy: only stages that SSH pay for it
+
+            self._guest = Guest(
+                self.ssh_port(),
+                self.machine.ssh_user,
+                self.machine.ssh_key,
+                connect_timeout=self.settings.ssh_connect_timeout,
+                command_timeout=self.settings.command_timeout,
+                machine=self.name,
+            )
+        return self._guest
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc)
+
+    def rerun_hint(self) -> str:
+        return command_line()
+
+    def close(self) -> None:
+        if self._guest is not None:
+            self._guest.close()
+            self._guest = None
+
+
+_UNKNOWN = object()
+_SESSIONS: dict[tuple[str, str, int, bool], Session] = {}
+
+
+def session_for(
+    c: Context,
+    machine: str | None = None,
+    storage_path: str | None = None,
+    port: int = 0,
+    dry_run: bool = False,
+) -> Session:
+    """The run's Session for these flags (created on first use, closed at exit)."""
+    config = c.config.get(CONFIG_KEY, {}) if hasattr(c, "config") else {}
+    settings = resolve(
+        config, machine=machine, storage_path=storage_path, port=port, dry_run=dry_run
+    )
+    store.validate_machine_name(settings.machine)
+    key = (str(settings.storage_path), settings.machine, settings.host_port, settings.dry_run)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = Session(c, settings)
+    return _SESSIONS[key]
+
+
+@atexit.register
+def close_all() -> None:
+    while _SESSIONS:
+        _SESSIONS.popitem()[1].close()

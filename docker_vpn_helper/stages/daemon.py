@@ -1,0 +1,85 @@
+"""daemon.restart: restart dockerd with the deployed certificate and prove the client can use it.
+
+The proof is a real TLS request (GET /version) through tcp://localhost:<port>, verified with the
+store's CA and the machine's client certificate. If the daemon does not come back with the new
+certificate, the previous files are put back and the daemon restarted again: the user is never
+left without a daemon.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..adapters import daemon
+from ..core.certs import fingerprint
+from ..errors import HelperError
+from ..report import say
+from ..session import Session
+
+
+def _probe_args(s: Session) -> tuple:
+    auth = s.machine.auth
+    return (s.settings.host_port, auth.ca_cert, auth.client_cert, auth.client_key)
+
+
+def _local_der(s: Session) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    pem = s.machine.auth.server_cert.read_bytes()
+    return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+
+
+def restart_daemon(s: Session) -> None:
+    expected = _local_der(s)
+    if "deploy" not in s.changed:
+        current = daemon.probe(*_probe_args(s))
+        if current.ok and current.served_cert == expected:
+            say(
+                f"the daemon answers on tcp://localhost:{s.settings.host_port} with this certificate ({current.detail}): nothing to do"
+            )
+            return
+        reason = current.detail if not current.ok else "it still presents the previous certificate"
+        say(f"the daemon needs a restart: {reason}")
+    if s.dry_run:
+        say("would run in the VM: sudo /etc/init.d/docker restart")
+        s.changed.add("daemon")
+        return
+    guest = s.guest()
+    deadline = time.monotonic() + s.settings.daemon_wait
+    failure = _restart_and_wait(s, expected, deadline)
+    s.changed.add("daemon")
+    if failure is None:
+        return
+    if not s.guest_backups:
+        raise HelperError(
+            f"the daemon did not come back on tcp://localhost:{s.settings.host_port}: {failure}"
+        )
+    guest.restore_files(s.guest_backups)
+    guest.restart_daemon(timeout=s.settings.daemon_wait)
+    back = daemon.wait_for(
+        *_probe_args(s),
+        expected_cert=None,
+        server_name=None,
+        deadline=time.monotonic() + s.settings.daemon_wait,
+    )
+    state = "it answers again" if back.ok else f"it still does not answer: {back.detail}"
+    raise HelperError(
+        f"the daemon did not come back with the new certificate ({failure}); the previous "
+        f"certificate was put back and the daemon restarted ({state})"
+    )
+
+
+def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | None:
+    """Restart and wait for the new certificate; the reason it failed, or None."""
+    try:
+        s.guest().restart_daemon(timeout=s.settings.daemon_wait)
+    except HelperError as exc:
+        return exc.reason
+    result = daemon.wait_for(*_probe_args(s), expected_cert=expected, deadline=deadline)
+    if not result.ok:
+        return result.detail
+    say(
+        f"the daemon is back on tcp://localhost:{s.settings.host_port} ({result.detail}, certificate {fingerprint(s.machine.auth.server_cert.read_bytes())[:16]}...)"
+    )
+    return None

@@ -1,0 +1,47 @@
+"""env.print: the Docker client's environment for tcp://localhost:<port>, for every shell.
+
+People eval this in their shell start-up, so it stays light: no SSH, no crypto, no VBoxManage.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from ..adapters.host import program_name
+from ..core import envfmt, store
+from ..settings import DEFAULTS, Settings
+
+
+def variables(settings: Settings) -> list[tuple[str, str]]:
+    folder = store.machine_dir(settings.storage_path, settings.machine)
+    return [
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_HOST", f"tcp://localhost:{settings.host_port}"),
+        ("DOCKER_CERT_PATH", str(folder)),
+        ("DOCKER_MACHINE_NAME", settings.machine),
+    ]
+
+
+def rerun_command(settings: Settings, shell: str | None, storage_path: str | None) -> str:
+    """The env.print command that reproduces this output, for the 'eval it' comment."""
+    words = [program_name(), "env.print", "--machine", settings.machine]
+    if settings.host_port != DEFAULTS["host_port"]:
+        words += ["--port", str(settings.host_port)]
+    if storage_path:
+        words += ["--storage-path", storage_path]
+    if shell:
+        words += ["--shell", shell]
+    return shlex.join(words)
+
+
+def render(settings: Settings, shell: str | None, unset: bool, storage_path: str | None) -> str:
+    fmt = shell or envfmt.detect_format(os.environ)
+    try:
+        return envfmt.render_env(
+            variables(settings), fmt, unset=unset, hint=rerun_command(settings, shell, storage_path)
+        )
+    except ValueError as exc:
+        from ..errors import HelperError
+
+        raise HelperError(str(exc)) from None

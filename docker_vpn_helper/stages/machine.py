@@ -1,0 +1,79 @@
+"""machine.create: make sure the machine exists and runs.
+
+An existing machine is repaired whatever the VPN does: that is the point of the tool. Only a
+NEW machine needs the VPN down, because docker-machine create must reach the VM over the
+host-only network to provision it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..adapters import preflight
+from ..adapters.docker_machine import DockerMachine
+from ..core.store import DEFAULT_HOST_ONLY_CIDR
+from ..errors import HelperError
+from ..report import say
+from ..session import Session
+from .kexts import restart_kexts
+from .nat import ensure_forward
+
+# The names a new machine's own certificate gets, so it is right from the start and
+# `docker-machine regenerate-certs` keeps them (docker-machine >= 0.5.2).
+NEW_MACHINE_SANS = ("localhost", "127.0.0.1")
+
+
+def first_vm_address(cidr: str) -> str:
+    """VirtualBox's DHCP server hands docker-machine VMs addresses from .100 of the network."""
+    return str(ipaddress.ip_network(cidr, strict=False)[100])
+
+
+def docker_machine(s: Session) -> DockerMachine:
+    return DockerMachine(s.c, s.settings.docker_machine, s.settings.storage_path)
+
+
+def create_machine(s: Session) -> None:
+    address = first_vm_address(DEFAULT_HOST_ONLY_CIDR)
+    verdict = preflight.judge_route(s.c, address, None)
+    if verdict.hijacked or preflight.anyconnect_connected(s.c):
+        detail = verdict.detail if verdict.hijacked else "Cisco AnyConnect is connected"
+        raise HelperError(
+            f"cannot create {s.name!r} while a VPN is up ({detail}): disconnect from the VPN "
+            f"and re-run: {s.rerun_hint()}"
+        )
+    restart_kexts(s)
+    if s.dry_run:
+        say(
+            f"would run: docker-machine create -d virtualbox --tls-san localhost --tls-san 127.0.0.1 {s.name}"
+        )
+    else:
+        docker_machine(s).create(s.name, NEW_MACHINE_SANS)
+        s.forget_vm()
+        say(f"created {s.name!r}")
+    s.changed.add("machine")
+
+
+def ensure_machine(s: Session) -> None:
+    if not s.machine_exists():
+        create_machine(s)
+        return
+    info = s.vm()
+    if info is None:
+        raise HelperError(
+            f"VirtualBox has no VM named {s.name!r} although the store has it: remove it with "
+            f"`docker-machine rm {s.name}` and create it again"
+        )
+    if info.running:
+        say(f"the VM is {info.state}: nothing to do")
+        return
+    if info.state == "paused":
+        raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
+    ensure_forward(s)  # while it is stopped, so the forward is in place when it boots
+    if s.dry_run:
+        say(f"would run: docker-machine start {s.name} (the VM is {info.state})")
+    else:
+        docker_machine(s).start(s.name)
+        s.forget_vm()
+        s.reload_machine()  # docker-machine start may have moved the SSH port and the IP
+        say(f"started the VM (it was {info.state})")
+    s.changed.add("machine")
