@@ -1,6 +1,6 @@
 """Pre-tasks must act on the caller's machine: invoke alone would call them without arguments."""
 
-from invoke import Collection, Config, Context, task
+from invoke import Collection, Config, task
 
 from docker_vpn_helper.executor import MachineExecutor
 
@@ -54,7 +54,12 @@ def test_two_machines_in_one_command_each_get_their_own_prerequisites():
 
 
 def test_without_flags_prerequisites_use_their_defaults():
-    assert run("top") == [("base", None, False), ("unrelated",), ("middle", None, False), ("top", None, None)]
+    assert run("top") == [
+        ("base", None, False),
+        ("unrelated",),
+        ("middle", None, False),
+        ("top", None, None),
+    ]
 
 
 def test_unexpected_exceptions_become_one_line_errors(monkeypatch):
@@ -68,6 +73,8 @@ def test_unexpected_exceptions_become_one_line_errors(monkeypatch):
     monkeypatch.delenv("DVH_DEBUG", raising=False)
     with pytest.raises(Exit) as caught:
         MachineExecutor(Collection(boom), Config()).execute("boom")
-    assert caught.value.message == "docker-vpn-helper: unexpected RuntimeError: disk on fire (set DVH_DEBUG=1 to see where)"
+    assert (
+        caught.value.message
+        == "docker-vpn-helper: unexpected RuntimeError: disk on fire (set DVH_DEBUG=1 to see where)"
+    )
     assert caught.value.code == 1
-    assert isinstance(Context, type)

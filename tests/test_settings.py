@@ -14,9 +14,9 @@ def test_machine_storage_path_env_then_config_then_flag():
     env = {"HOME": "/home/u", "MACHINE_STORAGE_PATH": "/srv/machines"}
     assert resolve({}, environ=env).storage_path == Path("/srv/machines")
     assert resolve({"storage_path": "/cfg"}, environ=env).storage_path == Path("/cfg")
-    assert resolve({"storage_path": "/cfg"}, storage_path="/flag", environ=env).storage_path == Path(
-        "/flag"
-    )
+    assert resolve(
+        {"storage_path": "/cfg"}, storage_path="/flag", environ=env
+    ).storage_path == Path("/flag")
 
 
 def test_flags_win_over_config_and_zero_port_means_unset():

@@ -28,7 +28,11 @@ def test_reads_a_v3_config_as_docker_machine_writes_it(tmp_path):
     root = make_store(tmp_path, "default", "config-v3.json")
     m = store.load_machine(root, "default")
     assert (m.config_version, m.driver_name, m.ip) == (3, "virtualbox", "192.168.99.100")
-    assert (m.ssh_user, m.ssh_port, m.ssh_key) == ("docker", 50157, root / "machines/default/id_rsa")
+    assert (m.ssh_user, m.ssh_port, m.ssh_key) == (
+        "docker",
+        50157,
+        root / "machines/default/id_rsa",
+    )
     assert m.auth.ca_key == root / "certs" / "ca-key.pem"
     assert m.auth.server_cert == root / "machines/default/server.pem"
     assert m.server_cert_sans == ()

@@ -1,0 +1,16 @@
+"""The task tree: one sub-collection per stage, `fix` on top, and the lab."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from ..lab.tasks import lab
+from ..settings import DEFAULTS
+from . import cert, daemon, env, kexts, machine, nat
+from .fix import fix
+
+namespace = Collection(fix)
+for module in (kexts, machine, nat, cert, daemon, env):
+    namespace.add_collection(Collection.from_module(module))
+namespace.add_collection(lab)
+namespace.configure({"vpnhelper": dict(DEFAULTS)})

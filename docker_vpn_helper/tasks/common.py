@@ -1,0 +1,23 @@
+"""What every stage task shares: its flags, their help, and the banner it prints."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from invoke import task
+
+SHARED_HELP = {
+    "machine": "docker-machine name (default: vpnhelper.machine, else 'default')",
+    "storage-path": "docker-machine store (default: $MACHINE_STORAGE_PATH, else ~/.docker/machine)",
+    "port": "host port forwarded to the daemon on 127.0.0.1 (default: vpnhelper.host_port, 2376)",
+    "dry-run": "plan only: say what would change, change nothing",
+}
+
+
+def stage(*pre: Any, **help: str) -> Callable[[Callable[..., Any]], Any]:
+    """An invoke task taking the shared flags, run after its prerequisite stages `pre`.
+
+    The MachineExecutor hands the shared flags down to `pre`, so a stage and its
+    prerequisites always act on the same machine.
+    """
+    return task(pre=list(pre), help={**SHARED_HELP, **help}, auto_shortflags=False)

@@ -1,0 +1,166 @@
+"""Stand-ins for the stages' adapters: invoke's MockContext for commands, a fake guest, a fake daemon.
+
+The store is real: built the way docker-machine v0.16 builds one (docker_vpn_helper.lab.store).
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from invoke import MockContext, Result
+
+from docker_vpn_helper import session as session_module
+from docker_vpn_helper.adapters import daemon
+from docker_vpn_helper.adapters.guest import DaemonFiles
+from docker_vpn_helper.lab import store as dm
+from docker_vpn_helper.lab.paths import LabPaths
+
+DATA = Path(__file__).parent.parent / "core" / "data"
+SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
+DOCKER_RULE = "docker,tcp,127.0.0.1,2376,,2376"
+
+
+def showvminfo(state: str = "running", rules=(SSH_RULE,), name: str = "default") -> str:
+    """`showvminfo --machinereadable` in VirtualBox's real layout with our state and NAT rules."""
+    lines = []
+    for line in (DATA / "showvminfo_running.txt").read_text().splitlines():
+        if line.startswith("Forwarding("):
+            continue
+        if line.startswith("VMState="):
+            line = f'VMState="{state}"'
+        if line.startswith("name="):
+            line = f'name="{name}"'
+        lines.append(line)
+        if line.startswith("tcpWndRcv="):
+            lines += [f'Forwarding({i})="{rule}"' for i, rule in enumerate(rules)]
+    return "\n".join(lines) + "\n"
+
+
+def cmd(*argv: str) -> str:
+    return shlex.join(argv)
+
+
+def ok(stdout: str = "") -> Result:
+    return Result(stdout=stdout, exited=0)
+
+
+def fail(stderr: str, exited: int = 1) -> Result:
+    return Result(stderr=stderr, exited=exited)
+
+
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory) -> Path:
+    paths = LabPaths(tmp_path_factory.mktemp("template") / "lab")
+    dm.ensure_certs(paths)
+    dm.create_machine_files(paths, "default", "192.168.99.100", 50157, [], "overlay2", "v0.16")
+    return paths.store
+
+
+@pytest.fixture
+def store(store_template, tmp_path) -> Path:
+    """A fresh copy of a docker-machine v0.16 store (RSA keys are slow: made once per session)."""
+    copy = tmp_path / "store"
+    shutil.copytree(store_template, copy)
+    config = copy / "machines" / "default" / "config.json"
+    config.write_text(config.read_text().replace(str(store_template), str(copy)))
+    return copy
+
+
+def commands(c: MockContext) -> list[str]:
+    return [call.args[0] for call in c.run.call_args_list]
+
+
+@dataclass
+class FakeGuest:
+    """Behaves like adapters.guest.Guest against a boot2docker VM, in memory."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    restarts: int = 0
+    log: list[str] = field(default_factory=list)
+    served: bytes | None = None  # the server.pem dockerd loaded when it (re)started
+    refuse: bytes | None = None  # a certificate the guest's init script will not start dockerd with
+
+    CERT = "/var/lib/boot2docker/server.pem"
+    KEY = "/var/lib/boot2docker/server-key.pem"
+
+    def read_daemon_files(self) -> DaemonFiles:
+        self.log.append("read")
+        return DaemonFiles(
+            "/var/lib/boot2docker/ca.pem", self.CERT, self.KEY, self.files.get(self.CERT), True
+        )
+
+    def install_files(self, files, backup_dir):
+        self.log.append("install")
+        backups = []  # one per file, "" where there was nothing to back up (as the real Guest)
+        for path, content, _mode in files:
+            backup = ""
+            if path in self.files:
+                backup = f"{backup_dir}/{Path(path).name}"
+                self.files[backup] = self.files[path]
+            backups.append(backup)
+            self.files[path] = content
+        return backups
+
+    def restore_files(self, backups):
+        self.log.append("restore")
+        for backup, target in backups:
+            if backup:
+                self.files[target] = self.files[backup]
+            else:
+                self.files.pop(target, None)
+
+    def restart_daemon(self, timeout=60.0):
+        self.log.append("restart")
+        self.restarts += 1
+        current = self.files[self.CERT]
+        self.served = None if current == self.refuse else current
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def guest(monkeypatch, store):
+    fake = FakeGuest()
+    fake.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()
+    fake.files[FakeGuest.KEY] = (store / "machines/default/server-key.pem").read_bytes()
+    fake.served = fake.files[FakeGuest.CERT]
+    monkeypatch.setattr(session_module.Session, "guest", lambda self: fake)
+    return fake
+
+
+@dataclass
+class FakeDaemon:
+    """dockerd as the TLS probe sees it: it serves the certificate it loaded at its last start."""
+
+    guest: FakeGuest
+    probes: int = 0
+
+    def probe(self, *args, server_name="localhost", **kwargs):
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        self.probes += 1
+        if self.guest.served is None:
+            return daemon.Probe(False, "127.0.0.1:2376: Connection refused")
+        cert = x509.load_pem_x509_certificate(self.guest.served)
+        der = cert.public_bytes(Encoding.DER)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        if server_name and server_name not in san.get_values_for_type(x509.DNSName):
+            return daemon.Probe(False, "the daemon's certificate was rejected: Hostname mismatch")
+        return daemon.Probe(True, "Docker 20.10.24", der)
+
+
+@pytest.fixture
+def dockerd(monkeypatch, guest):
+    fake = FakeDaemon(guest)
+    monkeypatch.setattr(daemon, "probe", fake.probe)
+    return fake
+
+
+def context(results: dict[str, Result]) -> MockContext:
+    return MockContext(run=results, repeat=True)

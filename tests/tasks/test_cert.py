@@ -1,0 +1,111 @@
+import json
+import stat
+
+import pytest
+from cryptography import x509
+from invoke.exceptions import Exit
+
+from docker_vpn_helper.core import certs
+from docker_vpn_helper.session import session_for
+from docker_vpn_helper.stages import cert
+
+from .standins import FakeGuest, context
+
+
+def machine_files(store):
+    folder = store / "machines" / "default"
+    return folder / "server.pem", folder / "server-key.pem", folder / "config.json"
+
+
+def names_of(pem: bytes):
+    return certs.certificate_names(x509.load_pem_x509_certificate(pem)).all()
+
+
+def test_issue_replaces_docker_machines_cert_backs_up_and_records_sans(store, capsys):
+    server, key, config = machine_files(store)
+    old_cert, old_key, old_config = server.read_bytes(), key.read_bytes(), config.read_text()
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    assert s.changed == {"cert", "config"}
+    new = server.read_bytes()
+    assert names_of(new) == ["localhost", "default", "127.0.0.1", "192.168.99.100"]
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    backup = store / "machines/default/backups" / s.stamp
+    assert (backup / "server.pem").read_bytes() == old_cert
+    assert (backup / "server-key.pem").read_bytes() == old_key
+    assert (backup / "config.json").read_text() == old_config
+    sans = json.loads(config.read_text())["HostOptions"]["AuthOptions"]["ServerCertSANs"]
+    assert sans == ["localhost", "127.0.0.1"]
+    assert "DNS.1 = localhost" in (store / "machines/default/openssl.cnf").read_text()
+    err = capsys.readouterr().err
+    assert "it does not cover default, 127.0.0.1" in err
+
+
+def test_second_issue_changes_nothing(store, capsys):
+    cert.issue_certificate(session_for(context({}), "default", str(store)))
+    server, _, config = machine_files(store)
+    before = (server.read_bytes(), config.read_text())
+    from docker_vpn_helper.session import close_all
+
+    close_all()
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    assert s.changed == set()
+    assert (server.read_bytes(), config.read_text()) == before
+    assert "is signed by this CA and is valid until" in capsys.readouterr().err
+
+
+def test_force_reissues(store):
+    cert.issue_certificate(session_for(context({}), "default", str(store)))
+    server, _, _ = machine_files(store)
+    first = server.read_bytes()
+    s = session_for(context({}), "default", str(store), port=2400)  # another session
+    cert.issue_certificate(s, force=True)
+    assert server.read_bytes() != first and s.changed == {"cert"}
+
+
+def test_dry_run_writes_nothing(store, capsys):
+    server, key, config = machine_files(store)
+    before = [p.read_bytes() for p in (server, key, config)]
+    s = session_for(context({}), "default", str(store), dry_run=True)
+    cert.issue_certificate(s)
+    assert [p.read_bytes() for p in (server, key, config)] == before
+    assert not (store / "machines/default/backups").exists()
+    err = capsys.readouterr().err
+    assert "would issue a new server certificate" in err and "would record localhost" in err
+
+
+def test_missing_ca_key_is_a_one_line_error(store):
+    (store / "certs" / "ca-key.pem").unlink()
+    with pytest.raises(Exit, match=r"CA key .*ca-key.pem is missing"):
+        cert.issue_certificate(session_for(context({}), "default", str(store)))
+
+
+def test_deploy_uploads_cert_and_key_only(store, guest):
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    cert.deploy_certificate(s)
+    server, key, _ = machine_files(store)
+    assert guest.files[FakeGuest.CERT] == server.read_bytes()
+    assert guest.files[FakeGuest.KEY] == key.read_bytes()
+    assert s.guest_backups == [
+        (f"/var/lib/boot2docker/backups/{s.stamp}/server.pem", FakeGuest.CERT),
+        (f"/var/lib/boot2docker/backups/{s.stamp}/server-key.pem", FakeGuest.KEY),
+    ]
+    ca_key = (store / "certs" / "ca-key.pem").read_bytes()
+    assert all(content != ca_key for content in guest.files.values())
+    assert "deploy" in s.changed
+
+
+def test_deploy_skips_when_the_vm_has_the_same_certificate(store, guest):
+    s = session_for(context({}), "default", str(store))
+    cert.deploy_certificate(s)
+    assert guest.log == ["read"] and "deploy" not in s.changed
+
+
+def test_deploy_dry_run_reads_but_does_not_write(store, guest, capsys):
+    s = session_for(context({}), "default", str(store), dry_run=True)
+    cert.issue_certificate(s)
+    cert.deploy_certificate(s)
+    assert guest.log == ["read"]
+    assert "would upload server.pem and server-key.pem" in capsys.readouterr().err

@@ -1,0 +1,72 @@
+from dataclasses import replace
+
+import pytest
+from invoke.exceptions import Exit
+
+from docker_vpn_helper.session import session_for
+from docker_vpn_helper.stages import cert, daemon
+
+from .standins import FakeGuest, context
+
+
+def fixed_session(store):
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    cert.deploy_certificate(s)
+    return s
+
+
+def test_restart_after_deploy_waits_for_the_new_certificate(store, guest, dockerd, capsys):
+    s = fixed_session(store)
+    daemon.restart_daemon(s)
+    assert guest.restarts == 1
+    assert "the daemon is back on tcp://localhost:2376 (Docker 20.10.24" in capsys.readouterr().err
+
+
+def test_no_restart_when_the_daemon_already_serves_the_certificate(store, guest, dockerd):
+    daemon.restart_daemon(fixed_session(store))
+    from docker_vpn_helper.session import close_all
+
+    close_all()
+    s = session_for(context({}), "default", str(store))
+    daemon.restart_daemon(s)
+    assert guest.restarts == 1 and s.changed == set()
+
+
+def test_restart_without_deploy_when_the_daemon_serves_an_old_certificate(
+    store, guest, dockerd, capsys
+):
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    guest.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()  # deployed,
+    s.changed.clear()  # by an earlier run that was interrupted before the restart
+    daemon.restart_daemon(s)
+    assert guest.restarts == 1
+    assert (
+        "the daemon needs a restart: it still presents the previous certificate"
+        in capsys.readouterr().err
+    )
+
+
+def test_rollback_when_the_daemon_refuses_the_new_certificate(store, guest, dockerd):
+    old = guest.files[FakeGuest.CERT]
+    s = fixed_session(store)
+    guest.refuse = guest.files[FakeGuest.CERT]
+    s.settings = replace(s.settings, daemon_wait=0.5)
+    with pytest.raises(Exit) as caught:
+        daemon.restart_daemon(s)
+    assert guest.log == ["read", "install", "restart", "restore", "restart"]
+    assert guest.files[FakeGuest.CERT] == old and guest.served == old
+    assert (
+        "the previous certificate was put back and the daemon restarted (it answers again)"
+        in caught.value.message
+    )
+
+
+def test_dry_run_does_not_restart(store, guest, dockerd, capsys):
+    s = session_for(context({}), "default", str(store), dry_run=True)
+    cert.issue_certificate(s)
+    cert.deploy_certificate(s)
+    daemon.restart_daemon(s)
+    assert guest.restarts == 0
+    assert "would run in the VM: sudo /etc/init.d/docker restart" in capsys.readouterr().err

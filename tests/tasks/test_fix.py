@@ -1,0 +1,128 @@
+"""The task tree as users call it: the stages' order, the shared flags, stdout vs stderr."""
+
+import pytest
+
+from docker_vpn_helper.cli import program
+from docker_vpn_helper.tasks import daemon, machine, nat
+
+STAGE_FUNCTIONS = [
+    (machine, "ensure_machine", "machine.create"),
+    (nat, "ensure_forward", "nat.forward"),
+    (daemon, None, "daemon.restart"),
+]
+
+
+@pytest.fixture
+def ran(monkeypatch):
+    """Replace every stage's work with a recorder of (stage, machine, dry_run)."""
+    calls = []
+
+    def recorder(stage):
+        def record(s, **kwargs):
+            calls.append((stage, s.name, s.dry_run))
+
+        return record
+
+    monkeypatch.setattr(machine, "ensure_machine", recorder("machine.create"))
+    monkeypatch.setattr(nat, "ensure_forward", recorder("nat.forward"))
+    monkeypatch.setattr("docker_vpn_helper.stages.cert.issue_certificate", recorder("cert.issue"))
+    monkeypatch.setattr("docker_vpn_helper.stages.cert.deploy_certificate", recorder("cert.deploy"))
+    monkeypatch.setattr(
+        "docker_vpn_helper.stages.daemon.restart_daemon", recorder("daemon.restart")
+    )
+    return calls
+
+
+def run(*argv, exit=False):
+    program.run(["docker-vpn-helper", *argv], exit=exit)
+
+
+def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys):
+    run("fix", "--machine", "default", "--storage-path", str(store), "--shell", "bash")
+    assert ran == [
+        ("machine.create", "default", False),
+        ("nat.forward", "default", False),
+        ("cert.issue", "default", False),
+        ("cert.deploy", "default", False),
+        ("daemon.restart", "default", False),
+    ]
+    out, err = capsys.readouterr()
+    assert out.splitlines()[:4] == [
+        'export DOCKER_TLS_VERIFY="1"',
+        'export DOCKER_HOST="tcp://localhost:2376"',
+        f'export DOCKER_CERT_PATH="{store}/machines/default"',
+        'export DOCKER_MACHINE_NAME="default"',
+    ]
+    banners = [line for line in err.splitlines() if line.startswith("=====")]
+    assert banners == [
+        "=====[default] Checking the VM=====",
+        "=====[default] Forwarding 127.0.0.1:2376 to the daemon=====",
+        "=====[default] Issuing the daemon certificate=====",
+        "=====[default] Deploying the certificate to the VM=====",
+        "=====[default] Restarting the Docker daemon=====",
+        "=====[default] Done (already fixed: nothing changed); the environment to export follows on stdout=====",
+    ]
+
+
+def test_a_single_stage_brings_its_prerequisites_for_the_same_machine(ran, store):
+    run("cert.deploy", "--machine", "default", "--storage-path", str(store), "--dry-run")
+    assert ran == [
+        ("machine.create", "default", True),
+        ("cert.issue", "default", True),
+        ("cert.deploy", "default", True),
+    ]
+
+
+def test_daemon_restart_alone_runs_the_pipeline_in_fix_order(ran, store):
+    run("daemon.restart", "--machine", "default", "--storage-path", str(store))
+    assert [stage for stage, _, _ in ran] == [
+        "machine.create",
+        "nat.forward",
+        "cert.issue",
+        "cert.deploy",
+        "daemon.restart",
+    ]
+
+
+def test_env_print_prints_only_the_environment(store, capsys, monkeypatch):
+    monkeypatch.setenv("SHELL", "/usr/bin/fish")
+    run("env.print", "--machine", "default", "--storage-path", str(store), "--port", "2377")
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[1] == 'set -gx DOCKER_HOST "tcp://localhost:2377";'
+    assert "env.print --machine default --port 2377 --storage-path" in out
+
+
+def test_env_print_unset(store, capsys):
+    run(
+        "env.print",
+        "--machine",
+        "default",
+        "--storage-path",
+        str(store),
+        "--shell",
+        "bash",
+        "--unset",
+    )
+    assert capsys.readouterr().out.splitlines()[0] == "unset DOCKER_TLS_VERIFY"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["env.print", "--machine", "a;b"], "invalid machine name 'a;b'"),
+        (["env.print", "--machine", "prod"], 'machine "prod" does not exist in'),
+        (
+            ["env.print", "--machine", "default", "--shell", "nushell"],
+            "unknown shell format 'nushell'",
+        ),
+        (["fix", "--machine", "$(reboot)"], "invalid machine name '$(reboot)'"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_1(store, capsys, argv, message):
+    with pytest.raises(SystemExit) as caught:
+        run(*argv, "--storage-path", str(store), exit=True)
+    out, err = capsys.readouterr()
+    assert caught.value.code == 1
+    assert out == ""
+    assert err.startswith(f"docker-vpn-helper: {message}") and err.count("\n") == 1

@@ -1,0 +1,162 @@
+import pytest
+from invoke.exceptions import Exit
+
+from docker_vpn_helper.adapters import host
+from docker_vpn_helper.session import session_for
+from docker_vpn_helper.stages import machine, nat
+
+from .standins import DOCKER_RULE, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
+
+SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
+ROUTE = cmd("ip", "route", "get", "192.168.99.100")
+PS = cmd("ps", "-axo", "pid=,comm=")
+HEALTHY_ROUTE = ok("192.168.99.100 dev vboxnet0 src 192.168.99.1 uid 501 \n    cache \n")
+VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
+
+
+@pytest.fixture(autouse=True)
+def linux_host(monkeypatch):
+    monkeypatch.setattr(host, "platform", lambda: "linux")
+    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+
+
+def test_running_machine_is_left_alone(store):
+    c = context({SHOW: ok(showvminfo())})
+    s = session_for(c, "default", str(store))
+    machine.ensure_machine(s)
+    assert commands(c) == [SHOW] and s.changed == set()
+
+
+def test_stopped_machine_gets_the_forward_while_stopped_then_starts(store):
+    start = cmd("docker-machine", "--storage-path", str(store), "start", "default")
+    c = context(
+        {
+            SHOW: ok(showvminfo("poweroff")),
+            cmd("VBoxManage", "list", "vms"): ok(),
+            cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE): ok(),
+            start: ok(),
+        }
+    )
+    s = session_for(c, "default", str(store))
+    machine.ensure_machine(s)
+    assert commands(c)[-2:] == [
+        cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE),
+        start,
+    ]
+    assert s.changed == {"nat", "machine"}
+
+
+def test_saved_machine_with_forward_just_starts(store):
+    start = cmd("docker-machine", "--storage-path", str(store), "start", "default")
+    c = context({SHOW: ok(showvminfo("saved", rules=(SSH_RULE, DOCKER_RULE))), start: ok()})
+    machine.ensure_machine(session_for(c, "default", str(store)))
+    assert commands(c) == [SHOW, start]
+
+
+def test_store_entry_without_vm(store):
+    c = context(
+        {SHOW: fail("VBoxManage: error: Could not find a registered machine named 'default'")}
+    )
+    with pytest.raises(
+        Exit, match="VirtualBox has no VM named 'default' although the store has it"
+    ):
+        machine.ensure_machine(session_for(c, "default", str(store)))
+
+
+def test_new_machine_is_refused_while_the_vpn_hijacks_the_route(store, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["docker-vpn-helper", "fix", "--machine", "new"])
+    c = context({ROUTE: VPN_ROUTE})
+    with pytest.raises(Exit) as caught:
+        machine.ensure_machine(session_for(c, "new", str(store)))
+    message = caught.value.message
+    assert "cannot create 'new' while a VPN is up" in message and "utun0" in message
+    assert message.endswith(
+        "disconnect from the VPN and re-run: docker-vpn-helper fix --machine new"
+    )
+    assert commands(c) == [ROUTE]  # VirtualBox not touched
+
+
+def test_new_machine_is_refused_while_virtualbox_runs(store):
+    ps = ok(
+        "    1 /sbin/launchd\n  812 /Applications/VirtualBox.app/Contents/MacOS/VBoxHeadless\n  790 /Applications/VirtualBox.app/Contents/MacOS/VBoxSVC\n"
+    )
+    c = context({ROUTE: HEALTHY_ROUTE, PS: ps})
+    with pytest.raises(Exit) as caught:
+        machine.ensure_machine(session_for(c, "new", str(store)))
+    assert (
+        "VirtualBox is running (VBoxHeadless (pid 812), VBoxSVC (pid 790))" in caught.value.message
+    )
+
+
+def test_new_machine_restarts_drivers_then_creates_with_loopback_sans(store):
+    create = cmd(
+        "docker-machine",
+        "--storage-path",
+        str(store),
+        "create",
+        "-d",
+        "virtualbox",
+        "--tls-san",
+        "localhost",
+        "--tls-san",
+        "127.0.0.1",
+        "new",
+    )
+    c = context(
+        {
+            ROUTE: HEALTHY_ROUTE,
+            PS: ok("    1 /sbin/init\n"),
+            "sudo -n true": ok(),
+            "sudo -n systemctl restart vboxdrv": ok(),
+            create: ok(),
+        }
+    )
+    s = session_for(c, "new", str(store))
+    machine.ensure_machine(s)
+    assert commands(c) == [ROUTE, PS, "sudo -n true", "sudo -n systemctl restart vboxdrv", create]
+    assert s.changed == {"machine"}
+
+
+def test_dry_run_create_plans_only(store, capsys):
+    c = context({ROUTE: HEALTHY_ROUTE, PS: ok("")})
+    machine.ensure_machine(session_for(c, "new", str(store), dry_run=True))
+    assert commands(c) == [ROUTE, PS]
+    err = capsys.readouterr().err
+    assert "would run: sudo systemctl restart vboxdrv" in err
+    assert (
+        "would run: docker-machine create -d virtualbox --tls-san localhost --tls-san 127.0.0.1 new"
+        in err
+    )
+
+
+def test_failed_create_is_one_line(store):
+    create = cmd(
+        "docker-machine",
+        "--storage-path",
+        str(store),
+        "create",
+        "-d",
+        "virtualbox",
+        "--tls-san",
+        "localhost",
+        "--tls-san",
+        "127.0.0.1",
+        "new",
+    )
+    c = context(
+        {
+            ROUTE: HEALTHY_ROUTE,
+            PS: ok(""),
+            "sudo -n true": ok(),
+            "sudo -n systemctl restart vboxdrv": ok(),
+            create: fail(
+                'Running pre-create checks...\nError with pre-create check: "VBoxManage not found. Make sure VirtualBox is installed and VBoxManage is in the path"'
+            ),
+        }
+    )
+    with pytest.raises(Exit) as caught:
+        machine.ensure_machine(session_for(c, "new", str(store)))
+    assert caught.value.message == (
+        'docker-vpn-helper: docker-machine create new failed: Error with pre-create check: "VBoxManage not found. '
+        'Make sure VirtualBox is installed and VBoxManage is in the path"'
+    )

@@ -1,0 +1,140 @@
+import pytest
+from invoke.exceptions import Exit
+
+from docker_vpn_helper.session import session_for
+from docker_vpn_helper.stages import nat
+
+from .standins import DOCKER_RULE, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
+
+SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
+ADD_RUNNING = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)
+ADD_STOPPED = cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE)
+
+
+@pytest.fixture(autouse=True)
+def port_free(monkeypatch):
+    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+
+
+def run(store, results, **flags):
+    c = context(results)
+    s = session_for(c, "default", str(store), **flags)
+    nat.ensure_forward(s)
+    return c, s
+
+
+def test_running_vm_gets_the_rule_with_controlvm_and_ssh_is_untouched(store):
+    c, s = run(
+        store, {SHOW: ok(showvminfo()), ADD_RUNNING: ok(), cmd("VBoxManage", "list", "vms"): ok()}
+    )
+    assert commands(c) == [SHOW, cmd("VBoxManage", "list", "vms"), ADD_RUNNING]
+    assert "nat" in s.changed
+    assert not any("ssh" in command and "delete" in command for command in commands(c))
+
+
+def test_stopped_vm_gets_the_rule_with_modifyvm(store):
+    c, _ = run(
+        store,
+        {
+            SHOW: ok(showvminfo("poweroff")),
+            ADD_STOPPED: ok(),
+            cmd("VBoxManage", "list", "vms"): ok(),
+        },
+    )
+    assert commands(c)[-1] == ADD_STOPPED
+
+
+def test_existing_forward_under_any_name_means_nothing_to_do(store, capsys):
+    rules = (SSH_RULE, "dockerd,tcp,127.0.0.1,2376,,2376")
+    c, s = run(store, {SHOW: ok(showvminfo(rules=rules))})
+    assert commands(c) == [SHOW]
+    assert s.changed == set()
+    assert "already forwards 127.0.0.1:2376" in capsys.readouterr().err
+
+
+def test_stale_rule_of_the_same_name_is_replaced(store):
+    stale = "docker,tcp,,2376,,2375"  # all interfaces, wrong guest port
+    delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
+    c, _ = run(
+        store, {SHOW: ok(showvminfo(rules=(SSH_RULE, stale))), delete: ok(), ADD_RUNNING: ok()}
+    )
+    assert commands(c) == [SHOW, delete, ADD_RUNNING]
+
+
+def test_port_held_by_another_machines_rule_is_named(store):
+    other = cmd("VBoxManage", "showvminfo", "dev", "--machinereadable")
+    results = {
+        SHOW: ok(showvminfo()),
+        cmd("VBoxManage", "list", "vms"): ok(
+            '"default" {38faa80d-b4fe-42cb-8076-d641008d3b7d}\n"dev" {11111111-2222-3333-4444-555555555555}\n'
+        ),
+        other: ok(
+            showvminfo(
+                "poweroff",
+                rules=("ssh,tcp,127.0.0.1,50200,,22", "docker,tcp,127.0.0.1,2376,,2376"),
+                name="dev",
+            )
+        ),
+    }
+    with pytest.raises(Exit) as caught:
+        run(store, results)
+    assert (
+        "127.0.0.1:2376 is already taken by VM 'dev' (NAT rule 'docker', poweroff)"
+        in caught.value.message
+    )
+    assert "--port 2377" in caught.value.message
+
+
+def test_port_held_by_another_program(store, monkeypatch):
+    monkeypatch.setattr(nat, "port_listener", lambda port: port == 2376)
+    with pytest.raises(Exit, match="already taken by another program"):
+        run(store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()})
+
+
+def test_another_port_from_the_flag(store):
+    add = cmd("VBoxManage", "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2380,,2376")
+    c, _ = run(
+        store,
+        {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok(), add: ok()},
+        port=2380,
+    )
+    assert commands(c)[-1] == add
+
+
+def test_dry_run_plans_without_mutating(store, capsys):
+    c, s = run(
+        store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()}, dry_run=True
+    )
+    assert commands(c) == [SHOW, cmd("VBoxManage", "list", "vms")]
+    assert (
+        "would add NAT rule 'docker,tcp,127.0.0.1,2376,,2376' with controlvm"
+        in capsys.readouterr().err
+    )
+    assert s.changed == {"nat"}
+
+
+def test_vm_not_registered(store):
+    with pytest.raises(Exit, match="VirtualBox has no VM named 'default'"):
+        run(
+            store,
+            {SHOW: fail("VBoxManage: error: Could not find a registered machine named 'default'")},
+        )
+
+
+def test_vboxmanage_missing(store):
+    with pytest.raises(Exit, match="VBoxManage is not installed"):
+        run(store, {SHOW: fail("bash: line 1: VBoxManage: command not found", 127)})
+
+
+def test_vboxmanage_refusal_is_one_line(store):
+    results = {
+        SHOW: ok(showvminfo()),
+        cmd("VBoxManage", "list", "vms"): ok(),
+        ADD_RUNNING: fail(
+            "VBoxManage: error: A NAT rule of this name already exists\nVBoxManage: error: Details: code NS_ERROR_INVALID_ARG"
+        ),
+    }
+    with pytest.raises(Exit) as caught:
+        run(store, results)
+    assert caught.value.message.count("\n") == 0
+    assert "could not add NAT rule" in caught.value.message
