@@ -14,14 +14,17 @@ from invoke import Context
 
 from .adapters.host import command_line
 from .adapters.vboxmanage import VBoxManage
+from . import stats
 from .core import store, vbox
-from .core.fsutil import timestamp
+from .core.fsutil import Busy, ProcessLock, timestamp
+from .errors import HelperError
 from .settings import Settings, resolve
 
 if TYPE_CHECKING:
     from .adapters.guest import Guest
 
 CONFIG_KEY = "vpnhelper"
+LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
 
 
 class Session:
@@ -35,6 +38,7 @@ class Session:
         self._machine: store.Machine | None = None
         self._vm: Any = _UNKNOWN
         self._guest: Guest | None = None
+        self._lock: ProcessLock | None = None
 
     @property
     def name(self) -> str:
@@ -91,6 +95,24 @@ class Session:
             )
         return self._guest
 
+    def lock(self) -> None:
+        """One run at a time per machine: a second run stops instead of interleaving its writes.
+
+        A machine that does not exist yet is guarded by docker-machine create itself; the stage
+        that creates it locks afterwards.
+        """
+        if self._lock is not None or self.dry_run or not self.machine_exists():
+            return
+        lock = ProcessLock(self.settings.storage_path / "machines" / self.name / LOCK_NAME)
+        try:
+            lock.acquire()
+        except Busy as busy:
+            raise HelperError(
+                f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
+                "wait for it to finish, then run the command again"
+            ) from None
+        self._lock = lock
+
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.timezone.utc)
 
@@ -99,8 +121,12 @@ class Session:
 
     def close(self) -> None:
         if self._guest is not None:
+            stats.counts["ssh_connections"] += self._guest.connections_opened
             self._guest.close()
             self._guest = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 _UNKNOWN = object()
@@ -123,6 +149,7 @@ def session_for(
     key = (str(settings.storage_path), settings.machine, settings.host_port, settings.dry_run)
     if key not in _SESSIONS:
         _SESSIONS[key] = Session(c, settings)
+        _SESSIONS[key].lock()
     return _SESSIONS[key]
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from invoke import Context
 from invoke.exceptions import CommandTimedOut
 
+from .. import stats
 from ..errors import HelperError
 
 NOT_FOUND = 127  # what the shell returns for a missing program
@@ -39,6 +40,7 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
     the caller to judge, because VBoxManage & co. report expected states through it.
     """
     command = shlex.join(argv)
+    stats.spawned[os.path.basename(argv[0])] += 1
     try:
         result = c.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
     except CommandTimedOut:

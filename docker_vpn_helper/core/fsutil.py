@@ -65,3 +65,34 @@ def backup_files(paths: list[Path], backup_dir: Path) -> list[Path]:
         shutil.copy2(source, copy)
         copies.append(copy)
     return copies
+
+
+class Busy(Exception):
+    """Another process holds the lock; its text names that process."""
+
+
+class ProcessLock:
+    """An exclusive, non-blocking lock on a file; released when closed or when the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise Busy(f"pid {holder}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

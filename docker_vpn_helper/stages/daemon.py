@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from .. import stats
 from ..adapters import daemon
 from ..core.certs import fingerprint
 from ..errors import HelperError
@@ -56,6 +57,7 @@ def restart_daemon(s: Session) -> None:
             f"the daemon did not come back on tcp://localhost:{s.settings.host_port}: {failure}"
         )
     guest.restore_files(s.guest_backups)
+    stats.counts["daemon_restarts"] += 1
     guest.restart_daemon(timeout=s.settings.daemon_wait)
     back = daemon.wait_for(
         *_probe_args(s),
@@ -72,6 +74,7 @@ def restart_daemon(s: Session) -> None:
 
 def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | None:
     """Restart and wait for the new certificate; the reason it failed, or None."""
+    stats.counts["daemon_restarts"] += 1
     try:
         s.guest().restart_daemon(timeout=s.settings.daemon_wait)
     except HelperError as exc:

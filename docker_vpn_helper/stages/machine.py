@@ -49,6 +49,7 @@ def create_machine(s: Session) -> None:
     else:
         docker_machine(s).create(s.name, NEW_MACHINE_SANS)
         s.forget_vm()
+        s.lock()
         say(f"created {s.name!r}")
     s.changed.add("machine")
 

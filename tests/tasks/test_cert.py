@@ -1,4 +1,5 @@
 import json
+import os
 import stat
 
 import pytest
@@ -6,7 +7,7 @@ from cryptography import x509
 from invoke.exceptions import Exit
 
 from docker_vpn_helper.core import certs
-from docker_vpn_helper.session import session_for
+from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert
 
 from .standins import FakeGuest, context
@@ -45,8 +46,6 @@ def test_second_issue_changes_nothing(store, capsys):
     cert.issue_certificate(session_for(context({}), "default", str(store)))
     server, _, config = machine_files(store)
     before = (server.read_bytes(), config.read_text())
-    from docker_vpn_helper.session import close_all
-
     close_all()
     s = session_for(context({}), "default", str(store))
     cert.issue_certificate(s)
@@ -59,7 +58,8 @@ def test_force_reissues(store):
     cert.issue_certificate(session_for(context({}), "default", str(store)))
     server, _, _ = machine_files(store)
     first = server.read_bytes()
-    s = session_for(context({}), "default", str(store), port=2400)  # another session
+    close_all()
+    s = session_for(context({}), "default", str(store))
     cert.issue_certificate(s, force=True)
     assert server.read_bytes() != first and s.changed == {"cert"}
 
@@ -109,3 +109,15 @@ def test_deploy_dry_run_reads_but_does_not_write(store, guest, capsys):
     cert.deploy_certificate(s)
     assert guest.log == ["read"]
     assert "would upload server.pem and server-key.pem" in capsys.readouterr().err
+
+
+def test_a_second_run_on_the_same_machine_is_refused_while_the_first_holds_the_lock(store):
+    first = session_for(context({}), "default", str(store))
+    with pytest.raises(Exit) as caught:
+        session_for(context({}), "default", str(store), port=2400)  # another run's session
+    assert (
+        f"another docker-vpn-helper run (pid {os.getpid()}) is working on machine 'default'"
+        in caught.value.message
+    )
+    first.close()
+    session_for(context({}), "default", str(store), port=2401)  # free again
