@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Context
 
+from . import stats
 from .adapters.host import command_line
 from .adapters.vboxmanage import VBoxManage
-from . import stats
 from .core import store, vbox
 from .core.fsutil import Busy, ProcessLock, timestamp
 from .errors import HelperError
