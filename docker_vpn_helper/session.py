@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import json
 from typing import TYPE_CHECKING, Any
 
 from invoke import Context
@@ -16,7 +17,7 @@ from . import stats
 from .adapters.host import command_line
 from .adapters.vboxmanage import VBoxManage
 from .core import store, vbox
-from .core.fsutil import Busy, ProcessLock, timestamp
+from .core.fsutil import Busy, ProcessLock, atomic_write, timestamp
 from .errors import HelperError
 from .settings import Settings, resolve
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .adapters.guest import Guest
 
 CONFIG_KEY = "vpnhelper"
+MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
 
 
@@ -94,6 +96,22 @@ class Session:
                 machine=self.name,
             )
         return self._guest
+
+    def record(self, **entries: Any) -> None:
+        """Note in this run's backup folder what it replaced, so `restore` can undo it.
+
+        Written after each change (atomically), so an interrupted run is undoable too.
+        """
+        folder = self.machine.backup_root / self.stamp
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / MANIFEST
+        data = json.loads(path.read_text()) if path.exists() else {"machine": self.name}
+        for key, value in entries.items():
+            if isinstance(value, dict):
+                data.setdefault(key, {}).update(value)
+            else:
+                data[key] = value
+        atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
 
     def lock(self) -> None:
         """One run at a time per machine: a second run stops instead of interleaving its writes.

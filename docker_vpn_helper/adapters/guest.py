@@ -426,7 +426,6 @@ printf '\\n%s\\n' '{mark}end'
         names = [posixpath.basename(path) for path, _, _ in files]
         if len(set(names)) != len(names) or not all(p.startswith("/") for p, _, _ in files):
             raise ValueError("install_files needs absolute targets with distinct names")
-        backup = shlex.quote(backup_dir)
         temps = [f"t{i}" for i in range(len(files))]
         cleanup = " ".join(f'"${temp}"' for temp in temps)
         lines = [*_SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
@@ -441,13 +440,7 @@ printf '\\n%s\\n' '{mark}end'
                 f'[ "$1" = {_sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
                 "upload incomplete, nothing changed",
             ]
-        lines.append(f"mkdir -p {backup} && chmod 700 {backup} || fail cannot create {backup}")
-        for name, (path, _, _) in zip(names, files):
-            target, saved = shlex.quote(path), shlex.quote(f"{backup_dir}/{name}")
-            lines.append(
-                f"if [ -e {target} ]; then cp -p {target} {saved} && echo {saved} "
-                f"|| fail cannot back up {target}; else echo; fi"
-            )
+        lines += _backup_lines([path for path, _, _ in files], backup_dir)
         for temp, (path, _, mode) in zip(temps, files):
             target = shlex.quote(path)
             lines.append(
@@ -457,17 +450,23 @@ printf '\\n%s\\n' '{mark}end'
         stdin = b"".join(content for _, content, _ in files)
         return self._exec(_sudo_script(lines), "install files", stdin=stdin).splitlines()
 
-    def restore_files(self, backups: Sequence[tuple[str, str]]) -> None:
+    def restore_files(
+        self, backups: Sequence[tuple[str, str]], backup_dir: str | None = None
+    ) -> list[str]:
         """Put back what `install_files` replaced, in one command: copy beside, then rename.
 
         A pair whose backup is "" removes the target (it did not exist before the install).
-        Every backup is checked first, so a missing one changes nothing.
+        Every backup is checked first, so a missing one changes nothing. With `backup_dir`, the
+        files being replaced are kept there first (so a restore can be undone too); returns
+        their backup paths like `install_files`.
         """
         lines = [*_SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
         for saved, _ in backups:
             if saved:
                 quoted = shlex.quote(saved)
                 lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
+        if backup_dir is not None:
+            lines += _backup_lines([path for _, path in backups], backup_dir)
         for saved, path in backups:
             target = shlex.quote(path)
             if not saved:
@@ -477,7 +476,7 @@ printf '\\n%s\\n' '{mark}end'
                 f't=$(mktemp {_temp_template(path)}) && cp -p {shlex.quote(saved)} "$t" && '
                 f'mv -f "$t" {target} || fail cannot restore {target}'
             )
-        self._exec(_sudo_script(lines), "restore files")
+        return self._exec(_sudo_script(lines), "restore files").splitlines()
 
     def restart_daemon(self, timeout: float = 60.0) -> None:
         """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP)."""
@@ -491,6 +490,23 @@ _SCRIPT_PRELUDE = [
     "trap 'exit 1' HUP INT TERM PIPE",
     'fail() { echo "$*" >&2; exit 1; }',
 ]
+
+
+def _backup_lines(targets: Sequence[str], backup_dir: str) -> list[str]:
+    """Script lines copying each existing target into backup_dir, echoing one line per target:
+    the backup path, or an empty line for a target that does not exist."""
+    folder = shlex.quote(backup_dir)
+    if len({posixpath.basename(t) for t in targets}) != len(targets):
+        raise ValueError("backed-up targets need distinct names")
+    lines = [f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}"]
+    for path in targets:
+        target = shlex.quote(path)
+        saved = shlex.quote(f"{backup_dir}/{posixpath.basename(path)}")
+        lines.append(
+            f"if [ -e {target} ]; then cp -p {target} {saved} && echo {saved} "
+            f"|| fail cannot back up {target}; else echo; fi"
+        )
+    return lines
 
 
 def _sudo_script(lines: Sequence[str]) -> str:

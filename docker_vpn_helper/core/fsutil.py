@@ -14,8 +14,11 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def timestamp(now: float | None = None) -> str:
-    """A sortable, filesystem-safe stamp for backup folders (UTC, to the second)."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    """A sortable, filesystem-safe stamp for backup folders (UTC, to the microsecond, so two
+    runs in the same second keep separate folders)."""
+    now = time.time() if now is None else now
+    micro = int(round(now % 1 * 1_000_000)) % 1_000_000
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{micro:06d}Z"
 
 
 def atomic_write(path: PathLike, data: bytes, mode: int = 0o600) -> None:
@@ -53,17 +56,15 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def backup_files(paths: list[Path], backup_dir: Path) -> list[Path]:
-    """Copy the existing `paths` into `backup_dir` (0700), keeping modes; return the copies."""
+def backup_files(paths: list[Path], backup_dir: Path) -> dict[Path, Path]:
+    """Copy the existing `paths` into `backup_dir` (0700), keeping modes: {original: copy}."""
     existing = [p for p in paths if p.exists()]
-    if not existing:
-        return []
-    backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    copies = []
+    if existing:
+        backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    copies = {}
     for source in existing:
-        copy = backup_dir / source.name
-        shutil.copy2(source, copy)
-        copies.append(copy)
+        copies[source] = backup_dir / source.name
+        shutil.copy2(source, copies[source])
     return copies
 
 

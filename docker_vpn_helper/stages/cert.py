@@ -60,6 +60,7 @@ def record_sans(s: Session) -> None:
         say(f"would record localhost and 127.0.0.1 in {machine.config_path} (ServerCertSANs)")
     else:
         backup = store.save_config(machine, updated, stamp=s.stamp)
+        s.record(local={str(machine.config_path): machine.config_path.name})
         s.reload_machine()
         say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {backup})")
     s.changed.add("config")
@@ -101,7 +102,8 @@ def write_certificate(
 ) -> None:
     """Back up the current pair, then replace key and certificate atomically (key 0600)."""
     auth = s.machine.auth
-    backup_files([auth.server_cert, auth.server_key], s.machine.backup_root / s.stamp)
+    copies = backup_files([auth.server_cert, auth.server_key], s.machine.backup_root / s.stamp)
+    s.record(local={str(original): copy.name for original, copy in copies.items()})
     cert_pem, key_pem = certs.issue(authority, names, org, now)
     atomic_write(auth.server_key, key_pem, KEY_MODE)
     atomic_write(auth.server_cert, cert_pem, CERT_MODE)
@@ -139,6 +141,7 @@ def deploy_certificate(s: Session) -> None:
         backup_dir = f"{REMOTE_DIR}/backups/{s.stamp}"
         backups = guest.install_files(files, backup_dir)
         s.guest_backups = list(zip(backups, [path for path, _, _ in files]))
+        s.record(guest=s.guest_backups)
         say(f"uploaded the certificate to the VM (previous files kept in {backup_dir})")
     s.changed.add("deploy")
 

@@ -84,6 +84,7 @@ def ensure_forward(s: Session) -> None:
         if stale is not None:
             s.vbox.delete_rule(s.name, stale.name, info.nat_nic, info.running)
         s.vbox.add_rule(s.name, wanted, info.nat_nic, info.running)
+        s.record(nat={"added": wanted.spec(), "replaced": stale.spec() if stale else None})
         s.forget_vm()
         say(f"added NAT rule {wanted.spec()!r} ({how})")
     s.changed.add("nat")

@@ -8,8 +8,9 @@ from ..lab.tasks import lab
 from ..settings import DEFAULTS
 from . import cert, daemon, env, kexts, machine, nat
 from .fix import fix
+from .restore import restore
 
-namespace = Collection(fix)
+namespace = Collection(fix, restore)
 for module in (kexts, machine, nat, cert, daemon, env):
     namespace.add_collection(Collection.from_module(module))
 namespace.add_collection(lab)

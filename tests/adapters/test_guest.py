@@ -353,6 +353,18 @@ def test_restore_files_puts_the_backups_back(guest: Guest, guest_root: Path) -> 
     assert not [p for p in guest_root.iterdir() if p.name.startswith(".")]
 
 
+def test_restore_files_can_keep_what_it_replaces(guest: Guest, guest_root: Path) -> None:
+    target = str(guest_root / "server.pem")
+    original = (guest_root / "server.pem").read_bytes()
+    [backup] = guest.install_files([(target, NEW_CERT, 0o644)], str(guest_root / "bk1"))
+    kept = guest.restore_files([(backup, target)], backup_dir=str(guest_root / "bk2"))
+    assert kept == [str(guest_root / "bk2" / "server.pem")]
+    assert (guest_root / "bk2" / "server.pem").read_bytes() == NEW_CERT
+    assert (guest_root / "server.pem").read_bytes() == original
+    guest.restore_files(list(zip(kept, [target])))
+    assert (guest_root / "server.pem").read_bytes() == NEW_CERT
+
+
 def test_restore_with_a_missing_backup_changes_nothing(guest: Guest, guest_root: Path) -> None:
     before = snapshot(guest_root)
     pairs = [

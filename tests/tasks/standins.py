@@ -93,25 +93,34 @@ class FakeGuest:
             "/var/lib/boot2docker/ca.pem", self.CERT, self.KEY, self.files.get(self.CERT), True
         )
 
-    def install_files(self, files, backup_dir):
-        self.log.append("install")
+    def _back_up(self, targets, backup_dir):
         backups = []  # one per file, "" where there was nothing to back up (as the real Guest)
-        for path, content, _mode in files:
+        for path in targets:
             backup = ""
             if path in self.files:
                 backup = f"{backup_dir}/{Path(path).name}"
                 self.files[backup] = self.files[path]
             backups.append(backup)
+        return backups
+
+    def install_files(self, files, backup_dir):
+        self.log.append("install")
+        backups = self._back_up([path for path, _, _ in files], backup_dir)
+        for path, content, _mode in files:
             self.files[path] = content
         return backups
 
-    def restore_files(self, backups):
+    def restore_files(self, backups, backup_dir=None):
         self.log.append("restore")
+        if any(b and b not in self.files for b, _ in backups):
+            raise AssertionError("the real Guest refuses: a backup is missing")
+        replaced = [] if backup_dir is None else self._back_up([t for _, t in backups], backup_dir)
         for backup, target in backups:
             if backup:
                 self.files[target] = self.files[backup]
             else:
                 self.files.pop(target, None)
+        return replaced
 
     def restart_daemon(self, timeout=60.0):
         self.log.append("restart")
