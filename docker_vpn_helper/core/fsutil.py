@@ -17,7 +17,7 @@ def timestamp(now: float | None = None) -> str:
     """A sortable, filesystem-safe stamp for backup folders (UTC, to the microsecond, so two
     runs in the same second keep separate folders)."""
     now = time.time() if now is None else now
-    micro = int(round(now % 1 * 1_000_000)) % 1_000_000
+    micro = round(now % 1 * 1_000_000) % 1_000_000
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{micro:06d}Z"
 
 
