@@ -1,0 +1,376 @@
+"""The Lab: a Mac behind a VPN, on Linux. Namespaces stand in for the Mac and its VMs, the stand-ins
+for VirtualBox and docker-machine; SSH, TLS, dockerd and the docker CLI are real.
+
+    lab = Lab().up()          # dvhlab-host + one boot2docker-like guest "lab" at 192.168.99.100
+    lab.vpn_on()              # 192.168.99.0/24 now goes into utun0
+    lab.run_on_host(["docker-machine", "ls"])
+    lab.down()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import docker_vpn_helper
+from docker_vpn_helper.errors import HelperError
+
+from . import guest, natpf, net, proc, state, store, virtualbox
+from .paths import (
+    FIRST_GUEST_HOST,
+    HOST_NS,
+    MACHINE_NAME,
+    LabPaths,
+    default_dir,
+    netns_path,
+    vm_ns,
+)
+
+SSH_PORTS = (40000, 59999)
+STAND_INS = {"VBoxManage": "vboxmanage", "docker-machine": "docker_machine"}
+CLIENT_ENV_DROP = (
+    "REQUESTS_CA_BUNDLE",  # lab.md pitfall 8: requests-based clients would ignore the Docker CA
+    "CURL_CA_BUNDLE",
+    "DOCKER_HOST",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+    "DOCKER_MACHINE_NAME",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+)
+
+
+def require_root() -> None:
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        raise HelperError(
+            "the lab needs root on Linux (network namespaces, tun devices, a multi-user sshd)"
+        )
+
+
+def variant_of(
+    legacy_ssh: bool = False, cert_profile: str = "v0.16", reject_new_certs: bool = False
+) -> dict[str, Any]:
+    """A guest's variant, validated: legacy_ssh, cert_profile (v0.16|v0.4), reject_new_certs."""
+    if cert_profile not in store.CERT_PROFILES:
+        raise HelperError(
+            f"unknown cert profile {cert_profile!r} (one of {', '.join(store.CERT_PROFILES)})"
+        )
+    return {
+        "legacy_ssh": bool(legacy_ssh),
+        "cert_profile": cert_profile,
+        "reject_new_certs": bool(reject_new_certs),
+    }
+
+
+def create_vm(
+    paths: LabPaths,
+    st: dict[str, Any],
+    name: str,
+    variant: dict[str, Any],
+    sans: list[str] | None = None,
+    provisioned: bool = True,
+) -> virtualbox.VM:
+    """Register a new machine: store entry, disk and ISO, NICs, VM record with its `ssh` NAT rule.
+
+    provisioned=True writes the daemon's certs and profile straight onto the disk (a machine created
+    earlier); False leaves that to docker-machine's provisioning over SSH.
+    """
+    if not MACHINE_NAME.match(name):
+        raise HelperError(f"invalid machine name {name!r}")
+    used = {vm["index"] for vm in st["vms"].values()}
+    index = next(i for i in range(150) if i not in used)
+    address = f"192.168.99.{FIRST_GUEST_HOST + index}"
+    taken = {r["hostport"] for vm in st["vms"].values() for r in vm["rules"]}
+    ssh_port = random.choice([p for p in range(*SSH_PORTS) if p not in taken])
+    store.create_machine_files(
+        paths,
+        name,
+        address,
+        ssh_port,
+        list(sans or []),
+        guest.STORAGE_DRIVER,
+        variant["cert_profile"],
+    )
+    guest.create(paths, name, variant["legacy_ssh"], variant["reject_new_certs"], provisioned)
+    vm = virtualbox.register(st, name, address, index, variant)
+    net.ensure_guest(name, index, address, vm["mac1"], vm["mac2"])
+    vm["rules"].append(natpf.Rule("ssh", "tcp", "127.0.0.1", ssh_port, "", 22).to_json())
+    return vm
+
+
+def _kill_leftovers(paths: LabPaths) -> None:
+    """Kill whatever lives in a lab namespace or names the lab folder (a crashed `up` leaves such)."""
+    inodes = set()
+    for ns in net.lab_namespaces():
+        with contextlib.suppress(OSError):
+            inodes.add(os.stat(netns_path(ns)).st_ino)
+    spared = {os.getpid()}
+    pid: int | None = os.getpid()
+    while pid and pid > 1:
+        pid = proc.parent(pid)
+        spared.add(pid or 0)
+    marker = str(paths.root)
+    for _ in range(5):
+        victims = [
+            p
+            for p in proc.all_pids()
+            if p not in spared
+            and proc.alive(p)
+            and (proc.netns_inode(p) in inodes or any(marker in a for a in proc.cmdline(p)))
+        ]
+        if not victims:
+            return
+        for p in victims:
+            proc.kill(p, signal.SIGKILL, wait=0)
+        for p in victims:
+            proc.wait_dead(p, 5)
+
+
+def _unmount_under(root: Path) -> None:
+    """Lazily unmount anything still mounted below the lab folder in our mount namespace."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for point in sorted(points, key=len, reverse=True):
+        if point == str(root) or point.startswith(str(root) + "/"):
+            proc.run(["umount", "-l", point], check=False)
+
+
+class Lab:
+    """One lab in one folder (default /run/dvhlab, or $DVH_LAB_DIR). Every method needs root on Linux."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.paths = LabPaths(Path(directory or default_dir()).absolute())
+        if any(c in str(self.paths.root) for c in ":, "):
+            raise HelperError(
+                f"the lab folder must not contain ':', ',' or spaces: {self.paths.root}"
+            )
+
+    # ---- life cycle ---------------------------------------------------------------------------
+
+    def up(self, machines: tuple[str, ...] | list[str] = ("lab",), **variant: Any) -> Lab:
+        """Build the lab (idempotent): the host, the store, and each machine running with `variant`.
+
+        A machine that exists with another variant is rebuilt; a half-built lab is torn down first.
+        """
+        require_root()
+        wanted = variant_of(**variant)
+        if not self._consistent():
+            self.down()
+        for folder in (self.paths.root, self.paths.home, self.paths.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._write_stand_ins()
+        net.ensure_host()
+        store.ensure_certs(self.paths)
+        for name in machines:
+            current = state.load(self.paths)["vms"].get(name)
+            if current and current["variant"] != wanted:
+                self.remove_machine(name)
+                current = None
+            if current is None:
+                self.add_machine(name, **variant)
+            elif current["state"] != "running":
+                self.start_vm(name)
+        return self
+
+    def add_machine(self, name: str, **variant: Any) -> None:
+        """Create and boot one more machine (next address: .100, .101, ...)."""
+        require_root()
+        wanted = variant_of(**variant)
+        with state.locked(self.paths) as st:
+            if name in st["vms"]:
+                raise HelperError(f"machine {name!r} already exists")
+            vm = create_vm(self.paths, st, name, wanted)
+            virtualbox.start(self.paths, vm, wait=True)
+
+    def remove_machine(self, name: str) -> None:
+        """Power a machine off and delete it: VM record, namespace, disk and store entry."""
+        require_root()
+        with state.locked(self.paths) as st:
+            vm = st["vms"].pop(name, None)
+            if vm and vm["state"] == "running":
+                virtualbox.stop(vm, graceful=False)
+        net.delete(vm_ns(name))
+        guest.destroy(self.paths, name)
+        shutil.rmtree(self.paths.machine_dir(name), ignore_errors=True)
+
+    def down(self) -> None:
+        """Remove everything but the key cache: processes, namespaces, mounts, files. Idempotent."""
+        require_root()
+        with contextlib.suppress(Exception):
+            for vm in state.load(self.paths)["vms"].values():
+                for pid in vm.get("forwarders", {}).values():
+                    natpf.stop(pid)
+                guest.power_off(vm.get("pid"), graceful=False)
+        _kill_leftovers(self.paths)
+        _unmount_under(self.paths.root)
+        for ns in net.lab_namespaces():
+            net.delete(ns)
+        if self.paths.root.exists():
+            for entry in self.paths.root.iterdir():
+                if entry != self.paths.cache:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
+
+    def _consistent(self) -> bool:
+        """Whether the state file matches reality (namespaces exist, running VMs have processes)."""
+        st = state.load(self.paths)
+        if not st["vms"] and not self.paths.state.exists():
+            return not net.lab_namespaces()
+        if not net.exists(HOST_NS):
+            return False
+        for vm in st["vms"].values():
+            if not net.exists(vm_ns(vm["name"])):
+                return False
+            if vm["state"] == "running" and not proc.alive(vm["pid"]):
+                return False
+        return True
+
+    def _write_stand_ins(self) -> None:
+        """<lab>/bin: VBoxManage and docker-machine wrappers, plus the NAT dial script."""
+        package_root = Path(docker_vpn_helper.__file__).resolve().parent.parent
+        for command, module in STAND_INS.items():
+            script = (
+                "#!/bin/sh\n"
+                f"# lab stand-in for {command} (generated by docker_vpn_helper.lab)\n"
+                f"export DVH_LAB_DIR='{self.paths.root}'\n"
+                f'export PYTHONPATH="{package_root}${{PYTHONPATH:+:$PYTHONPATH}}"\n'
+                f'exec "{sys.executable}" -m docker_vpn_helper.lab.{module} "$@"\n'
+            )
+            store.write(self.paths.bin / command, script.encode(), 0o755)
+        store.write(self.paths.bin / natpf.DIAL_SCRIPT, guest.read_file("nat-dial.sh"), 0o755)
+
+    # ---- the VPN -------------------------------------------------------------------------------
+
+    def vpn_on(self, mode: str = "drop") -> None:
+        """Hijack 192.168.99.0/24 into utun0: `drop` (hangs), `unreachable`/`blackhole`/`prohibit` (fast)."""
+        require_root()
+        if mode not in net.VPN_MODES:
+            raise HelperError(f"unknown VPN mode {mode!r} (one of {', '.join(net.VPN_MODES)})")
+        net.vpn_on(mode)
+        with state.locked(self.paths) as st:
+            st["vpn"] = mode
+
+    def vpn_off(self, keep_stale_route: bool = False) -> None:
+        """Give 192.168.99.0/24 back to vboxnet0 (or leave it on a dead utun0 with keep_stale_route)."""
+        require_root()
+        net.vpn_off(keep_stale_route)
+        with state.locked(self.paths) as st:
+            st["vpn"] = "stale-route" if keep_stale_route else None
+
+    # ---- VMs -------------------------------------------------------------------------------------
+
+    def stop_vm(self, machine: str) -> None:
+        """ACPI shutdown of a machine (dockerd stops cleanly), like `docker-machine stop`."""
+        require_root()
+        with state.locked(self.paths) as st:
+            vm = virtualbox.find(st, machine)
+            if vm["state"] == "running":
+                virtualbox.stop(vm, graceful=True)
+
+    def start_vm(self, machine: str) -> None:
+        """Boot a stopped machine and wait until sshd and dockerd are up (NAT forwards restart too)."""
+        require_root()
+        with state.locked(self.paths) as st:
+            vm = virtualbox.find(st, machine)
+            if vm["state"] == "running":
+                guest.wait_booted(vm["pid"])  # e.g. just started by `VBoxManage startvm`
+                return
+            if vm["pid"]:
+                virtualbox.stop(vm, graceful=False)  # an aborted VM's leftovers
+            virtualbox.start(self.paths, vm, wait=True)
+
+    def daemon_pid(self, machine: str) -> int | None:
+        """dockerd's PID inside the guest, or None when it does not run."""
+        return guest.daemon_pid(self._vm(machine)["pid"])
+
+    def guest_run(
+        self, machine: str, argv: list[str], timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv as root on the guest's "console" (all its namespaces); output captured as text."""
+        require_root()
+        return guest.run_in(self._vm(machine)["pid"], argv, timeout)
+
+    def _vm(self, machine: str) -> virtualbox.VM:
+        try:
+            return virtualbox.find(state.load(self.paths), machine)
+        except virtualbox.VBoxError as exc:
+            raise HelperError(f"no lab machine {machine!r}") from exc
+
+    # ---- the host --------------------------------------------------------------------------------
+
+    def host_env(self) -> dict[str, str]:
+        """Environment for running the tool on the lab's Mac: stand-ins first on PATH, the lab's
+        store as MACHINE_STORAGE_PATH, HOME in the lab, no inherited Docker or CA-bundle variables."""
+        env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_DROP}
+        env["PATH"] = f"{self.paths.bin}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+        env["MACHINE_STORAGE_PATH"] = str(self.paths.store)
+        env["HOME"] = str(self.paths.home)
+        env["DVH_LAB_DIR"] = str(self.paths.root)
+        return env
+
+    def run_on_host(
+        self,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        timeout: float = 120.0,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv on the lab's Mac (nsenter --net into dvhlab-host), output captured as text.
+
+        On timeout the whole process group is killed and returncode is 124, like timeout(1).
+        """
+        require_root()
+        cmd = ["nsenter", f"--net={netns_path(HOST_NS)}", *argv]
+        child = subprocess.Popen(
+            cmd,
+            env=self.host_env() if env is None else env,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, err = child.communicate(input, timeout=timeout)
+            return subprocess.CompletedProcess(cmd, child.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            out, err = child.communicate()
+            return subprocess.CompletedProcess(
+                cmd, 124, out, err + f"\n[lab: timed out after {timeout} s]"
+            )
+
+    def status(self) -> dict[str, Any]:
+        """What the lab looks like now: namespaces, VPN, host route and each machine."""
+        st = state.load(self.paths)
+        machines = {}
+        for name in st["vms"]:
+            vm = virtualbox.find(st, name)
+            machines[name] = {
+                "state": vm["state"],
+                "ip": vm["ip"],
+                "ssh_port": next((r["hostport"] for r in vm["rules"] if r["name"] == "ssh"), None),
+                "rules": [str(r) for r in virtualbox.rules(vm)],
+                "variant": vm["variant"],
+                "daemon_pid": guest.daemon_pid(vm["pid"]) if vm["state"] == "running" else None,
+            }
+        up = net.exists(HOST_NS)
+        return {
+            "dir": str(self.paths.root),
+            "store": str(self.paths.store),
+            "up": up,
+            "namespaces": net.lab_namespaces(),
+            "vpn": st.get("vpn"),
+            "route": net.route_to_hostonly() if up else "",
+            "machines": machines,
+        }

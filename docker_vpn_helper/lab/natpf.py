@@ -1,0 +1,83 @@
+"""VirtualBox NAT port-forwarding, for real: one socat listener per rule in the host namespace.
+
+Each accepted connection is dialled from INSIDE the guest's network namespace (files/nat-dial.sh),
+so a forward keeps working when the VPN hijacks the host's routes, as VirtualBox NAT does. Like
+VirtualBox, a rule whose host port is already taken is kept but silently forwards nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from . import proc
+from .paths import HOST_NS, NAT_GUEST_IP, LabPaths, netns_path, vm_ns
+
+DIAL_SCRIPT = "nat-dial"
+
+
+@dataclass
+class Rule:
+    """`name,proto,hostip,hostport,guestip,guestport`, VBoxManage's --natpf syntax."""
+
+    name: str
+    proto: str
+    hostip: str
+    hostport: int
+    guestip: str
+    guestport: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        parts = text.split(",")
+        if len(parts) != 6 or not parts[0] or parts[1] not in ("tcp", "udp"):
+            raise ValueError(text)
+        return cls(parts[0], parts[1], parts[2], int(parts[3]), parts[4], int(parts[5]))
+
+    def __str__(self) -> str:
+        return f"{self.name},{self.proto},{self.hostip},{self.hostport},{self.guestip},{self.guestport}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _listening(pid: int, port: int) -> bool:
+    """Whether the forwarder's namespace has a TCP listener on `port` (read through its /proc)."""
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
+    """Start the forwarder for a TCP rule; None when it cannot listen (port taken) or is not TCP."""
+    if rule.proto != "tcp":
+        return None
+    listen = f"TCP4-LISTEN:{rule.hostport},reuseaddr,fork"
+    if rule.hostip:
+        listen += f",bind={rule.hostip}"
+    target = rule.guestip or NAT_GUEST_IP
+    dial = f"EXEC:{paths.bin / DIAL_SCRIPT} {netns_path(vm_ns(machine))} {target} {rule.guestport}"
+    argv = ["nsenter", f"--net={netns_path(HOST_NS)}", "socat", listen, dial]
+    pid = proc.spawn_daemon(argv, paths.logs / f"natpf-{machine}-{rule.name}.log")
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        if not proc.alive(pid):
+            proc.wait_dead(pid, 0.1)
+            return None
+        if _listening(pid, rule.hostport):
+            return pid
+        time.sleep(0.01)
+    return pid
+
+
+def stop(pid: int | None) -> None:
+    """Stop a forwarder, checking first that the PID is still a socat of ours (PIDs get reused)."""
+    if pid and proc.alive(pid) and "socat" in " ".join(proc.cmdline(pid)[:1]):
+        proc.kill(pid)

@@ -1,0 +1,79 @@
+"""Where the lab keeps things: one folder (default /run/dvhlab) and a few fixed namespace names."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DIR = "/run/dvhlab"
+HOST_NS = "dvhlab-host"
+VM_NS_PREFIX = "dvhlab-vm-"
+NETNS_DIR = Path("/run/netns")
+HOSTONLY_BRIDGE = "vboxnet0"
+HOSTONLY_HOST_IP = "192.168.99.1"
+HOSTONLY_NET = "192.168.99.0/24"
+FIRST_GUEST_HOST = 100
+NAT_GUEST_IP = "10.0.2.15"
+VPN_DEV = "utun0"
+
+# docker-machine's rule for machine names; also keeps names safe inside socat addresses.
+MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
+
+
+def default_dir() -> Path:
+    """The lab folder: $DVH_LAB_DIR, else /run/dvhlab."""
+    return Path(os.environ.get("DVH_LAB_DIR") or DEFAULT_DIR)
+
+
+def vm_ns(machine: str) -> str:
+    return VM_NS_PREFIX + machine
+
+
+def netns_path(ns: str) -> str:
+    return str(NETNS_DIR / ns)
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    """Every file and folder of one lab, derived from its root folder."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "state.lock"
+
+    @property
+    def store(self) -> Path:
+        """MACHINE_STORAGE_PATH of the lab's "Mac"."""
+        return self.root / "store"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def cache(self) -> Path:
+        """Keys and CA kept across `down` so that `up` stays fast."""
+        return self.root / "cache"
+
+    def vm_dir(self, machine: str) -> Path:
+        """The VM's own folder: its disk (persistent), its "ISO" and the mount point of its root."""
+        return self.root / "vms" / machine
+
+    def machine_dir(self, machine: str) -> Path:
+        return self.store / "machines" / machine

@@ -1,0 +1,141 @@
+"""invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`, `lab.demo`.
+
+Progress and the demo's transcript go to stderr; `lab.status` prints JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from invoke import Collection, task
+
+from docker_vpn_helper.errors import HelperError
+
+if TYPE_CHECKING:
+    from .lab import Lab
+
+
+def _lab() -> Lab:
+    """The lab, imported on first use: it loads cryptography, which `env.print` must not pay for."""
+    from .lab import Lab
+
+    return Lab()
+
+
+DIRECT = "tcp://192.168.99.100:2376"
+FORWARDED = "tcp://localhost:2376"
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@task(
+    iterable=["machine"],
+    help={
+        "machine": "machine name (repeatable; default: lab)",
+        "legacy-ssh": "guest sshd accepts only ssh-rsa signatures (pre-2016 boot2docker)",
+        "cert-profile": "daemon certificate as docker-machine v0.16 (IP+localhost) or v0.4 (IP only)",
+    },
+)
+def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
+    """Build the lab (idempotent): dvhlab-host, the store, and each machine running."""
+    started = time.monotonic()
+    lab = _lab().up(tuple(machine or ["lab"]), legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
+    for name, vm in lab.status()["machines"].items():
+        say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")
+    say(f"use it: export PATH={lab.paths.bin}:$PATH MACHINE_STORAGE_PATH={lab.paths.store}")
+    say("        and run commands on the lab's Mac with: nsenter --net=/run/netns/dvhlab-host ...")
+
+
+@task
+def down(c):
+    """Tear the lab down: no processes, mounts or namespaces left (the key cache stays)."""
+    started = time.monotonic()
+    _lab().down()
+    say(f"lab down in {time.monotonic() - started:.1f} s")
+
+
+@task(name="vpn-on", help={"mode": "drop (hangs, default), unreachable, blackhole or prohibit"})
+def vpn_on(c, mode="drop"):
+    """Turn the fake VPN on: 192.168.99.0/24 now goes into utun0."""
+    lab = _lab()
+    lab.vpn_on(mode)
+    say(f"VPN on ({mode}): {lab.status()['route']}")
+
+
+@task(name="vpn-off", help={"keep-stale-route": "leave the route on a dead utun0"})
+def vpn_off(c, keep_stale_route=False):
+    """Turn the fake VPN off and give 192.168.99.0/24 back to vboxnet0."""
+    lab = _lab()
+    lab.vpn_off(keep_stale_route)
+    say(f"VPN off: {lab.status()['route']}")
+
+
+@task
+def status(c):
+    """Print the lab's state as JSON."""
+    print(json.dumps(_lab().status(), indent=2))
+
+
+def _docker_version(lab: Lab, host: str) -> bool:
+    env = lab.host_env()
+    env.update(
+        DOCKER_HOST=host,
+        DOCKER_TLS_VERIFY="1",
+        DOCKER_CERT_PATH=str(lab.paths.machine_dir("lab")),
+    )
+    say(f"$ DOCKER_HOST={host} docker version")
+    result = lab.run_on_host(["timeout", "8", "docker", "version"], env=env, timeout=15)
+    for line in (result.stdout + result.stderr).strip().splitlines():
+        say(f"  {line}")
+    if result.returncode == 124:
+        say("  (no answer after 8 s: timed out)")
+    return result.returncode == 0
+
+
+def _fix(lab: Lab, round_: int) -> None:
+    argv = [sys.executable, "-m", "docker_vpn_helper", "fix", "--machine", "lab"]
+    say(f"$ docker-vpn-helper fix --machine lab   # round {round_}")
+    result = lab.run_on_host(argv, timeout=180)
+    for line in result.stderr.strip().splitlines():
+        say(f"  {line}")
+    for line in result.stdout.strip().splitlines():
+        say(f"  (stdout) {line}")
+    if result.returncode != 0:
+        raise HelperError(f"demo: fix failed with exit status {result.returncode}")
+
+
+@task(help={"keep": "leave the lab up at the end"})
+def demo(c, keep=False):
+    """The story: lab up, VPN on, docker breaks, `fix` repairs it (twice), lab down."""
+    lab = _lab()
+    try:
+        say("== a Mac with docker-machine's VM 'lab' at 192.168.99.100")
+        lab.up()
+        if not _docker_version(lab, DIRECT):
+            raise HelperError("demo: docker does not work even without the VPN")
+        say("== the VPN connects and takes 192.168.99.0/24")
+        lab.vpn_on("drop")
+        say(f"  route now: {lab.status()['route']}")
+        _docker_version(lab, DIRECT)
+        _docker_version(lab, FORWARDED)
+        say("== the helper repairs it")
+        _fix(lab, 1)
+        if not _docker_version(lab, FORWARDED):
+            raise HelperError("demo: docker still fails through tcp://localhost:2376 after fix")
+        say("== running it again changes nothing that works")
+        _fix(lab, 2)
+        if not _docker_version(lab, FORWARDED):
+            raise HelperError("demo: docker fails after the second fix")
+        say("== done")
+    finally:
+        if not keep:
+            lab.down()
+
+
+lab = Collection("lab", up, down, vpn_on, vpn_off, status, demo)

@@ -1,0 +1,67 @@
+"""The session-wide lab for tests/lab: skipped without root, Linux or dockerd, unless
+DVH_LAB_REQUIRED=1 (CI), which turns the skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from docker_vpn_helper.lab import Lab
+
+NEEDED = ("dockerd", "containerd", "sshd", "socat", "tini", "nsenter", "unshare", "ip", "docker")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Show every lab test's duration unless the caller chose otherwise; register `variant`."""
+    config.addinivalue_line(
+        "markers", "variant(**kwargs): guest variant for a per-test lab machine"
+    )
+    if config.option.durations is None:
+        config.option.durations = 0
+        config.option.durations_min = 0.0
+
+
+def _missing() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "the lab needs Linux"
+    if os.geteuid() != 0:
+        return "the lab needs root"
+    absent = [
+        tool
+        for tool in NEEDED
+        if not shutil.which(tool, path=f"/usr/sbin:/sbin:{os.environ.get('PATH', '')}")
+    ]
+    if absent:
+        return f"the lab needs {', '.join(absent)}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    reason = _missing()
+    if reason:
+        if os.environ.get("DVH_LAB_REQUIRED") == "1":
+            pytest.fail(f"DVH_LAB_REQUIRED=1 but {reason}")
+        pytest.skip(reason)
+    the_lab = Lab()
+    the_lab.up()
+    yield the_lab
+    the_lab.down()
+
+
+@pytest.fixture
+def fresh(lab: Lab) -> Lab:
+    """The lab with the VPN off, machine `lab` running and no `docker` NAT rule (restored after)."""
+    _reset(lab)
+    yield lab
+    _reset(lab)
+
+
+def _reset(lab: Lab) -> None:
+    lab.vpn_off()
+    if lab.status()["machines"]["lab"]["state"] != "running":
+        lab.start_vm("lab")
+    lab.run_on_host(["VBoxManage", "controlvm", "lab", "natpf1", "delete", "docker"])
