@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DIR = "/run/dvhlab"
-HOST_NS = "dvhlab-host"
-VM_NS_PREFIX = "dvhlab-vm-"
+# Namespace names are global to the machine: $DVH_LAB_NS (default dvhlab) lets two labs, each
+# with its own $DVH_LAB_DIR, run side by side (e.g. two developers' test runs).
+NS_PREFIX = os.environ.get("DVH_LAB_NS") or "dvhlab"
+HOST_NS = f"{NS_PREFIX}-host"
+VM_NS_PREFIX = f"{NS_PREFIX}-vm-"
 NETNS_DIR = Path("/run/netns")
 HOSTONLY_BRIDGE = "vboxnet0"
 HOSTONLY_HOST_IP = "192.168.99.1"

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from docker_vpn_helper.lab import Lab
+from docker_vpn_helper.lab.paths import HOST_NS, netns_path
 
 from .helpers import docker_env, ssh_argv
 
@@ -123,7 +124,7 @@ def test_a_taken_host_port_saves_the_rule_but_forwards_nothing(fresh: Lab) -> No
     squatter = subprocess.Popen(
         [
             "nsenter",
-            "--net=/run/netns/dvhlab-host",
+            f"--net={netns_path(HOST_NS)}",
             "socat",
             "TCP4-LISTEN:2376,bind=127.0.0.1",
             "STDIO",
