@@ -26,8 +26,8 @@ from . import guest, natpf, net, proc, state, store, virtualbox
 from .paths import (
     FIRST_GUEST_HOST,
     HOST_NS,
-    NS_PREFIX,
     MACHINE_NAME,
+    NS_PREFIX,
     LabPaths,
     default_dir,
     netns_path,
