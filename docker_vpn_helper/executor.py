@@ -1,4 +1,8 @@
-"""Give pre-tasks the caller's machine: invoke calls pre-tasks without the caller's arguments."""
+"""Give pre-tasks the caller's machine: invoke calls pre-tasks without the caller's arguments.
+
+Also runs a task once per machine when it was given several (`fix --machine a --machine b`,
+`fix --all`).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,39 @@ class MachineExecutor(Executor):
     de-duplication still collapses a stage that two tasks both depend on (same flags).
     """
 
+    def per_machine(self, call: Call) -> list[Call]:
+        """One call per machine for a task given a list of machines (or --all)."""
+        machines = call.kwargs.get("machine")
+        if call.kwargs.get("all_"):
+            from .core.store import list_machines, require_store
+            from .settings import resolve
+
+            config = self.config.get("vpnhelper", {})
+            store = resolve(config, storage_path=call.kwargs.get("storage_path")).storage_path
+            require_store(store)
+            machines = list_machines(store)
+            if not machines:
+                raise HelperError(f"--all: the store {store} has no machines")
+        if not isinstance(machines, list):
+            return [call]
+        return [
+            Call(
+                call.task,
+                args=call.args,
+                kwargs={**call.kwargs, "machine": name, "all_": False},
+                called_as=call.called_as,
+            )
+            for name in machines or [None]
+        ]  # only fix takes a list of machines, and it has --all
+
     def expand_calls(self, calls, _inherited=None):  # type: ignore[override]
         expanded = []
         for call in calls:
+            if isinstance(call, Call) and not _inherited:
+                machine_calls = self.per_machine(call)
+                if len(machine_calls) > 1 or machine_calls[0] is not call:
+                    expanded.extend(self.expand_calls(machine_calls, _inherited))
+                    continue
             if isinstance(call, Task):
                 call = Call(call, kwargs=dict(_inherited or {}))
             elif _inherited:

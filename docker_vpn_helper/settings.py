@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .core.store import remembered_port
+
 DEFAULTS: dict[str, Any] = {
     "machine": "default",
     # None: $MACHINE_STORAGE_PATH, else ~/.docker/machine (docker-machine's own rule).
@@ -55,6 +57,10 @@ class Settings:
     daemon_wait: float
     vboxmanage_timeout: float
     dry_run: bool = False
+    # Where host_port came from: "flag" (--port), "remembered" (an earlier run gave this machine
+    # that port) or "config" (the configured default, which a new forward may move past when
+    # another machine already has it).
+    port_source: str = "config"
 
 
 def default_storage_path(environ: Mapping[str, str]) -> Path:
@@ -74,14 +80,26 @@ def resolve(
     dry_run: bool = False,
     environ: Mapping[str, str] = os.environ,
 ) -> Settings:
-    """Merge task flags over the `vpnhelper` config section (an empty or 0 flag means unset)."""
+    """Merge task flags over the `vpnhelper` config section (an empty or 0 flag means unset).
+
+    The host port: --port, else the port an earlier run gave this machine, else the config's.
+    """
     section = dict(DEFAULTS)
     section.update({k: v for k, v in dict(config).items() if k in DEFAULTS})
     store = storage_path or section["storage_path"]
+    store_path = Path(store).expanduser() if store else default_storage_path(environ)
+    name = machine or section["machine"]
+    remembered = None if port else remembered_port(store_path, name)
+    if port:
+        host_port, source = int(port), "flag"
+    elif remembered:
+        host_port, source = remembered, "remembered"
+    else:
+        host_port, source = int(section["host_port"]), "config"
     return Settings(
-        machine=machine or section["machine"],
-        storage_path=Path(store).expanduser() if store else default_storage_path(environ),
-        host_port=int(port or section["host_port"]),
+        machine=name,
+        storage_path=store_path,
+        host_port=host_port,
         daemon_port=int(section["daemon_port"]),
         nat_rule=str(section["nat_rule"]),
         vboxmanage=str(section["vboxmanage"]),
@@ -93,4 +111,5 @@ def resolve(
         daemon_wait=float(section["daemon_wait"]),
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
         dry_run=bool(dry_run),
+        port_source=source,
     )

@@ -19,12 +19,14 @@ from .fsutil import atomic_write, backup_files, timestamp
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
 DEFAULT_SSH_USER = "docker"
 DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
+# Our own per-machine memory (the host port the machine's forward got), beside config.json.
+STATE_FILE = "docker-vpn-helper.json"
 # docker-machine leaves the remote paths empty on disk; these are what boot2docker uses.
 REMOTE_DIR = "/var/lib/boot2docker"
 
 
 def validate_machine_name(name: str) -> str:
-    if not name or not MACHINE_NAME.match(name):
+    if not name or not MACHINE_NAME.fullmatch(name):  # match() lets 'name\n' through
         raise HelperError(
             f"invalid machine name {name!r}: docker-machine names start with a letter or digit "
             "and contain only letters, digits, '-' and '.'"
@@ -211,3 +213,26 @@ def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = N
     backup_files([machine.config_path], backup)
     atomic_write(machine.config_path, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
     return backup
+
+
+def remembered_port(store: Path, name: str) -> int | None:
+    """The host port this machine's forward was given by an earlier run, if any."""
+    try:
+        port = json.loads((store / "machines" / name / STATE_FILE).read_text()).get("host_port")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return port if isinstance(port, int) and 0 < port < 65536 else None
+
+
+def remembered_ports(store: Path, except_name: str) -> dict[int, str]:
+    """{port: machine} for every other machine of the store that has a remembered port."""
+    ports = {}
+    for name in list_machines(store):
+        port = remembered_port(store, name) if name != except_name else None
+        if port is not None:
+            ports[port] = name
+    return ports
+
+
+def remember_port(machine: Machine, port: int) -> None:
+    atomic_write(machine.directory / STATE_FILE, json.dumps({"host_port": port}).encode(), 0o600)

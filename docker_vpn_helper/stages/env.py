@@ -10,7 +10,7 @@ import shlex
 
 from ..adapters.host import program_name
 from ..core import envfmt, store
-from ..settings import DEFAULTS, Settings
+from ..settings import Settings
 
 
 def variables(settings: Settings) -> list[tuple[str, str]]:
@@ -26,7 +26,7 @@ def variables(settings: Settings) -> list[tuple[str, str]]:
 def rerun_command(settings: Settings, shell: str | None, storage_path: str | None) -> str:
     """The env.print command that reproduces this output, for the 'eval it' comment."""
     words = [program_name(), "env.print", "--machine", settings.machine]
-    if settings.host_port != DEFAULTS["host_port"]:
+    if settings.port_source == "flag":
         words += ["--port", str(settings.host_port)]
     if storage_path:
         words += ["--storage-path", storage_path]

@@ -1,18 +1,23 @@
 """nat.forward: a VirtualBox NAT rule 127.0.0.1:<port> -> guest:2376, which no VPN can re-route.
 
 docker-machine deletes and re-adds only the rule named `ssh` on every start, so a rule with
-another name (`docker`) survives restarts.
+another name (`docker`) survives restarts. Each machine keeps its own host port (2376, 2377,
+...): chosen free on its first forward and remembered in the machine folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..adapters.host import port_listener
+from ..core import store
 from ..core.vbox import NatRule, VMInfo, find_rule_on_host_port
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 
 LOOPBACK = "127.0.0.1"
+PORT_SEARCH = 100  # how far past the configured port a new machine's forward may go
 
 
 def wanted_rule(s: Session) -> NatRule:
@@ -22,41 +27,59 @@ def wanted_rule(s: Session) -> NatRule:
 
 
 def forwards_daemon(rule: NatRule, wanted: NatRule) -> bool:
-    return (
-        rule.proto == "tcp"
-        and rule.host_ip == LOOPBACK
-        and rule.host_port == wanted.host_port
-        and rule.guest_port == wanted.guest_port
-    )
+    """A loopback TCP rule to the daemon port (on any host port: compare that separately)."""
+    return rule.proto == "tcp" and rule.host_ip == LOOPBACK and rule.guest_port == wanted.guest_port
 
 
-def port_owner(s: Session, port: int) -> str | None:
-    """Which other VM's NAT rule claims 127.0.0.1:port (they collide when both run)."""
+def claimed_ports(s: Session, info: VMInfo, wanted: NatRule) -> dict[int, str]:
+    """{host port: who holds it}: this VM's other rules, other VMs' rules, other machines' ports."""
+    claims = {
+        port: f"machine {name!r} (its remembered port)"
+        for port, name in store.remembered_ports(s.settings.storage_path, s.name).items()
+    }
     for name in s.vbox.list_vms():
-        if name == s.name:
-            continue
-        other = s.vbox.showvminfo(name)
-        if other is None:
-            continue
-        for rules in other.forwarding.values():
-            rule = find_rule_on_host_port(rules, port)
-            if rule is not None:
-                return f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
+        other = s.vbox.showvminfo(name) if name != s.name else None
+        for rules in other.forwarding.values() if other else ():
+            for rule in rules:
+                if find_rule_on_host_port([rule], rule.host_port):
+                    claims[rule.host_port] = f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
+    for rule in info.forwarding.get(info.nat_nic or 1, ()):
+        if rule.name != wanted.name and find_rule_on_host_port([rule], rule.host_port):
+            claims[rule.host_port] = f"this VM's NAT rule {rule.name!r}"
+    return claims
+
+
+def owner_of(port: int, claims: dict[int, str]) -> str | None:
+    if port in claims:
+        return claims[port]
+    if port_listener(port):
+        return f"another program (see `lsof -nP -iTCP:{port} -sTCP:LISTEN`)"
     return None
 
 
-def check_port_free(s: Session, info: VMInfo, wanted: NatRule) -> None:
-    port = wanted.host_port
-    own = [r for r in info.forwarding.get(info.nat_nic or 1, ()) if r.name != wanted.name]
-    clash = find_rule_on_host_port(own, port)
-    owner = f"this VM's NAT rule {clash.name!r}" if clash else port_owner(s, port)
-    if owner is None and port_listener(port):
-        owner = f"another program (see `lsof -nP -iTCP:{port} -sTCP:LISTEN`)"
-    if owner:
+def free_rule(s: Session, info: VMInfo, wanted: NatRule) -> NatRule:
+    """`wanted`, or (for a port that is only the configured default) the next free port."""
+    claims = claimed_ports(s, info, wanted)
+    owner = owner_of(wanted.host_port, claims)
+    if owner is None:
+        return wanted
+    if s.settings.port_source != "config":
         raise HelperError(
-            f"127.0.0.1:{port} is already taken by {owner}: pick another port with --port "
-            f"{port + 1} (or vpnhelper.host_port / INVOKE_VPNHELPER_HOST_PORT)"
+            f"127.0.0.1:{wanted.host_port} is already taken by {owner}: pick another port with "
+            f"--port {wanted.host_port + 1}"
         )
+    for port in range(wanted.host_port + 1, wanted.host_port + PORT_SEARCH):
+        if owner_of(port, claims) is None:
+            say(f"127.0.0.1:{wanted.host_port} is taken by {owner}: using {port}")
+            return dataclasses.replace(wanted, host_port=port)
+    raise HelperError(f"no free port in 127.0.0.1:{wanted.host_port}-{port}: pick one with --port")
+
+
+def use_port(s: Session, port: int) -> None:
+    """From now on this run, and every later one, uses `port` for this machine."""
+    s.settings = dataclasses.replace(s.settings, host_port=port)
+    if not s.dry_run and s.settings.port_source != "remembered":
+        store.remember_port(s.machine, port)
 
 
 def ensure_forward(s: Session) -> None:
@@ -67,15 +90,20 @@ def ensure_forward(s: Session) -> None:
         raise HelperError(f"the VM {s.name!r} has no NAT network adapter to forward through")
     wanted = wanted_rule(s)
     rules = info.forwarding.get(info.nat_nic, ())
-    present = next((r for r in rules if forwards_daemon(r, wanted)), None)
+    daemon_rules = [r for r in rules if forwards_daemon(r, wanted)]
+    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
+    if present is None and s.settings.port_source == "config":
+        # Forwarded before its port was remembered (or by hand): keep that port.
+        present = next((r for r in daemon_rules if r.name == wanted.name), None)
     if present is not None:
+        use_port(s, present.host_port)
         say(
-            f"NAT rule {present.name!r} already forwards 127.0.0.1:{wanted.host_port} to the daemon"
+            f"NAT rule {present.name!r} already forwards 127.0.0.1:{present.host_port} to the daemon"
         )
         return
     stale = next((r for r in rules if r.name == wanted.name), None)
     if stale is None or stale.host_port != wanted.host_port:
-        check_port_free(s, info, wanted)
+        wanted = free_rule(s, info, wanted)
     how = "controlvm" if info.running else "modifyvm"
     if s.dry_run:
         replacing = f" replacing stale {stale.spec()!r}" if stale else ""
@@ -87,4 +115,5 @@ def ensure_forward(s: Session) -> None:
         s.record(nat={"added": wanted.spec(), "replaced": stale.spec() if stale else None})
         s.forget_vm()
         say(f"added NAT rule {wanted.spec()!r} ({how})")
+    use_port(s, wanted.host_port)
     s.changed.add("nat")

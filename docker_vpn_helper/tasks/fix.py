@@ -1,4 +1,4 @@
-"""fix: every stage in order for one machine, ending with the environment to export."""
+"""fix: every stage in order for each machine, ending with the environment to export."""
 
 from __future__ import annotations
 
@@ -7,22 +7,29 @@ from invoke import task
 from ..report import banner
 from ..session import session_for
 from ..stages.env import render
-from . import cert, daemon, machine, nat
+from . import cert, daemon, nat
+from . import machine as machine_tasks
 from .common import SHARED_HELP
 
 FIX_HELP = {
     **SHARED_HELP,
+    "machine": "docker-machine name; repeat it to fix several (default: vpnhelper.machine)",
+    "all": "fix every machine of the store (each keeps its own host port)",
     "shell": "format of the environment printed at the end (default: from $SHELL)",
 }
 
 
 @task(
-    pre=[machine.create, nat.forward, cert.issue, cert.deploy, daemon.restart],
+    pre=[machine_tasks.create, nat.forward, cert.issue, cert.deploy, daemon.restart],
     help=FIX_HELP,
+    iterable=["machine"],
     auto_shortflags=False,
 )
-def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None):
-    """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, env."""
+def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, all_=False):
+    """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, env.
+
+    Given several machines (or --all), it runs for each in turn.
+    """
     s = session_for(c, machine, storage_path, port, dry_run)
     if s.dry_run:
         summary = (

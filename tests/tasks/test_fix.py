@@ -64,6 +64,29 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
     ]
 
 
+def add_machine(store, name):
+    folder = store / "machines" / name
+    folder.mkdir()
+    config = (store / "machines/default/config.json").read_text()
+    (folder / "config.json").write_text(config.replace("machines/default", f"machines/{name}"))
+
+
+def test_several_machines_each_get_every_stage_in_turn(ran, store, capsys):
+    add_machine(store, "dev")
+    run("fix", "--machine", "default", "--machine", "dev", "--storage-path", str(store))
+    stages = ["machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart"]
+    assert ran == [(st, "default", False) for st in stages] + [(st, "dev", False) for st in stages]
+    exports = [ln for ln in capsys.readouterr().out.splitlines() if "DOCKER_MACHINE_NAME" in ln]
+    assert len(exports) == 2 and exports[-1].endswith('"dev"')
+
+
+def test_all_means_every_machine_of_the_store(ran, store):
+    add_machine(store, "dev")
+    run("fix", "--all", "--storage-path", str(store), "--dry-run")
+    assert sorted({(machine, dry) for _, machine, dry in ran}) == [("default", True), ("dev", True)]
+    assert len(ran) == 10
+
+
 def test_a_single_stage_brings_its_prerequisites_for_the_same_machine(ran, store):
     run("cert.deploy", "--machine", "default", "--storage-path", str(store), "--dry-run")
     assert ran == [
@@ -91,6 +114,14 @@ def test_env_print_prints_only_the_environment(store, capsys, monkeypatch):
     assert err == ""
     assert out.splitlines()[1] == 'set -gx DOCKER_HOST "tcp://localhost:2377";'
     assert "env.print --machine default --port 2377 --storage-path" in out
+
+
+def test_env_print_uses_the_port_the_machine_was_given(store, capsys):
+    (store / "machines/default/docker-vpn-helper.json").write_text('{"host_port": 2378}')
+    run("env.print", "--machine", "default", "--storage-path", str(store), "--shell", "bash")
+    out = capsys.readouterr().out
+    assert out.splitlines()[1] == 'export DOCKER_HOST="tcp://localhost:2378"'
+    assert "--port" not in out  # the eval hint needs no --port: the machine remembers it
 
 
 def test_env_print_unset(store, capsys):

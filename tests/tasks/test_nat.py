@@ -1,7 +1,9 @@
 import pytest
 from invoke.exceptions import Exit
 
+from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.session import session_for
+from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat
 
 from .standins import DOCKER_RULE, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
@@ -61,23 +63,19 @@ def test_stale_rule_of_the_same_name_is_replaced(store):
     assert commands(c) == [SHOW, delete, ADD_RUNNING]
 
 
-def test_port_held_by_another_machines_rule_is_named(store):
-    other = cmd("VBoxManage", "showvminfo", "dev", "--machinereadable")
-    results = {
-        SHOW: ok(showvminfo()),
-        cmd("VBoxManage", "list", "vms"): ok(
-            '"default" {38faa80d-b4fe-42cb-8076-d641008d3b7d}\n"dev" {11111111-2222-3333-4444-555555555555}\n'
-        ),
-        other: ok(
-            showvminfo(
-                "poweroff",
-                rules=("ssh,tcp,127.0.0.1,50200,,22", "docker,tcp,127.0.0.1,2376,,2376"),
-                name="dev",
-            )
-        ),
-    }
+OTHER_VM = {
+    cmd("VBoxManage", "list", "vms"): ok(
+        '"default" {38faa80d-b4fe-42cb-8076-d641008d3b7d}\n"dev" {11111111-2222-3333-4444-555555555555}\n'
+    ),
+    cmd("VBoxManage", "showvminfo", "dev", "--machinereadable"): ok(
+        showvminfo("poweroff", rules=("ssh,tcp,127.0.0.1,50200,,22", DOCKER_RULE), name="dev")
+    ),
+}
+
+
+def test_a_port_asked_for_but_held_by_another_machines_rule_is_refused_naming_it(store):
     with pytest.raises(Exit) as caught:
-        run(store, results)
+        run(store, {SHOW: ok(showvminfo()), **OTHER_VM}, port=2376)
     assert (
         "127.0.0.1:2376 is already taken by VM 'dev' (NAT rule 'docker', poweroff)"
         in caught.value.message
@@ -85,10 +83,39 @@ def test_port_held_by_another_machines_rule_is_named(store):
     assert "--port 2377" in caught.value.message
 
 
+def test_a_new_forward_moves_past_the_default_port_when_taken_and_remembers(store, capsys):
+    add = cmd("VBoxManage", "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2377,,2376")
+    c, s = run(store, {SHOW: ok(showvminfo()), **OTHER_VM, add: ok()})
+    assert commands(c)[-1] == add
+    assert s.settings.host_port == 2377
+    assert "127.0.0.1:2376 is taken by VM 'dev' (NAT rule 'docker', poweroff): using 2377" in (
+        capsys.readouterr().err
+    )
+    assert store_module.remembered_port(store, "default") == 2377
+    assert resolve({}, machine="default", storage_path=str(store)).host_port == 2377
+
+
+def test_another_machines_remembered_port_is_skipped(store, monkeypatch):
+    other = store / "machines" / "dev"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    (other / store_module.STATE_FILE).write_text('{"host_port": 2376}')
+    add = cmd("VBoxManage", "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2377,,2376")
+    c, _ = run(store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok(), add: ok()})
+    assert commands(c)[-1] == add
+
+
 def test_port_held_by_another_program(store, monkeypatch):
     monkeypatch.setattr(nat, "port_listener", lambda port: port == 2376)
     with pytest.raises(Exit, match="already taken by another program"):
-        run(store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()})
+        run(store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()}, port=2376)
+
+
+def test_an_existing_forward_on_another_port_is_adopted(store):
+    rules = (SSH_RULE, "docker,tcp,127.0.0.1,2381,,2376")
+    c, s = run(store, {SHOW: ok(showvminfo(rules=rules))})
+    assert commands(c) == [SHOW] and s.changed == set()
+    assert store_module.remembered_port(store, "default") == 2381
 
 
 def test_another_port_from_the_flag(store):
