@@ -148,7 +148,7 @@ class Session:
 
 
 _UNKNOWN = object()
-_SESSIONS: dict[tuple[str, str, int, bool], Session] = {}
+_SESSIONS: dict[tuple[str, str, bool], Session] = {}
 
 
 def session_for(
@@ -164,7 +164,9 @@ def session_for(
         config, machine=machine, storage_path=storage_path, port=port, dry_run=dry_run
     )
     store.validate_machine_name(settings.machine)
-    key = (str(settings.storage_path), settings.machine, settings.host_port, settings.dry_run)
+    # Not keyed by port: nat.forward may move a machine to a free port, and the later stages of
+    # the same run must keep using this Session (its SSH connection, its lock).
+    key = (str(settings.storage_path), settings.machine, settings.dry_run)
     if key not in _SESSIONS:
         _SESSIONS[key] = Session(c, settings)
         _SESSIONS[key].lock()

@@ -55,8 +55,8 @@ def vm_ip(lab: Lab, machine: str) -> str:
     return lab.status()["machines"][machine]["ip"]
 
 
-def assert_docker_works(lab: Lab, machine: str) -> None:
-    for host in ("tcp://localhost:2376", "tcp://127.0.0.1:2376"):
+def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
+    for host in (f"tcp://localhost:{port}", f"tcp://127.0.0.1:{port}"):
         done = docker(lab, machine, host)
         assert done.returncode == 0, f"{host}: {done.stderr}"
         assert re.fullmatch(r"\d+\.\d+\.\d+\S*", done.stdout.strip()), done.stdout
@@ -236,3 +236,26 @@ def test_the_ca_key_never_reaches_the_guest(lab: Lab, machine: str):
     key = lab.guest_run(machine, ["stat", "-c", "%a %U", "/var/lib/boot2docker/server-key.pem"])
     assert key.stdout.split() == ["600", "root"]
     assert os.stat(Path(lab.paths.machine_dir(machine)) / "server-key.pem").st_mode & 0o077 == 0
+
+
+def test_two_machines_at_once_each_on_its_own_port(lab: Lab):
+    names = ["e2e-two-a", "e2e-two-b"]
+    for name in names:
+        lab.add_machine(name)
+    try:
+        lab.vpn_on("drop")
+        done = tool(lab, "fix", "--machine", names[0], "--machine", names[1])
+        assert done.returncode == 0, done.stderr
+        ports = []
+        for name in names:
+            env = tool(lab, "env.print", "--machine", name, "--shell", "bash")
+            host = re.search(r'DOCKER_HOST="tcp://localhost:(\d+)"', env.stdout)
+            ports.append(int(host.group(1)))
+            assert_docker_works(lab, name, ports[-1])
+        assert ports[0] != ports[1]
+        again = tool(lab, "fix", "--machine", names[0], "--machine", names[1])
+        assert again.stderr.count("already fixed: nothing changed") == 2, again.stderr
+    finally:
+        lab.vpn_off()
+        for name in names:
+            lab.remove_machine(name)

@@ -7,7 +7,7 @@ from cryptography import x509
 from invoke.exceptions import Exit
 
 from docker_vpn_helper.core import certs
-from docker_vpn_helper.session import close_all, session_for
+from docker_vpn_helper.session import Session, close_all, session_for
 from docker_vpn_helper.stages import cert
 
 from .standins import FakeGuest, context
@@ -113,11 +113,13 @@ def test_deploy_dry_run_reads_but_does_not_write(store, guest, capsys):
 
 def test_a_second_run_on_the_same_machine_is_refused_while_the_first_holds_the_lock(store):
     first = session_for(context({}), "default", str(store))
+    second = Session(context({}), first.settings)  # another run: its own Session, its own lock
     with pytest.raises(Exit) as caught:
-        session_for(context({}), "default", str(store), port=2400)  # another run's session
+        second.lock()
     assert (
         f"another docker-vpn-helper run (pid {os.getpid()}) is working on machine 'default'"
         in caught.value.message
     )
     first.close()
-    session_for(context({}), "default", str(store), port=2401)  # free again
+    second.lock()  # free again
+    second.close()
