@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # None: the platform's own command (macOS VirtualBoxStartup.sh, Linux vboxdrv).
     "kext_command": None,
     "renew_days": 30,
+    "warn_days": 60,  # doctor warns this long before expiry, earlier than cert.issue renews
     "ssh_connect_timeout": 10.0,
     "command_timeout": 60.0,
     "daemon_wait": 60.0,
@@ -52,6 +53,7 @@ class Settings:
     docker_machine: str
     kext_command: str | None
     renew_days: int
+    warn_days: int
     ssh_connect_timeout: float
     command_timeout: float
     daemon_wait: float
@@ -106,6 +108,7 @@ def resolve(
         docker_machine=str(section["docker_machine"]),
         kext_command=section["kext_command"],
         renew_days=int(section["renew_days"]),
+        warn_days=int(section["warn_days"]),
         ssh_connect_timeout=float(section["ssh_connect_timeout"]),
         command_timeout=float(section["command_timeout"]),
         daemon_wait=float(section["daemon_wait"]),

@@ -251,7 +251,12 @@ def _key_matches(cert: x509.Certificate, key_pem: bytes) -> bool:
 
 def fingerprint(cert_pem: bytes) -> str:
     """SHA-256 of the DER form: the same certificate in any PEM layout has one fingerprint."""
-    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    return fingerprint_der(
+        x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    )
+
+
+def fingerprint_der(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 

@@ -50,10 +50,33 @@ def wanted_names(machine: store.Machine) -> certs.SubjectNames:
     return certs.wanted_names(machine.name, [machine.ip], machine.server_cert_sans)
 
 
+def assess_certificate(
+    s: Session, now, renew_days: int
+) -> tuple[certs.Authority, certs.SubjectNames, bytes | None, list[str]]:
+    """The store's server.pem judged against the names it needs (shared by cert.issue and doctor):
+    (CA, wanted names, current PEM, problems; none means it can stay)."""
+    machine = s.machine
+    authority = certs.load_authority(machine.auth.ca_cert, machine.auth.ca_key, now)
+    names = wanted_names(machine)
+    current = _read_optional(machine.auth.server_cert)
+    key = _read_optional(machine.auth.server_key)
+    return (
+        authority,
+        names,
+        current,
+        certs.problems(current, key, authority, names, now, renew_days),
+    )
+
+
+def missing_sans(machine: store.Machine) -> dict | None:
+    """config.json with localhost/127.0.0.1 added to ServerCertSANs, or None if they are there."""
+    return store.with_server_cert_sans(machine.raw, list(certs.LOOPBACK_NAMES))
+
+
 def record_sans(s: Session) -> None:
     """Put localhost and 127.0.0.1 in ServerCertSANs, so `docker-machine regenerate-certs` keeps them."""
     machine = s.machine
-    updated = store.with_server_cert_sans(machine.raw, list(certs.LOOPBACK_NAMES))
+    updated = missing_sans(machine)
     if updated is None:
         return
     if s.dry_run:
@@ -69,17 +92,7 @@ def record_sans(s: Session) -> None:
 def issue_certificate(s: Session, force: bool = False) -> None:
     machine = s.machine
     now = s.now()
-    authority = certs.load_authority(machine.auth.ca_cert, machine.auth.ca_key, now)
-    names = wanted_names(machine)
-    current = _read_optional(machine.auth.server_cert)
-    found = certs.problems(
-        current,
-        _read_optional(machine.auth.server_key),
-        authority,
-        names,
-        now,
-        s.settings.renew_days,
-    )
+    authority, names, current, found = assess_certificate(s, now, s.settings.renew_days)
     if not found and not force:
         until = certs.expiry(current)  # type: ignore[arg-type]  # no problems => it exists
         say(

@@ -8,6 +8,7 @@ left without a daemon.
 
 from __future__ import annotations
 
+import json
 import time
 
 from .. import stats
@@ -15,7 +16,7 @@ from ..adapters import daemon
 from ..core.certs import fingerprint
 from ..errors import HelperError
 from ..report import say
-from ..session import Session
+from ..session import MANIFEST, Session
 
 
 def _probe_args(s: Session) -> tuple:
@@ -31,10 +32,15 @@ def _local_der(s: Session) -> bytes:
     return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
 
 
+def served(s: Session) -> daemon.Probe:
+    """What the daemon answers through tcp://localhost:<port> (shared by daemon.restart and doctor)."""
+    return daemon.probe(*_probe_args(s))
+
+
 def restart_daemon(s: Session) -> None:
     expected = _local_der(s)
     if "deploy" not in s.changed:
-        current = daemon.probe(*_probe_args(s))
+        current = served(s)
         if current.ok and current.served_cert == expected:
             say(
                 f"the daemon answers on tcp://localhost:{s.settings.host_port} with this certificate ({current.detail}): nothing to do"
@@ -52,11 +58,12 @@ def restart_daemon(s: Session) -> None:
     s.changed.add("daemon")
     if failure is None:
         return
-    if not s.guest_backups:
+    backups = s.guest_backups or earlier_guest_backups(s)
+    if not backups:
         raise HelperError(
             f"the daemon did not come back on tcp://localhost:{s.settings.host_port}: {failure}"
         )
-    guest.restore_files(s.guest_backups)
+    guest.restore_files(backups)
     stats.counts["daemon_restarts"] += 1
     guest.restart_daemon(timeout=s.settings.daemon_wait)
     back = daemon.wait_for(
@@ -70,6 +77,21 @@ def restart_daemon(s: Session) -> None:
         f"the daemon did not come back with the new certificate ({failure}); the previous "
         f"certificate was put back and the daemon restarted ({state})"
     )
+
+
+def earlier_guest_backups(s: Session) -> list[tuple[str, str]]:
+    """What the latest earlier run replaced in the VM: a run stopped between deploy and restart
+    leaves its certificate in the VM, and this run must be able to roll that back too."""
+    for path in sorted(s.machine.backup_root.glob(f"*/{MANIFEST}"), reverse=True):
+        if path.parent.name == s.stamp:
+            continue
+        try:
+            pairs = json.loads(path.read_text()).get("guest")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if pairs:
+            return [(str(saved), str(target)) for saved, target in pairs]
+    return []
 
 
 def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | None:

@@ -82,6 +82,19 @@ def use_port(s: Session, port: int) -> None:
         store.remember_port(s.machine, port)
 
 
+def current_forward(s: Session, info: VMInfo) -> NatRule | None:
+    """The rule that already forwards this machine's port to the daemon (shared with doctor)."""
+    wanted = wanted_rule(s)
+    daemon_rules = [
+        r for r in info.forwarding.get(info.nat_nic or 1, ()) if forwards_daemon(r, wanted)
+    ]
+    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
+    if present is None and s.settings.port_source == "config":
+        # Forwarded before its port was remembered (or by hand): keep that port.
+        present = next((r for r in daemon_rules if r.name == wanted.name), None)
+    return present
+
+
 def ensure_forward(s: Session) -> None:
     info = s.vm()
     if info is None:
@@ -90,11 +103,7 @@ def ensure_forward(s: Session) -> None:
         raise HelperError(f"the VM {s.name!r} has no NAT network adapter to forward through")
     wanted = wanted_rule(s)
     rules = info.forwarding.get(info.nat_nic, ())
-    daemon_rules = [r for r in rules if forwards_daemon(r, wanted)]
-    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
-    if present is None and s.settings.port_source == "config":
-        # Forwarded before its port was remembered (or by hand): keep that port.
-        present = next((r for r in daemon_rules if r.name == wanted.name), None)
+    present = current_forward(s, info)
     if present is not None:
         use_port(s, present.host_port)
         say(

@@ -7,10 +7,11 @@ from invoke import Collection
 from ..lab.tasks import lab
 from ..settings import DEFAULTS
 from . import cert, daemon, env, kexts, machine, nat
+from .doctor import doctor
 from .fix import fix
 from .restore import restore
 
-namespace = Collection(fix, restore)
+namespace = Collection(fix, doctor, restore)
 for module in (kexts, machine, nat, cert, daemon, env):
     namespace.add_collection(Collection.from_module(module))
 namespace.add_collection(lab)

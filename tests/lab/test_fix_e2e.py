@@ -259,3 +259,17 @@ def test_two_machines_at_once_each_on_its_own_port(lab: Lab):
         lab.vpn_off()
         for name in names:
             lab.remove_machine(name)
+
+
+def test_doctor_finds_the_breakage_and_then_health(lab: Lab, machine: str):
+    lab.vpn_on("drop")
+    sick = tool(lab, "doctor", "--machine", machine, "--json", timeout=60)
+    assert sick.returncode == 1, sick.stderr
+    found = {f["check"]: f for f in json.loads(sick.stdout)["findings"]}
+    assert "utun0" in found["route to the VM"]["seen"]
+    assert "packets silently dropped" in found["host-only address"]["seen"]  # seconds, not minutes
+    assert found["NAT forward"]["fix"] == f"docker-vpn-helper nat.forward --machine {machine}"
+    assert tool(lab, "fix", "--machine", machine).returncode == 0
+    well = tool(lab, "doctor", "--machine", machine, timeout=60)
+    assert well.returncode == 0, well.stdout
+    assert "FAIL" not in well.stdout

@@ -1,0 +1,42 @@
+"""doctor"""
+
+from __future__ import annotations
+
+import json as json_module
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from ..session import session_for
+from .common import SHARED_HELP
+
+DOCTOR_HELP = {
+    "machine": SHARED_HELP["machine"],
+    "storage-path": SHARED_HELP["storage-path"],
+    "port": SHARED_HELP["port"],
+    "json": "print the findings as JSON (for scripts)",
+}
+
+
+@task(help=DOCTOR_HELP, auto_shortflags=False)
+def doctor(c, machine=None, storage_path=None, port=0, json_=False):
+    """Diagnose a machine without changing anything; exit 1 when something needs fixing."""
+    from ..stages.doctor import FAIL, diagnose
+
+    s = session_for(c, machine, storage_path, port, dry_run=True)  # read-only: takes no lock
+    findings = diagnose(s)
+    if json_:
+        report = {"machine": s.name, "healthy": not any(f.status == FAIL for f in findings)}
+        report["findings"] = [f.as_dict() for f in findings]
+        print(json_module.dumps(report, indent=2))
+    else:
+        width = max(len(f.check) for f in findings)
+        print(f"docker-vpn-helper doctor: machine {s.name!r}")
+        for f in findings:
+            print(
+                f"  {f.status.upper() if f.status != 'ok' else 'ok':<5} {f.check:<{width}}  {f.seen}"
+            )
+            if f.fix:
+                print(f"  {'':<5} {'':<{width}}  fix: {f.fix}")
+    if any(f.status == FAIL for f in findings):
+        raise Exit(code=1)
