@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from invoke import task
+
+from ..report import banner
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 SHARED_HELP = {
     "machine": "docker-machine name (default: vpnhelper.machine, else 'default')",
@@ -21,3 +26,16 @@ def stage(*pre: Any, **help: str) -> Callable[[Callable[..., Any]], Any]:
     prerequisites always act on the same machine.
     """
     return task(pre=list(pre), help={**SHARED_HELP, **help}, auto_shortflags=False)
+
+
+def begin(c, title: str, machine, storage_path, port, dry_run) -> Session:
+    """The run's Session for these flags, after the stage's banner (`{port}` in `title` is the
+    machine's host port).
+
+    Imported here, not at the top: `--list` and `env.print` never load the stages' machinery.
+    """
+    from ..session import session_for
+
+    s = session_for(c, machine, storage_path, port, dry_run)
+    banner(s.name, title.format(port=s.settings.host_port))
+    return s

@@ -7,7 +7,6 @@ import json as json_module
 from invoke import task
 from invoke.exceptions import Exit
 
-from ..session import session_for
 from .common import SHARED_HELP
 
 DOCTOR_HELP = {
@@ -21,6 +20,7 @@ DOCTOR_HELP = {
 @task(help=DOCTOR_HELP, auto_shortflags=False)
 def doctor(c, machine=None, storage_path=None, port=0, json_=False):
     """Diagnose a machine without changing anything; exit 1 when something needs fixing."""
+    from ..session import session_for
     from ..stages.doctor import FAIL, diagnose
 
     s = session_for(c, machine, storage_path, port, dry_run=True)  # read-only: takes no lock

@@ -5,8 +5,6 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner
-from ..session import session_for
-from ..stages.env import render
 from . import cert, daemon, nat
 from . import machine as machine_tasks
 from .common import SHARED_HELP
@@ -30,6 +28,9 @@ def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, a
 
     Given several machines (or --all), it runs for each in turn.
     """
+    from ..session import session_for
+    from ..stages.env import render
+
     s = session_for(c, machine, storage_path, port, dry_run)
     if s.dry_run:
         summary = (

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from ..report import banner
-from ..session import session_for
-from .common import stage
+from .common import begin, stage
 
 
 @stage(
@@ -15,6 +13,5 @@ def restore(c, machine=None, storage_path=None, port=0, dry_run=False, backup=""
     """Undo a run: put the previous certificate back in the store and the VM, restart the daemon."""
     from ..stages.restore import restore as undo
 
-    s = session_for(c, machine, storage_path, port, dry_run)
-    banner(s.name, "Restoring the previous certificate")
+    s = begin(c, "Restoring the previous certificate", machine, storage_path, port, dry_run)
     undo(s, backup, forward)

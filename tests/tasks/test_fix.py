@@ -3,13 +3,6 @@
 import pytest
 
 from docker_vpn_helper.cli import program
-from docker_vpn_helper.tasks import daemon, machine, nat
-
-STAGE_FUNCTIONS = [
-    (machine, "ensure_machine", "machine.create"),
-    (nat, "ensure_forward", "nat.forward"),
-    (daemon, None, "daemon.restart"),
-]
 
 
 @pytest.fixture
@@ -23,8 +16,10 @@ def ran(monkeypatch):
 
         return record
 
-    monkeypatch.setattr(machine, "ensure_machine", recorder("machine.create"))
-    monkeypatch.setattr(nat, "ensure_forward", recorder("nat.forward"))
+    monkeypatch.setattr(
+        "docker_vpn_helper.stages.machine.ensure_machine", recorder("machine.create")
+    )
+    monkeypatch.setattr("docker_vpn_helper.stages.nat.ensure_forward", recorder("nat.forward"))
     monkeypatch.setattr("docker_vpn_helper.stages.cert.issue_certificate", recorder("cert.issue"))
     monkeypatch.setattr("docker_vpn_helper.stages.cert.deploy_certificate", recorder("cert.deploy"))
     monkeypatch.setattr(
