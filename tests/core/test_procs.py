@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from docker_vpn_helper.core.procs import (
@@ -12,12 +10,7 @@ from docker_vpn_helper.core.procs import (
     virtualbox_processes,
 )
 
-DATA = Path(__file__).parent / "data"
-
-
-def load(name: str) -> str:
-    with open(DATA / name, encoding="utf-8", newline="") as fh:
-        return fh.read()
+from .fixtures import load
 
 
 def test_parse_ps_macos_full_paths():

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from docker_vpn_helper.core.routes import (
@@ -15,14 +13,9 @@ from docker_vpn_helper.core.routes import (
     select_route,
 )
 
-DATA = Path(__file__).parent / "data"
+from .fixtures import load
+
 VM = "192.168.99.100"
-
-
-def load(name: str) -> str:
-    with open(DATA / name, encoding="utf-8", newline="") as fh:
-        return fh.read()
-
 
 # --- macOS netstat ---------------------------------------------------------------------------
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from docker_vpn_helper.core.vbox import (
@@ -16,14 +14,7 @@ from docker_vpn_helper.core.vbox import (
     parse_version,
 )
 
-DATA = Path(__file__).parent / "data"
-
-
-def load(name: str) -> str:
-    # newline="" keeps CRLF exactly as stored
-    with open(DATA / name, encoding="utf-8", newline="") as fh:
-        return fh.read()
-
+from .fixtures import load
 
 # --- NatRule ---------------------------------------------------------------------------------
 

@@ -88,20 +88,15 @@ def test_new_machine_is_refused_while_virtualbox_runs(store):
     )
 
 
+def create_command(store) -> str:
+    return cmd(
+        "docker-machine", "--storage-path", str(store), "create", "-d", "virtualbox",
+        "--tls-san", "localhost", "--tls-san", "127.0.0.1", "new",
+    )  # fmt: skip
+
+
 def test_new_machine_restarts_drivers_then_creates_with_loopback_sans(store):
-    create = cmd(
-        "docker-machine",
-        "--storage-path",
-        str(store),
-        "create",
-        "-d",
-        "virtualbox",
-        "--tls-san",
-        "localhost",
-        "--tls-san",
-        "127.0.0.1",
-        "new",
-    )
+    create = create_command(store)
     c = context(
         {
             ROUTE: HEALTHY_ROUTE,
@@ -130,19 +125,7 @@ def test_dry_run_create_plans_only(store, capsys):
 
 
 def test_failed_create_is_one_line(store):
-    create = cmd(
-        "docker-machine",
-        "--storage-path",
-        str(store),
-        "create",
-        "-d",
-        "virtualbox",
-        "--tls-san",
-        "localhost",
-        "--tls-san",
-        "127.0.0.1",
-        "new",
-    )
+    create = create_command(store)
     c = context(
         {
             ROUTE: HEALTHY_ROUTE,
