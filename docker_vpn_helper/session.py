@@ -7,6 +7,7 @@ for the VM once; so they share a Session per (store, machine) for the life of th
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,14 @@ class Session:
         if self._vm is _UNKNOWN:
             self._vm = self.vbox.showvminfo(self.name)
         return self._vm
+
+    def added_rule(self, nic: int, rule: vbox.NatRule) -> None:
+        """Note a rule we just added in the cached VM info, instead of asking VirtualBox again."""
+        if isinstance(self._vm, vbox.VMInfo):
+            forwarding = dict(self._vm.forwarding)
+            kept = [r for r in forwarding.get(nic, ()) if r.name != rule.name]
+            forwarding[nic] = (*kept, rule)
+            self._vm = dataclasses.replace(self._vm, forwarding=forwarding)
 
     def forget_vm(self) -> None:
         """After a mutation: the next `vm()` asks VirtualBox again."""

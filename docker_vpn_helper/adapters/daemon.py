@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+POLL = 0.05  # seconds between probes while the daemon restarts (each probe is a few ms)
+
+
 @dataclass(frozen=True)
 class Probe:
     ok: bool
@@ -104,4 +107,4 @@ def wait_for(
                     False, "the daemon still presents the previous certificate", result.served_cert
                 )
             return result
-        time.sleep(0.2)
+        time.sleep(POLL)

@@ -122,7 +122,7 @@ def ensure_forward(s: Session) -> None:
             s.vbox.delete_rule(s.name, stale.name, info.nat_nic, info.running)
         s.vbox.add_rule(s.name, wanted, info.nat_nic, info.running)
         s.record(nat={"added": wanted.spec(), "replaced": stale.spec() if stale else None})
-        s.forget_vm()
+        s.added_rule(info.nat_nic, wanted)
         say(f"added NAT rule {wanted.spec()!r} ({how})")
     use_port(s, wanted.host_port)
     s.changed.add("nat")

@@ -165,3 +165,12 @@ def test_vboxmanage_refusal_is_one_line(store):
         run(store, results)
     assert caught.value.message.count("\n") == 0
     assert "could not add NAT rule" in caught.value.message
+
+
+def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
+    c, s = run(
+        store, {SHOW: ok(showvminfo()), ADD_RUNNING: ok(), cmd("VBoxManage", "list", "vms"): ok()}
+    )
+    rules = s.vm().forwarding[1]
+    assert [r.spec() for r in rules] == [SSH_RULE, DOCKER_RULE]
+    assert commands(c).count(SHOW) == 1
