@@ -33,9 +33,9 @@ class MachineExecutor(Executor):
         machines = call.kwargs.get("machine")
         if call.kwargs.get("all_"):
             from .core.store import list_machines, require_store
-            from .settings import resolve
+            from .settings import CONFIG_KEY, resolve
 
-            config = self.config.get("vpnhelper", {})
+            config = self.config.get(CONFIG_KEY, {})
             store = resolve(config, storage_path=call.kwargs.get("storage_path")).storage_path
             require_store(store)
             machines = list_machines(store)

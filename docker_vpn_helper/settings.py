@@ -15,6 +15,8 @@ from typing import Any
 
 from .core.store import remembered_port
 
+CONFIG_KEY = "vpnhelper"  # the section of invoke's configuration that is ours
+
 DEFAULTS: dict[str, Any] = {
     "machine": "default",
     # None: $MACHINE_STORAGE_PATH, else ~/.docker/machine (docker-machine's own rule).

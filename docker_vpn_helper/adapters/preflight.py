@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Context
 
-from ..core import procs, routes
+from ..core import hostonly, procs, routes
 from . import host
 
 ANYCONNECT_KEY = "State:/Network/Service/com.cisco.anyconnect/DNS"
@@ -22,6 +22,16 @@ def route_to(c: Context, address: str) -> routes.Route:
 
 def judge_route(c: Context, address: str, expected_interface: str | None) -> routes.RouteVerdict:
     return routes.judge_route(route_to(c, address), address, expected_interface)
+
+
+def link(c: Context, name: str) -> hostonly.Link:
+    """Whether interface `name` exists, is up and has something attached (a VPN client, a VM)."""
+    if host.platform() == "macos":
+        output = host.run(c, ["ifconfig", name], timeout=LOOKUP_TIMEOUT, what="ifconfig")
+    else:
+        argv = ["ip", "-o", "link", "show", "dev", name]
+        output = host.run(c, argv, timeout=LOOKUP_TIMEOUT, what="ip link")
+    return hostonly.parse_link(output.stdout + output.stderr, name)
 
 
 def anyconnect_connected(c: Context) -> bool:

@@ -23,7 +23,26 @@ def variables(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-def rerun_command(settings: Settings, shell: str | None, storage_path: str | None) -> str:
+TRANSPORTS = ("tcp", "ssh")
+
+
+def ssh_alias(machine: str) -> str:
+    """The `Host` that env.ssh-config writes into ~/.ssh/config for the machine."""
+    return f"docker-machine-{machine}"
+
+
+def ssh_variables(settings: Settings) -> list[tuple[str, str]]:
+    """The docker CLI's own SSH transport: no daemon port, no certificates, just the SSH alias."""
+    store.machine_dir(settings.storage_path, settings.machine)  # the machine must exist
+    return [
+        ("DOCKER_HOST", f"ssh://{ssh_alias(settings.machine)}"),
+        ("DOCKER_MACHINE_NAME", settings.machine),
+    ]
+
+
+def rerun_command(
+    settings: Settings, shell: str | None, storage_path: str | None, transport: str = "tcp"
+) -> str:
     """The env.print command that reproduces this output, for the 'eval it' comment."""
     words = [program_name(), "env.print", "--machine", settings.machine]
     if settings.port_source == "flag":
@@ -32,16 +51,27 @@ def rerun_command(settings: Settings, shell: str | None, storage_path: str | Non
         words += ["--storage-path", storage_path]
     if shell:
         words += ["--shell", shell]
+    if transport != "tcp":
+        words += ["--transport", transport]
     return shlex.join(words)
 
 
-def render(settings: Settings, shell: str | None, unset: bool, storage_path: str | None) -> str:
+def render(
+    settings: Settings,
+    shell: str | None,
+    unset: bool,
+    storage_path: str | None,
+    transport: str = "tcp",
+) -> str:
+    from ..errors import HelperError
+
+    if transport not in TRANSPORTS:
+        raise HelperError(f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
     fmt = shell or envfmt.detect_format(os.environ)
+    chosen = ssh_variables(settings) if transport == "ssh" else variables(settings)
     try:
         return envfmt.render_env(
-            variables(settings), fmt, unset=unset, hint=rerun_command(settings, shell, storage_path)
+            chosen, fmt, unset=unset, hint=rerun_command(settings, shell, storage_path, transport)
         )
     except ValueError as exc:
-        from ..errors import HelperError
-
         raise HelperError(str(exc)) from None

@@ -37,8 +37,10 @@ def kext_command(s: Session) -> str | None:
     return LINUX_KEXT_COMMAND
 
 
-def sudo(s: Session, command: str) -> None:
-    """Run `command` as root: passwordless sudo, a configured password, or a terminal prompt."""
+def sudo(s: Session, command: str) -> host.Output:
+    """Run `command` (a shell line) as root: passwordless sudo, a configured password, or a
+    terminal prompt. A refusal to authenticate is an error; the command's own failure is
+    returned for the caller to judge."""
     c = s.c
     passwordless = c.run("sudo -n true", hide=True, warn=True, in_stream=False)
     if passwordless.ok:
@@ -53,11 +55,7 @@ def sudo(s: Session, command: str) -> None:
             result = c.sudo(command, hide=True, warn=True)
         except AuthFailure:
             raise HelperError("sudo did not accept the password") from None
-    if not result.ok:
-        last = (result.stderr or result.stdout).strip().splitlines()
-        raise HelperError(
-            f"restarting VirtualBox's drivers failed: {last[-1] if last else result.exited}"
-        )
+    return host.Output(result.stdout, result.stderr, result.exited)
 
 
 def restart_kexts(s: Session) -> None:
@@ -69,5 +67,7 @@ def restart_kexts(s: Session) -> None:
     if s.dry_run:
         say(f"would run: sudo {command}")
         return
-    sudo(s, command)
+    result = sudo(s, command)
+    if not result.ok:
+        raise HelperError(f"restarting VirtualBox's drivers failed: {result.last_line()}")
     say(f"restarted VirtualBox's drivers ({command})")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from invoke import Collection
 
 from ..lab.tasks import lab
-from ..settings import DEFAULTS
-from . import cert, daemon, env, kexts, machine, nat
+from ..settings import CONFIG_KEY, DEFAULTS
+from . import cert, daemon, env, kexts, machine, nat, routes
 from .doctor import doctor
 from .fix import fix
 from .restore import restore
 
 namespace = Collection(fix, doctor, restore)
-for module in (kexts, machine, nat, cert, daemon, env):
+for module in (kexts, machine, nat, cert, daemon, env, routes):
     namespace.add_collection(Collection.from_module(module))
 namespace.add_collection(lab)
-namespace.configure({"vpnhelper": dict(DEFAULTS)})
+namespace.configure({CONFIG_KEY: dict(DEFAULTS)})

@@ -1,14 +1,13 @@
-"""env.print"""
+"""env.print, env.context, env.ssh-config"""
 
 from __future__ import annotations
 
 from invoke import task
 
 from ..core.envfmt import FORMATS
-from ..session import CONFIG_KEY
-from ..settings import resolve
+from ..settings import CONFIG_KEY, resolve
 from ..stages.env import render
-from .common import SHARED_HELP
+from .common import SHARED_HELP, begin, stage
 
 ENV_HELP = {
     "machine": SHARED_HELP["machine"],
@@ -16,13 +15,32 @@ ENV_HELP = {
     "port": SHARED_HELP["port"],
     "shell": f"output format: {', '.join(FORMATS)} (default: from $SHELL)",
     "unset": "print the commands that unset the variables instead",
+    "transport": "tcp (default: TLS through the NAT forward) or ssh (ssh://docker-machine-NAME, "
+    "see env.ssh-config)",
 }
 
 
 @task(name="print", help=ENV_HELP, auto_shortflags=False)
-def print_(c, machine=None, storage_path=None, port=0, shell=None, unset=False):
+def print_(c, machine=None, storage_path=None, port=0, shell=None, unset=False, transport="tcp"):
     """Print DOCKER_HOST=tcp://localhost:<port> & co. for eval (only the environment goes to stdout)."""
     settings = resolve(
         c.config.get(CONFIG_KEY, {}), machine=machine, storage_path=storage_path, port=port
     )
-    print(render(settings, shell, unset, storage_path), end="")
+    print(render(settings, shell, unset, storage_path, transport), end="")
+
+
+@stage()
+def context(c, machine=None, storage_path=None, port=0, dry_run=False):
+    """Create or update the docker context NAME for tcp://localhost:<port> (`docker --context NAME`)."""
+    from ..stages.context import ensure_context
+
+    ensure_context(begin(c, "Writing the docker context", machine, storage_path, port, dry_run))
+
+
+@stage()
+def ssh_config(c, machine=None, storage_path=None, port=0, dry_run=False):
+    """Write `Host docker-machine-NAME` into ~/.ssh/config, for DOCKER_HOST=ssh://docker-machine-NAME."""
+    from ..stages.sshconfig import ensure_ssh_config
+
+    title = "Writing the SSH client configuration"
+    ensure_ssh_config(begin(c, title, machine, storage_path, port, dry_run))

@@ -137,3 +137,11 @@ def test_dry_run_does_not_sudo(monkeypatch, capsys):
     kexts.restart_kexts(s)
     assert commands(s.c) == [PS]
     assert "would run: sudo systemctl restart vboxdrv" in capsys.readouterr().err
+
+
+def test_a_failing_restart_is_one_line_with_its_last_words(monkeypatch):
+    monkeypatch.setattr(host, "platform", lambda: "linux")
+    failed = fail("Job for vboxdrv.service failed.\nSee 'journalctl -xe' for details.")
+    s = session({PS: ok(""), "sudo -n true": ok(), "sudo -n systemctl restart vboxdrv": failed})
+    with pytest.raises(Exit, match=r"drivers failed: See 'journalctl -xe' for details\.$"):
+        kexts.restart_kexts(s)

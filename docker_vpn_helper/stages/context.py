@@ -1,0 +1,71 @@
+"""env.context: a docker context for the machine, so that no shell has to export DOCKER_HOST & co.
+
+It points at the same daemon URL and client certificates that env.print exports, and docker
+keeps its own copies of the certificates, so `docker --context NAME` works from any shell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..adapters import host
+from ..core import dockerctx
+from ..errors import HelperError
+from ..report import say
+from ..session import Session
+from .env import variables
+
+DOCKER = "docker"
+
+
+def wanted_endpoint(s: Session) -> dockerctx.Endpoint:
+    env = dict(variables(s.settings))
+    return dockerctx.Endpoint(
+        host=env["DOCKER_HOST"],
+        cert_dir=Path(env["DOCKER_CERT_PATH"]),
+        description=f"docker-machine {s.name} through {env['DOCKER_HOST']} (docker-vpn-helper)",
+    )
+
+
+def docker(s: Session, *args: str) -> host.Output:
+    return host.run(
+        s.c, [DOCKER, "context", *args], timeout=s.settings.command_timeout, what="docker context"
+    )
+
+
+def inspect(s: Session, name: str) -> dockerctx.Context | None:
+    output = docker(s, "inspect", name)
+    if not output.ok and "not found" in output.stderr:
+        return None
+    if not output.ok:
+        raise HelperError(f"docker context inspect {name} failed: {output.last_line()}")
+    try:
+        return dockerctx.parse_inspect(output.stdout)
+    except ValueError as exc:
+        raise HelperError(str(exc)) from None
+
+
+def ensure_context(s: Session) -> None:
+    name = dockerctx.context_name(s.name)
+    wanted = wanted_endpoint(s)
+    try:
+        spec = wanted.spec()
+    except ValueError as exc:
+        raise HelperError(f"cannot create docker context {name!r}: {exc}") from None
+    current = inspect(s, name)
+    if current is None:
+        action, why = "create", "it does not exist"
+    else:
+        found = dockerctx.differences(current, wanted)
+        if not found:
+            say(f"docker context {name!r} already points at {wanted.host}: nothing to do")
+            return
+        action, why = "update", f"it has {', '.join(found)}"
+    if s.dry_run:
+        say(f"would {action} docker context {name!r} for {wanted.host} ({why})")
+        return
+    output = docker(s, action, name, "--description", wanted.description, "--docker", spec)
+    if not output.ok:
+        raise HelperError(f"docker context {action} {name} failed: {output.last_line()}")
+    say(f"{action}d docker context {name!r} for {wanted.host} ({why}); use it with "
+        f"`docker --context {name} ...` or `docker context use {name}`")  # fmt: skip
