@@ -221,6 +221,10 @@ class Guest:
 
     # -- connecting -------------------------------------------------------------------------
 
+    def connect(self) -> None:
+        """Open the connection now (e.g. in the background while other stages work)."""
+        self._connection()
+
     def _connection(self) -> Connection:
         """The open connection, (re)opened if needed."""
         if self._conn is None or not self._conn.is_connected:
@@ -435,7 +439,10 @@ printf '\\n%s\\n' '{mark}end'
             )
         for temp, (path, content, _) in zip(temps, files):
             lines += [
-                f'dd bs=1 count={len(content)} of="${temp}" 2>/dev/null',
+                # dd fails on a write error (disk full): say why, in its own last words.
+                f'e=$(dd bs=1 count={len(content)} of="${temp}" 2>&1) || fail cannot write '
+                f"{shlex.quote(path)} in the VM: "
+                "\"$(printf '%s\\n' \"$e\" | sed -n 's/.*: //p' | head -n 1)\"",
                 f'set -- $(sha256sum "${temp}")',
                 f'[ "$1" = {_sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
                 "upload incomplete, nothing changed",

@@ -66,6 +66,7 @@ def ensure_machine(s: Session) -> None:
         )
     if info.running:
         say(f"the VM is {info.state}: nothing to do")
+        s.warm_up()
         return
     if info.state == "paused":
         raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
@@ -77,4 +78,5 @@ def ensure_machine(s: Session) -> None:
         s.forget_vm()
         s.reload_machine()  # docker-machine start may have moved the SSH port and the IP
         say(f"started the VM (it was {info.state})")
+        s.warm_up()
     s.changed.add("machine")

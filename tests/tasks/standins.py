@@ -87,6 +87,9 @@ class FakeGuest:
     CERT = "/var/lib/boot2docker/server.pem"
     KEY = "/var/lib/boot2docker/server-key.pem"
 
+    def connect(self):
+        pass
+
     def read_daemon_files(self) -> DaemonFiles:
         self.log.append("read")
         return DaemonFiles(

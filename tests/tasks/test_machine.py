@@ -39,9 +39,11 @@ def test_stopped_machine_gets_the_forward_while_stopped_then_starts(store):
     )
     s = session_for(c, "default", str(store))
     machine.ensure_machine(s)
-    assert commands(c)[-2:] == [
+    # the forward goes in while stopped; after the start the VM is read again (new SSH port)
+    assert commands(c)[-3:] == [
         cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE),
         start,
+        SHOW,
     ]
     assert s.changed == {"nat", "machine"}
 
@@ -50,7 +52,7 @@ def test_saved_machine_with_forward_just_starts(store):
     start = cmd("docker-machine", "--storage-path", str(store), "start", "default")
     c = context({SHOW: ok(showvminfo("saved", rules=(SSH_RULE, DOCKER_RULE))), start: ok()})
     machine.ensure_machine(session_for(c, "default", str(store)))
-    assert commands(c) == [SHOW, start]
+    assert commands(c) == [SHOW, start, SHOW]
 
 
 def test_store_entry_without_vm(store):
