@@ -16,6 +16,7 @@ from .. import stats
 from ..errors import HelperError
 
 NOT_FOUND = 127  # what the shell returns for a missing program
+NOT_EXECUTABLE = 126  # ... and for a file it may not execute
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,11 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
         raise HelperError(
             f"{what or argv[0]} did not answer within {timeout:g} s: {command}"
         ) from None
-    if result.exited == NOT_FOUND and "not found" in result.stderr:
+    missing = ("not found", "No such file or directory")  # a bare name / a configured path
+    if result.exited == NOT_FOUND and any(m in result.stderr for m in missing):
         raise HelperError(f"{argv[0]} is not installed or not on PATH ({what or 'needed here'})")
+    if result.exited == NOT_EXECUTABLE and f"{argv[0]}: Permission denied" in result.stderr:
+        raise HelperError(f"{argv[0]} is not executable ({what or 'needed here'})")
     return Output(result.stdout, result.stderr, result.exited)
 
 

@@ -1,0 +1,266 @@
+"""Issue 5 end to end: real sshd, dockerd and init script; every failure leaves a working daemon
+or a state the next `fix` completes (see docs/RELIABILITY.md). Each test has its own machine."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from docker_vpn_helper.lab import Lab
+from docker_vpn_helper.lab.paths import HOST_NS, netns_path
+
+from .helpers import TOOL, assert_docker_works, docker
+
+pytestmark = pytest.mark.lab
+
+PREFIX = "docker-vpn-helper: "
+# Short limits: every wait below is expected to end, most of them in failure.
+FAST = {
+    "INVOKE_VPNHELPER_DAEMON_WAIT": "10",
+    "INVOKE_VPNHELPER_SSH_CONNECT_TIMEOUT": "3",
+    "INVOKE_VPNHELPER_COMMAND_TIMEOUT": "20",
+}
+CERT = "/var/lib/boot2docker/server.pem"
+
+
+def fix(lab: Lab, machine: str, *argv: str, timeout: float = 90):
+    env = {**lab.host_env(), **FAST}
+    return lab.run_on_host([*TOOL, "fix", "--machine", machine, *argv], env=env, timeout=timeout)
+
+
+def error_line(stderr: str) -> str:
+    """The run's one error line (banners and progress aside), without the prefix."""
+    lines = [ln for ln in stderr.splitlines() if ln and not ln.startswith(("=====", "  "))]
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), stderr
+    return lines[0][len(PREFIX) :]
+
+
+def served_cert(lab: Lab, machine: str) -> str:
+    """sha256 of the certificate file the guest's dockerd is configured with."""
+    return lab.guest_run(machine, ["sha256sum", CERT]).stdout.split()[0]
+
+
+def local_cert(lab: Lab, machine: str) -> str:
+    return hashlib.sha256((lab.paths.machine_dir(machine) / "server.pem").read_bytes()).hexdigest()
+
+
+class Running:
+    """A `fix` in the background on the lab's host, its stderr read line by line."""
+
+    def __init__(self, lab: Lab, machine: str) -> None:
+        argv = ["nsenter", f"--net={netns_path(HOST_NS)}", *TOOL, "fix", "--machine", machine]
+        self.proc = subprocess.Popen(
+            argv,
+            env={**lab.host_env(), **FAST},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:  # type: ignore[union-attr]
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            assert time.monotonic() < deadline, "\n".join(self.lines)
+            time.sleep(0.01)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code, "\n".join(self.lines)
+
+
+@pytest.mark.variant(reject_new_certs=True)
+def test_a_daemon_refusing_the_new_certificate_gets_the_old_one_back(lab: Lab, machine: str):
+    lab.vpn_on("drop")
+    original = served_cert(lab, machine)
+    done = fix(lab, machine)
+    assert done.returncode == 1
+    assert error_line(done.stderr).endswith(
+        "the previous certificate was put back and the daemon restarted (it answers again)"
+    )
+    assert served_cert(lab, machine) == original != local_cert(lab, machine)
+    assert docker(lab, machine).returncode == 0  # v0.16's own certificate names localhost
+    # A run stopped between deploy and restart (cert.deploy alone), then a restart that fails:
+    # the rollback uses the earlier run's backup.
+    assert lab.run_on_host([*TOOL, "cert.deploy", "--machine", machine]).returncode == 0
+    assert served_cert(lab, machine) == local_cert(lab, machine)
+    again = lab.run_on_host(
+        [*TOOL, "daemon.restart", "--machine", machine], env={**lab.host_env(), **FAST}
+    )
+    assert again.returncode == 1
+    assert "the previous certificate was put back" in error_line(again.stderr)
+    assert served_cert(lab, machine) == original
+    assert docker(lab, machine).returncode == 0
+
+
+def test_a_full_guest_disk_changes_nothing_in_the_vm_and_the_next_fix_completes(
+    lab: Lab, machine: str
+):
+    # A 2 MB disk for /var/lib/boot2docker, with the VM's files on it, filled to the last byte.
+    fill = (
+        "set -e; mkdir /tmp/b2d; cp -a /var/lib/boot2docker/. /tmp/b2d/;"
+        " mount -t tmpfs -o size=2m b2d /var/lib/boot2docker; cp -a /tmp/b2d/. /var/lib/boot2docker/;"
+        " dd if=/dev/zero of=/var/lib/boot2docker/fill bs=4k 2>/dev/null || true"
+    )
+    filled = lab.guest_run(machine, ["sh", "-c", fill])
+    assert filled.returncode == 0, filled.stderr
+    lab.vpn_on("drop")
+    original, daemon = served_cert(lab, machine), lab.daemon_pid(machine)
+    done = fix(lab, machine)
+    assert done.returncode == 1
+    message = error_line(done.stderr)
+    assert "No space left on device" in message and "server.pem" in message, message
+    listing = lab.guest_run(machine, ["ls", "-A", "/var/lib/boot2docker"]).stdout.split()
+    assert not [name for name in listing if name.startswith(".server")], listing  # no temporaries
+    assert served_cert(lab, machine) == original and lab.daemon_pid(machine) == daemon
+    lab.guest_run(machine, ["rm", "/var/lib/boot2docker/fill"])
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert served_cert(lab, machine) == local_cert(lab, machine)
+    assert_docker_works(lab, machine)
+
+
+def test_a_vpn_flapping_during_the_run_does_not_matter(lab: Lab, machine: str):
+    stop = threading.Event()
+
+    def flap() -> None:
+        while not stop.is_set():
+            lab.vpn_on("drop")
+            time.sleep(0.15)
+            lab.vpn_off()
+            time.sleep(0.15)
+
+    flapper = threading.Thread(target=flap)
+    flapper.start()
+    try:
+        done = fix(lab, machine)
+    finally:
+        stop.set()
+        flapper.join()
+    assert done.returncode == 0, done.stderr
+    lab.vpn_on("drop")
+    assert_docker_works(lab, machine)
+
+
+def test_a_second_fix_while_one_runs_is_refused_and_the_first_completes(lab: Lab, machine: str):
+    lab.vpn_on("drop")
+    first = Running(lab, machine)
+    first.wait_for(f"=====[{machine}] Checking the VM=====")  # it holds the lock from here
+    first.proc.send_signal(signal.SIGSTOP)
+    try:
+        second = fix(lab, machine)
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
+    assert second.returncode == 1
+    assert error_line(second.stderr).startswith(
+        f"another docker-vpn-helper run (pid {first.proc.pid}) is working on machine {machine!r}"
+    )
+    code, stderr = first.finish()
+    assert code == 0, stderr
+    assert_docker_works(lab, machine)
+
+
+@pytest.mark.parametrize(
+    "banner", ["Issuing the daemon certificate", "Restarting the Docker daemon"]
+)
+def test_ctrl_c_mid_run_then_the_next_fix_completes(lab: Lab, machine: str, banner: str):
+    lab.vpn_on("drop")
+    run = Running(lab, machine)
+    run.wait_for(f"=====[{machine}] {banner}=====")
+    run.proc.send_signal(signal.SIGINT)
+    code, stderr = run.finish()
+    assert code == 130, stderr
+    assert error_line(stderr).startswith("interrupted: files are replaced atomically")
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert served_cert(lab, machine) == local_cert(lab, machine)
+    assert_docker_works(lab, machine)
+
+
+def test_a_guest_rebooting_mid_run_then_the_next_fix_completes(lab: Lab, machine: str):
+    lab.vpn_on("drop")
+    run = Running(lab, machine)
+    run.wait_for(f"=====[{machine}] Restarting the Docker daemon=====")  # SSH connection open
+    run.proc.send_signal(signal.SIGSTOP)
+    lab.stop_vm(machine)
+    lab.start_vm(machine)
+    run.proc.send_signal(signal.SIGCONT)
+    code, stderr = run.finish()
+    # Usually the restart's channel dies with the VM: rolled back, one line, exit 1.
+    assert code == 0 or (
+        code == 1 and "the previous certificate was put back" in error_line(stderr)
+    ), stderr
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert_docker_works(lab, machine)
+
+
+def test_a_guest_without_its_profile_uses_boot2dockers_defaults(lab: Lab, machine: str):
+    lab.guest_run(machine, ["rm", "/var/lib/boot2docker/profile"])
+    lab.vpn_on("drop")
+    done = fix(lab, machine)
+    assert done.returncode == 0, done.stderr
+    assert "no /var/lib/boot2docker/profile in the VM: using boot2docker's default paths" in (
+        done.stderr
+    )
+    assert served_cert(lab, machine) == local_cert(lab, machine)
+    assert_docker_works(lab, machine)
+
+
+def test_sshd_down_in_the_guest_is_one_line_fast_and_changes_nothing_there(lab: Lab, machine: str):
+    lab.guest_run(machine, ["sh", "-c", "kill $(cat /run/sshd.pid)"])
+    lab.vpn_on("drop")
+    original = served_cert(lab, machine)
+    start = time.monotonic()
+    done = fix(lab, machine)
+    assert time.monotonic() - start < 30
+    assert done.returncode == 1
+    assert error_line(done.stderr).startswith("nothing answers SSH on 127.0.0.1:")
+    assert served_cert(lab, machine) == original
+    lab.guest_run(machine, ["/usr/sbin/sshd", "-E", "/var/log/sshd.log"])
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert_docker_works(lab, machine)
+
+
+def test_a_host_port_held_by_another_program(lab: Lab, machine: str):
+    listen = (
+        "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 2376)); s.listen();"
+        " print('ready', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", listen],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        asked = fix(lab, machine, "--port", "2376")
+        assert asked.returncode == 1
+        assert error_line(asked.stderr).startswith(
+            "127.0.0.1:2376 is already taken by another program"
+        )
+        assert not any("docker," in rule for rule in lab.status()["machines"][machine]["rules"])
+        done = fix(lab, machine, "--shell", "bash")  # the configured default moves on instead
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 0, done.stderr
+    assert "127.0.0.1:2376 is taken by another program" in done.stderr
+    assert 'export DOCKER_HOST="tcp://localhost:2377"' in done.stdout
+    assert docker(lab, machine, "tcp://localhost:2377").returncode == 0

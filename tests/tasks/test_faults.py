@@ -1,0 +1,339 @@
+"""Issue 5: every failure is safe and every bad input is one clear line (see docs/RELIABILITY.md).
+
+The real CLI runs in-process; VirtualBox is a small script given as `vpnhelper.vboxmanage`, the
+guest and the daemon are the stand-ins of standins.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from invoke import Context
+from invoke.exceptions import Exit
+
+from docker_vpn_helper import session as session_module
+from docker_vpn_helper.adapters import daemon, host
+from docker_vpn_helper.cli import program
+from docker_vpn_helper.lab import store as dm
+from docker_vpn_helper.session import close_all, session_for
+from docker_vpn_helper.stages import cert, nat
+from docker_vpn_helper.stages import daemon as daemon_stage
+
+from .standins import (
+    DOCKER_RULE,
+    SSH_RULE,
+    FakeDaemon,
+    FakeGuest,
+    cmd,
+    commands,
+    context,
+    ok,
+    showvminfo,
+)
+
+PREFIX = "docker-vpn-helper: "
+SECRET = "s3cr3t-sudo-pa55word"
+HOSTILE = "my dir 'single' \"double\" $(touch pwned) `touch pwned2`; &|"
+
+
+def cli(*argv: str) -> int:
+    """Run the real command line in-process; its exit code."""
+    try:
+        program.run(["docker-vpn-helper", *argv], exit=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def one_line_error(capsys) -> str:
+    """The single `docker-vpn-helper: ...` line on stderr (stdout empty), without the prefix."""
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = [line for line in err.splitlines() if not line.startswith(("=====", "  "))]
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), err
+    assert "Traceback" not in err
+    return lines[0][len(PREFIX) :]
+
+
+def fake_vboxmanage(folder: Path, info: str, body: str = "") -> Path:
+    """An executable answering `showvminfo` with `info` (and anything else with exit 0)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "showvminfo.txt").write_text(info)
+    script = folder / "VBoxManage"
+    script.write_text(
+        f'#!/bin/sh\n{body}\n[ "$1" = showvminfo ] && exec cat "$(dirname "$0")/showvminfo.txt"\n'
+        "exit 0\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def copy_store(template: Path, to: Path) -> Path:
+    """The template store at `to`, config.json's absolute paths moved along (JSON-escaped)."""
+    shutil.copytree(template, to)
+    config = to / "machines" / "default" / "config.json"
+    moved = json.dumps(str(to))[1:-1]
+    config.write_text(config.read_text().replace(json.dumps(str(template))[1:-1], moved))
+    json.loads(config.read_text())
+    return to
+
+
+@pytest.fixture
+def standins(monkeypatch):
+    """Install a FakeGuest/FakeDaemon pair for a store: returns a function(store) -> guest."""
+
+    def install(store: Path) -> FakeGuest:
+        fake = FakeGuest()
+        fake.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()
+        fake.files[FakeGuest.KEY] = (store / "machines/default/server-key.pem").read_bytes()
+        fake.served = fake.files[FakeGuest.CERT]
+        monkeypatch.setattr(session_module.Session, "guest", lambda self: fake)
+        monkeypatch.setattr(daemon, "probe", FakeDaemon(fake).probe)
+        return fake
+
+    return install
+
+
+@pytest.fixture
+def vbox(tmp_path, monkeypatch):
+    """A running VM with its `docker` forward, as VBoxManage describes it."""
+    script = fake_vboxmanage(tmp_path / "bin", showvminfo(rules=(SSH_RULE, DOCKER_RULE)))
+    monkeypatch.setenv("INVOKE_VPNHELPER_VBOXMANAGE", str(script))
+    return script
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["fix", "cert.issue", "restore", "daemon.restart"])
+@pytest.mark.parametrize("name", ["default\n", "-rf", "a b", "x'y", "..", "a/../b", "$(id)"])
+def test_hostile_machine_names_stop_before_any_command(store, capsys, monkeypatch, task, name):
+    monkeypatch.setattr(Context, "run", lambda *a, **k: pytest.fail("a command ran"))
+    assert cli(task, "--machine", name, "--storage-path", str(store)) == 1
+    assert one_line_error(capsys).startswith(f"invalid machine name {name!r}")
+
+
+def test_hostile_values_reach_local_programs_as_one_literal_argument(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = host.run(Context(), ["printf", "%s|", HOSTILE, "--x", "a\nb"], timeout=10)
+    assert out.stdout == f"{HOSTILE}|--x|a\nb|"
+    assert not list(tmp_path.iterdir())  # no `pwned` file: nothing was interpreted
+
+
+def test_home_and_store_with_spaces_quotes_and_metacharacters(
+    store_template, tmp_path, monkeypatch, capsys, standins
+):
+    home = tmp_path / HOSTILE / "home"
+    store = copy_store(store_template, home / ".docker" / "machine")
+    guest = standins(store)
+    script = fake_vboxmanage(tmp_path / HOSTILE / "bin", showvminfo(rules=(SSH_RULE, DOCKER_RULE)))
+    monkeypatch.setenv("INVOKE_VPNHELPER_VBOXMANAGE", str(script))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert cli("fix", "--shell", "bash") == 0
+    out, err = capsys.readouterr()
+    assert guest.served == (store / "machines/default/server.pem").read_bytes()
+    assert guest.restarts == 1
+    printed = subprocess.run(
+        ["bash", "-c", 'eval "$1"; printf %s "$DOCKER_CERT_PATH"', "-", out],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed == str(store / "machines" / "default")
+    assert not [p for p in tmp_path.rglob("pwned*")]
+    assert "Traceback" not in err
+
+
+def test_unknown_machine_for_a_stage_without_create(store, capsys):
+    assert cli("restore", "--machine", "prod", "--storage-path", str(store)) == 1
+    assert one_line_error(capsys).startswith('machine "prod" does not exist in')
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        ("{not json", "is not valid JSON"),
+        ('{"ConfigVersion": 3}', "has neither Driver nor HostOptions"),
+        ('{"ConfigVersion": 4, "Driver": {}}', "unsupported ConfigVersion 4"),
+    ],
+)
+def test_a_broken_config_json_stops_fix_with_one_line(store, vbox, capsys, content, message):
+    (store / "machines/default/config.json").write_text(content)
+    assert cli("fix", "--storage-path", str(store)) == 1
+    assert message in one_line_error(capsys)
+
+
+def test_a_v1_config_is_fixed_like_a_v3_one(store, vbox, standins, capsys):
+    """docker-machine v0.4 wrote ConfigVersion 1 with empty paths: the defaults apply."""
+    config = store / "machines/default/config.json"
+    config.write_text(
+        '{"ConfigVersion": 1, "Driver": {"IPAddress": "192.168.99.100", "SSHPort": 50157},'
+        ' "DriverName": "virtualbox", "HostOptions": {"AuthOptions": {}}}'
+    )
+    guest = standins(store)
+    assert cli("fix", "--storage-path", str(store), "--shell", "bash") == 0
+    assert guest.served == (store / "machines/default/server.pem").read_bytes()
+    assert '"127.0.0.1"' in config.read_text()
+
+
+# -- the CA ----------------------------------------------------------------------------------
+
+
+def _encrypted(key_pem: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(key_pem, None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+
+
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda key: key.unlink(), "is missing"),
+        (lambda key: (key.unlink(), key.mkdir()), "cannot read CA key"),  # root reads any file
+        (lambda key: key.write_bytes(_encrypted(key.read_bytes())), "is encrypted"),
+        (lambda key: key.write_bytes(dm.key_pem(dm.issue_ca("x")[1])), "does not match"),
+    ],
+    ids=["missing", "unreadable", "encrypted", "mismatch"],
+)
+def test_ca_key_problems_are_one_line_and_never_show_the_key(
+    store, vbox, capsys, monkeypatch, break_it, message
+):
+    key = store / "certs" / "ca-key.pem"
+    body = "".join(key.read_text().splitlines()[1:-1])[:40]
+    break_it(key)
+    monkeypatch.setenv("DVH_DEBUG", "1")
+    assert cli("fix", "--storage-path", str(store)) == 1
+    text = one_line_error(capsys)
+    assert message in text and body not in text
+    assert not (store / "machines/default/backups").exists()  # nothing was replaced
+
+
+# -- programs ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", ["VBOXMANAGE", "DOCKER_MACHINE"])
+def test_a_configured_program_path_that_does_not_exist(
+    store, tmp_path, capsys, monkeypatch, setting
+):
+    script = fake_vboxmanage(
+        tmp_path / "bin", showvminfo("poweroff", rules=(SSH_RULE, DOCKER_RULE))
+    )
+    monkeypatch.setenv("INVOKE_VPNHELPER_VBOXMANAGE", str(script))
+    monkeypatch.setenv(f"INVOKE_VPNHELPER_{setting}", "/nonexistent/program")
+    assert cli("fix", "--storage-path", str(store)) == 1
+    assert one_line_error(capsys).startswith("/nonexistent/program is not installed or not on PATH")
+
+
+def test_a_hanging_vboxmanage_is_cut_by_its_timeout(store, tmp_path, capsys, monkeypatch):
+    script = fake_vboxmanage(tmp_path / "bin", showvminfo(), body="exec sleep 30")
+    monkeypatch.setenv("INVOKE_VPNHELPER_VBOXMANAGE", str(script))
+    monkeypatch.setenv("INVOKE_VPNHELPER_VBOXMANAGE_TIMEOUT", "1")
+    start = time.monotonic()
+    assert cli("fix", "--storage-path", str(store)) == 1
+    assert time.monotonic() - start < 10
+    assert one_line_error(capsys).startswith("VBoxManage did not answer within 1 s")
+
+
+# -- the NAT rule ------------------------------------------------------------------------------
+
+
+def test_a_docker_rule_open_to_every_interface_is_replaced_by_a_loopback_one(store, monkeypatch):
+    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    show = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
+    delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
+    add = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)
+    c = context(
+        {show: ok(showvminfo(rules=(SSH_RULE, "docker,tcp,,2376,,2376"))), delete: ok(), add: ok()}
+    )
+    nat.ensure_forward(session_for(c, "default", str(store)))
+    assert commands(c)[-2:] == [delete, add]
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def test_dry_run_with_debug_prints_no_secret(store, vbox, standins, capsys, monkeypatch):
+    standins(store)
+    monkeypatch.setenv("INVOKE_SUDO_PASSWORD", SECRET)
+    monkeypatch.setenv("DVH_DEBUG", "1")
+    assert cli("fix", "--storage-path", str(store), "--dry-run", "--shell", "bash") == 0
+    out, err = capsys.readouterr()
+    assert "would issue a new server certificate" in err
+    for text in (out, err):
+        assert SECRET not in text and "PRIVATE KEY" not in text
+
+
+# -- interrupted runs and rollback -----------------------------------------------------------
+
+
+def test_rollback_after_a_run_stopped_between_deploy_and_restart(store, guest, dockerd):
+    """The first run deployed, then was interrupted; the next run's restart fails: the VM gets
+    the certificate from before the first run back, and its daemon answers."""
+    old = guest.files[FakeGuest.CERT]
+    first = session_for(context({}), "default", str(store))
+    cert.issue_certificate(first)
+    cert.deploy_certificate(first)
+    close_all()  # Ctrl-C here: no restart
+    guest.refuse = guest.files[FakeGuest.CERT]
+    s = session_for(context({}), "default", str(store))
+    s.settings = replace(s.settings, daemon_wait=0.3)
+    with pytest.raises(Exit) as caught:
+        daemon_stage.restart_daemon(s)
+    assert "the previous certificate was put back" in caught.value.message
+    assert guest.files[FakeGuest.CERT] == old and guest.served == old
+
+
+def test_a_failed_upload_leaves_a_state_the_next_run_completes(store, guest, dockerd, capsys):
+    """Disk full (or the SSH link dropped) during the upload: the VM keeps its certificate and
+    daemon; the store already has the new one, which the next run deploys."""
+    old = guest.files[FakeGuest.CERT]
+
+    def full(files, backup_dir):
+        raise Exit("docker-vpn-helper: cannot write ... No space left on device")
+
+    real_install = guest.install_files
+    guest.install_files = full
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    with pytest.raises(Exit):
+        cert.deploy_certificate(s)
+    assert guest.files[FakeGuest.CERT] == old and guest.served == old and guest.restarts == 0
+    close_all()
+    guest.install_files = real_install
+    again = session_for(context({}), "default", str(store))
+    cert.issue_certificate(again)
+    cert.deploy_certificate(again)
+    daemon_stage.restart_daemon(again)
+    assert guest.served == (store / "machines/default/server.pem").read_bytes() != old
+
+
+# -- clocks ------------------------------------------------------------------------------------
+
+
+def test_a_host_clock_behind_the_current_certificate_reissues_one_valid_now(store, monkeypatch):
+    """The host's clock is what the client checks with; a certificate issued 'in its future'
+    (clock set back) is replaced by one valid at the host's time, backdated 5 minutes."""
+    skewed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+    monkeypatch.setattr(session_module.Session, "now", lambda self: skewed)
+    s = session_for(context({}), "default", str(store))
+    cert.issue_certificate(s)
+    assert "cert" in s.changed
+    pem = (store / "machines/default/server.pem").read_bytes()
+    new = x509.load_pem_x509_certificate(pem)
+    assert new.not_valid_before_utc == skewed.replace(microsecond=0) - dt.timedelta(minutes=5)
+    assert new.not_valid_after_utc - skewed <= dt.timedelta(days=1080)
