@@ -4,6 +4,7 @@ DVH_LAB_REQUIRED=1 (CI), which turns the skip into a failure."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 
@@ -65,3 +66,17 @@ def _reset(lab: Lab) -> None:
     if lab.status()["machines"]["lab"]["state"] != "running":
         lab.start_vm("lab")
     lab.run_on_host(["VBoxManage", "controlvm", "lab", "natpf1", "delete", "docker"])
+
+
+@pytest.fixture
+def machine(lab: Lab, request):
+    """A new machine for one test (named after it; variant from the `variant` marker), removed
+    afterwards with the VPN off."""
+    marker = request.node.get_closest_marker("variant")
+    prefix = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "")[:3]
+    name = f"{prefix}-" + re.sub(r"[^a-z0-9]", "", request.node.name.lower())[-20:]
+    lab.vpn_off()
+    lab.add_machine(name, **(marker.kwargs if marker else {}))
+    yield name
+    lab.vpn_off()
+    lab.remove_machine(name)

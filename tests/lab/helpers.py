@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
 from docker_vpn_helper.lab import Lab
@@ -26,3 +28,31 @@ def ssh_argv(lab: Lab, machine: str, *options: str) -> list[str]:
         "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
         *options, "-i", str(mdir / "id_rsa"), "-p", str(port), "docker@127.0.0.1",
     ]  # fmt: skip
+
+
+TOOL = [sys.executable, "-m", "docker_vpn_helper"]
+DOCKER_VERSION = ["timeout", "20", "docker", "version", "--format", "{{.Server.Version}}"]
+
+
+def tool(lab: Lab, *argv: str, env: dict | None = None, timeout: float = 120):
+    return lab.run_on_host([*TOOL, *argv], env=env or lab.host_env(), timeout=timeout)
+
+
+def docker(lab: Lab, machine: str, host: str = "tcp://localhost:2376", argv=DOCKER_VERSION):
+    return lab.run_on_host(list(argv), env=docker_env(lab, host, machine), timeout=30)
+
+
+def rules(lab: Lab, machine: str) -> list[str]:
+    info = lab.run_on_host(["VBoxManage", "showvminfo", machine, "--machinereadable"]).stdout
+    return sorted(line for line in info.splitlines() if line.startswith("Forwarding("))
+
+
+def vm_ip(lab: Lab, machine: str) -> str:
+    return lab.status()["machines"][machine]["ip"]
+
+
+def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
+    for host in (f"tcp://localhost:{port}", f"tcp://127.0.0.1:{port}"):
+        done = docker(lab, machine, host)
+        assert done.returncode == 0, f"{host}: {done.stderr}"
+        assert re.fullmatch(r"\d+\.\d+\.\d+\S*", done.stdout.strip()), done.stdout

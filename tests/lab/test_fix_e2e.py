@@ -17,49 +17,9 @@ import pytest
 
 from docker_vpn_helper.lab import Lab
 
-from .helpers import docker_env
+from .helpers import assert_docker_works, docker, docker_env, rules, tool, vm_ip
 
 pytestmark = pytest.mark.lab
-
-TOOL = [sys.executable, "-m", "docker_vpn_helper"]
-DOCKER_VERSION = ["timeout", "20", "docker", "version", "--format", "{{.Server.Version}}"]
-
-
-@pytest.fixture
-def machine(lab: Lab, request):
-    """A new machine named after the test, removed afterwards; the VPN is off at the end."""
-    marker = request.node.get_closest_marker("variant")
-    variant = marker.kwargs if marker else {}
-    name = "e2e-" + re.sub(r"[^a-z0-9]", "", request.node.name.lower())[-20:]
-    lab.vpn_off()
-    lab.add_machine(name, **variant)
-    yield name
-    lab.vpn_off()
-    lab.remove_machine(name)
-
-
-def tool(lab: Lab, *argv: str, env: dict | None = None, timeout: float = 120):
-    return lab.run_on_host([*TOOL, *argv], env=env or lab.host_env(), timeout=timeout)
-
-
-def docker(lab: Lab, machine: str, host: str = "tcp://localhost:2376", argv=DOCKER_VERSION):
-    return lab.run_on_host(list(argv), env=docker_env(lab, host, machine), timeout=30)
-
-
-def rules(lab: Lab, machine: str) -> list[str]:
-    info = lab.run_on_host(["VBoxManage", "showvminfo", machine, "--machinereadable"]).stdout
-    return sorted(line for line in info.splitlines() if line.startswith("Forwarding("))
-
-
-def vm_ip(lab: Lab, machine: str) -> str:
-    return lab.status()["machines"][machine]["ip"]
-
-
-def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
-    for host in (f"tcp://localhost:{port}", f"tcp://127.0.0.1:{port}"):
-        done = docker(lab, machine, host)
-        assert done.returncode == 0, f"{host}: {done.stderr}"
-        assert re.fullmatch(r"\d+\.\d+\.\d+\S*", done.stdout.strip()), done.stdout
 
 
 def test_fix_repairs_a_broken_machine_behind_the_vpn(lab: Lab, machine: str):

@@ -1,6 +1,6 @@
 """routes.restore, env.context and the ssh transport, in the lab with the real docker CLI.
 
-Each test gets its own machine (test_fix_e2e's `machine` fixture) and leaves the VPN off.
+Each test gets its own machine (conftest's `machine` fixture) and leaves the VPN off.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ import pytest
 from docker_vpn_helper.lab import Lab
 from docker_vpn_helper.lab.paths import HOST_NS, netns_path
 
-from . import test_fix_e2e as e2e
-from .helpers import docker_env
+from .helpers import docker_env, rules, tool, vm_ip
 
 pytestmark = pytest.mark.lab
 
-machine = e2e.machine  # the per-test machine fixture
 VERSION = re.compile(r"\d+\.\d+\.\d+\S*")
 # Holds utun0 open as a connected VPN client does: the tunnel then has carrier (LOWER_UP).
 TUN_CLIENT = """
@@ -35,7 +33,7 @@ time.sleep(60)
 def direct(lab: Lab, name: str):
     """docker against the VM's own address, as before the VPN (cut short if the route is dead)."""
     argv = ["timeout", "6", "docker", "version", "--format", "{{.Server.Version}}"]
-    return lab.run_on_host(argv, env=docker_env(lab, f"tcp://{e2e.vm_ip(lab, name)}:2376", name))
+    return lab.run_on_host(argv, env=docker_env(lab, f"tcp://{vm_ip(lab, name)}:2376", name))
 
 
 def test_routes_restore_gives_the_stale_route_back_to_vboxnet0(lab: Lab, machine: str):
@@ -44,19 +42,19 @@ def test_routes_restore_gives_the_stale_route_back_to_vboxnet0(lab: Lab, machine
     assert "dev utun0" in lab.status()["route"]
     assert direct(lab, machine).returncode != 0
 
-    planned = e2e.tool(lab, "routes.restore", "--machine", machine, "--dry-run")
+    planned = tool(lab, "routes.restore", "--machine", machine, "--dry-run")
     assert planned.returncode == 0, planned.stderr
     assert "would run: sudo ip route replace 192.168.99.0/24 dev vboxnet0" in planned.stderr
     assert "dev utun0" in lab.status()["route"]
 
-    done = e2e.tool(lab, "routes.restore", "--machine", machine)
+    done = tool(lab, "routes.restore", "--machine", machine)
     assert done.returncode == 0, done.stderr
     assert "routed 192.168.99.0/24 to vboxnet0 again" in done.stderr
     assert lab.status()["route"].startswith("192.168.99.0/24 dev vboxnet0")
     works = direct(lab, machine)
     assert works.returncode == 0 and VERSION.fullmatch(works.stdout.strip()), works.stderr
 
-    again = e2e.tool(lab, "routes.restore", "--machine", machine)
+    again = tool(lab, "routes.restore", "--machine", machine)
     assert again.returncode == 0 and "nothing to do" in again.stderr, again.stderr
 
 
@@ -69,7 +67,7 @@ def test_routes_restore_refuses_while_the_vpn_client_holds_its_tunnel(lab: Lab, 
     )
     try:
         assert client.stdout.readline().strip() == "attached"
-        refused = e2e.tool(lab, "routes.restore", "--machine", machine)
+        refused = tool(lab, "routes.restore", "--machine", machine)
     finally:
         client.kill()
         client.wait()
@@ -84,7 +82,7 @@ def test_routes_restore_with_vboxnet0_down_sends_to_kexts_restart(lab: Lab, mach
     lab.vpn_off(keep_stale_route=True)
     lab.run_on_host(["ip", "link", "set", "vboxnet0", "down"])
     try:
-        done = e2e.tool(lab, "routes.restore", "--machine", machine)
+        done = tool(lab, "routes.restore", "--machine", machine)
     finally:  # back up, the kernel puts its own route beside the stale one: drop the stale one
         lab.run_on_host(["ip", "link", "set", "vboxnet0", "up"])
         lab.run_on_host(["ip", "route", "delete", "192.168.99.0/24", "dev", "utun0"])
@@ -95,15 +93,15 @@ def test_routes_restore_with_vboxnet0_down_sends_to_kexts_restart(lab: Lab, mach
 
 def test_env_context_makes_docker_work_without_any_variable(lab: Lab, machine: str):
     lab.vpn_on("drop")
-    assert e2e.tool(lab, "fix", "--machine", machine).returncode == 0
-    done = e2e.tool(lab, "env.context", "--machine", machine)
+    assert tool(lab, "fix", "--machine", machine).returncode == 0
+    done = tool(lab, "env.context", "--machine", machine)
     assert done.returncode == 0, done.stderr
     assert f"created docker context {machine!r}" in done.stderr
     argv = ["timeout", "20", "docker", "--context", machine, "version"]
     version = lab.run_on_host([*argv, "--format", "{{.Server.Version}}"], timeout=30)
     assert version.returncode == 0, version.stderr
     assert VERSION.fullmatch(version.stdout.strip()), version.stdout
-    again = e2e.tool(lab, "env.context", "--machine", machine)
+    again = tool(lab, "env.context", "--machine", machine)
     assert again.returncode == 0 and "nothing to do" in again.stderr, again.stderr
 
 
@@ -113,9 +111,9 @@ def test_ssh_transport_needs_no_certificate_work(lab: Lab, machine: str, tmp_pat
     (tmp_path / "ssh").write_text('#!/bin/sh\nexec /usr/bin/ssh -F "$HOME/.ssh/config" "$@"\n')
     (tmp_path / "ssh").chmod(0o755)
     lab.vpn_on("drop")
-    written = e2e.tool(lab, "env.ssh-config", "--machine", machine)
+    written = tool(lab, "env.ssh-config", "--machine", machine)
     assert written.returncode == 0, written.stderr
-    env = e2e.tool(lab, "env.print", "--machine", machine, "--transport", "ssh", "--shell", "sh")
+    env = tool(lab, "env.print", "--machine", machine, "--transport", "ssh", "--shell", "sh")
     assert f'export DOCKER_HOST="ssh://docker-machine-{machine}"' in env.stdout
     assert "DOCKER_TLS_VERIFY" not in env.stdout and "DOCKER_CERT_PATH" not in env.stdout
     (tmp_path / "env.sh").write_text(env.stdout)
@@ -126,6 +124,6 @@ def test_ssh_transport_needs_no_certificate_work(lab: Lab, machine: str, tmp_pat
     assert done.returncode == 0, done.stderr
     assert VERSION.fullmatch(done.stdout.strip()), done.stdout
     assert time.monotonic() - started < 30
-    assert e2e.rules(lab, machine) == [
+    assert rules(lab, machine) == [
         f'Forwarding(0)="ssh,tcp,127.0.0.1,{lab.status()["machines"][machine]["ssh_port"]},,22"'
     ]
