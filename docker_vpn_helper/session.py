@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke import Context
@@ -148,6 +149,20 @@ class Session:
             else:
                 data[key] = value
         atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
+
+    def earlier_runs(self) -> list[tuple[Path, dict[str, Any]]]:
+        """Earlier runs' backup folders with their manifests, oldest first (unreadable skipped)."""
+        runs = []
+        for path in sorted(self.machine.backup_root.glob(f"*/{MANIFEST}")):
+            if path.parent.name == self.stamp:
+                continue
+            try:
+                manifest = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict):
+                runs.append((path.parent, manifest))
+        return runs
 
     def lock(self) -> None:
         """One run at a time per machine: a second run stops instead of interleaving its writes.

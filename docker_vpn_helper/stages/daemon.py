@@ -8,7 +8,6 @@ left without a daemon.
 
 from __future__ import annotations
 
-import json
 import time
 
 from .. import stats
@@ -16,7 +15,7 @@ from ..adapters import daemon
 from ..core.certs import fingerprint
 from ..errors import HelperError
 from ..report import say
-from ..session import MANIFEST, Session
+from ..session import Session
 
 
 def _probe_args(s: Session) -> tuple:
@@ -82,13 +81,8 @@ def restart_daemon(s: Session) -> None:
 def earlier_guest_backups(s: Session) -> list[tuple[str, str]]:
     """What the latest earlier run replaced in the VM: a run stopped between deploy and restart
     leaves its certificate in the VM, and this run must be able to roll that back too."""
-    for path in sorted(s.machine.backup_root.glob(f"*/{MANIFEST}"), reverse=True):
-        if path.parent.name == s.stamp:
-            continue
-        try:
-            pairs = json.loads(path.read_text()).get("guest")
-        except (OSError, ValueError, AttributeError):
-            continue
+    for _, manifest in reversed(s.earlier_runs()):
+        pairs = manifest.get("guest")
         if pairs:
             return [(str(saved), str(target)) for saved, target in pairs]
     return []

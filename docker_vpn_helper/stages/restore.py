@@ -8,7 +8,6 @@ request, the NAT rule it added. What restore replaces is itself backed up first.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,19 +16,20 @@ from ..core.fsutil import atomic_write, backup_files
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
 from ..report import say
-from ..session import MANIFEST, Session
+from ..session import Session
 
 
-def find_backup(s: Session, name: str) -> Path:
-    root = s.machine.backup_root
-    runs = sorted(p.parent for p in root.glob(f"*/{MANIFEST}") if p.parent.name != s.stamp)
+def find_backup(s: Session, name: str) -> tuple[Path, dict]:
+    """The run to undo: the named one, or the latest; (its backup folder, its manifest)."""
+    runs = s.earlier_runs()
     if name:
-        chosen = root / name
-        if chosen not in runs:
-            known = ", ".join(p.name for p in runs) or "none"
+        chosen = [run for run in runs if run[0].name == name]
+        if not chosen:
+            known = ", ".join(folder.name for folder, _ in runs) or "none"
             raise HelperError(f"no backup {name!r} for {s.name!r} (backups: {known})")
-        return chosen
+        return chosen[0]
     if not runs:
+        root = s.machine.backup_root
         raise HelperError(f"no backups for {s.name!r} in {root}: this tool has not changed it")
     return runs[-1]
 
@@ -95,8 +95,7 @@ def remove_forward(s: Session, manifest: dict) -> None:
 
 
 def restore(s: Session, backup: str = "", forward: bool = False) -> None:
-    folder = find_backup(s, backup)
-    manifest = json.loads((folder / MANIFEST).read_text())
+    folder, manifest = find_backup(s, backup)
     say(f"undoing the run of {folder.name}")
     restore_local(s, folder, manifest)
     restore_guest(s, manifest)
