@@ -58,6 +58,7 @@ def ensure_machine(s: Session) -> None:
     if not s.machine_exists():
         create_machine(s)
         return
+    s.preload_ssh()  # while VBoxManage answers
     info = s.vm()
     if info is None:
         raise HelperError(
