@@ -213,6 +213,8 @@ _UNKNOWN = object()
 def _import_ssh_libraries() -> None:
     import fabric  # noqa: F401
     import paramiko  # noqa: F401
+
+
 _SESSIONS: dict[tuple[str, str, bool], Session] = {}
 
 
