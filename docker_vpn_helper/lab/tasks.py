@@ -90,7 +90,13 @@ def _docker_version(lab: Lab, host: str) -> bool:
         DOCKER_CERT_PATH=str(lab.paths.machine_dir("lab")),
     )
     say(f"$ DOCKER_HOST={host} docker version")
-    result = lab.run_on_host(["timeout", "8", "docker", "version"], env=env, timeout=15)
+    version = [
+        "docker",
+        "version",
+        "--format",
+        "Client {{.Client.Version}}, Server {{.Server.Version}}",
+    ]
+    result = lab.run_on_host(["timeout", "8", *version], env=env, timeout=15)
     for line in (result.stdout + result.stderr).strip().splitlines():
         say(f"  {line}")
     if result.returncode == 124:
@@ -115,14 +121,20 @@ def demo(c, keep=False):
     """The story: lab up, VPN on, docker breaks, `fix` repairs it (twice), lab down."""
     lab = _lab()
     try:
-        say("== a Mac with docker-machine's VM 'lab' at 192.168.99.100")
-        lab.up()
+        say(
+            "== a Mac with docker-machine's VM 'lab' at 192.168.99.100 (made by docker-machine 0.4)"
+        )
+        lab.up(cert_profile="v0.4")
         if not _docker_version(lab, DIRECT):
             raise HelperError("demo: docker does not work even without the VPN")
         say("== the VPN connects and takes 192.168.99.0/24")
         lab.vpn_on("drop")
         say(f"  route now: {lab.status()['route']}")
         _docker_version(lab, DIRECT)
+        say("== forwarding the port by hand is not enough: the certificate does not name localhost")
+        rule = ["VBoxManage", "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376"]
+        say("$ " + " ".join(rule))
+        lab.run_on_host(rule)
         _docker_version(lab, FORWARDED)
         say("== the helper repairs it")
         _fix(lab, 1)
