@@ -30,6 +30,7 @@ from .paths import (
     NS_PREFIX,
     LabPaths,
     default_dir,
+    mentions,
     netns_path,
     vm_ns,
 )
@@ -124,7 +125,7 @@ def _kill_leftovers(paths: LabPaths) -> None:
             for p in proc.all_pids()
             if p not in spared
             and proc.alive(p)
-            and (proc.netns_inode(p) in inodes or any(_names(a, marker) for a in proc.cmdline(p)))
+            and (proc.netns_inode(p) in inodes or any(mentions(a, marker) for a in proc.cmdline(p)))
         ]
         if not victims:
             return
@@ -132,12 +133,6 @@ def _kill_leftovers(paths: LabPaths) -> None:
             proc.kill(p, signal.SIGKILL, wait=0)
         for p in victims:
             proc.wait_dead(p, 5)
-
-
-def _names(arg: str, folder: str) -> bool:
-    """Whether a command-line word names `folder` or a path below it: /run/dvhlab must not match
-    /run/dvhlab-rel, another lab running beside it."""
-    return arg == folder or arg.endswith(folder) or f"{folder}/" in arg
 
 
 def _unmount_under(root: Path) -> None:

@@ -30,6 +30,12 @@ def default_dir() -> Path:
     return Path(os.environ.get("DVH_LAB_DIR") or DEFAULT_DIR)
 
 
+def mentions(arg: str, folder: str) -> bool:
+    """Whether a command-line word names `folder` or a path below it: /run/dvhlab must not match
+    /run/dvhlab-rel, another lab running beside it."""
+    return arg == folder or arg.endswith(folder) or f"{folder}/" in arg
+
+
 def vm_ns(machine: str) -> str:
     return VM_NS_PREFIX + machine
 

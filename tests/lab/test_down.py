@@ -7,28 +7,27 @@ import os
 import pytest
 
 from docker_vpn_helper.lab import Lab
+from docker_vpn_helper.lab.net import lab_namespaces
+from docker_vpn_helper.lab.paths import mentions
 
 pytestmark = pytest.mark.lab
 
 
 def leftovers(lab: Lab) -> dict[str, list]:
+    """This lab's processes, mounts and namespaces (another lab running beside it is not ours)."""
     marker = str(lab.paths.root)
     processes = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    processes.append(int(pid))
+                words = f.read().decode(errors="replace").split("\0")
         except OSError:
-            pass
+            continue
+        if any(mentions(word, marker) for word in words):
+            processes.append(int(pid))
     with open("/proc/self/mountinfo") as f:
-        mounts = [line.split()[4] for line in f if marker in line.split()[4]]
-    namespaces = (
-        [n for n in os.listdir("/run/netns") if n.startswith("dvhlab")]
-        if os.path.isdir("/run/netns")
-        else []
-    )
-    return {"processes": processes, "mounts": mounts, "namespaces": namespaces}
+        mounts = [line.split()[4] for line in f if mentions(line.split()[4], marker)]
+    return {"processes": processes, "mounts": mounts, "namespaces": lab_namespaces()}
 
 
 def test_down_leaves_nothing_even_after_a_crashed_up(lab: Lab) -> None:
