@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke import Context
 
 from ..core import hostonly, procs, routes
+from ..errors import HelperError
 from . import host
 
 ANYCONNECT_KEY = "State:/Network/Service/com.cisco.anyconnect/DNS"
@@ -15,9 +16,21 @@ def route_to(c: Context, address: str) -> routes.Route:
     """The host's route to `address` (no packet is sent, so a silent-drop VPN cannot hang it)."""
     if host.platform() == "macos":
         output = host.run(c, ["route", "-n", "get", address], timeout=LOOKUP_TIMEOUT, what="route")
-        return routes.parse_route_get(output.stdout + output.stderr)
+        try:
+            return routes.parse_route_get(output.stdout + output.stderr)
+        except ValueError:  # an answer we cannot read: the routing table tells the same story
+            return _netstat_route(c, address)
     output = host.run(c, ["ip", "route", "get", address], timeout=LOOKUP_TIMEOUT, what="ip route")
     return routes.parse_ip_route_get(output.stdout + output.stderr)
+
+
+def _netstat_route(c: Context, address: str) -> routes.Route:
+    argv = ["netstat", "-rn", "-f", "inet"]
+    output = host.run(c, argv, timeout=LOOKUP_TIMEOUT, what="netstat")
+    route = routes.select_route(routes.parse_netstat_routes(output.stdout), address)
+    if route is None:
+        raise HelperError(f"no route to {address} in `netstat -rn -f inet`")
+    return route
 
 
 def judge_route(c: Context, address: str, expected_interface: str | None) -> routes.RouteVerdict:

@@ -145,3 +145,17 @@ def test_failed_create_is_one_line(store):
         'docker-vpn-helper: docker-machine create new failed: Error with pre-create check: "VBoxManage not found. '
         'Make sure VirtualBox is installed and VBoxManage is in the path"'
     )
+
+
+def test_macos_falls_back_to_netstat_when_route_get_is_unreadable(store, monkeypatch):
+    from docker_vpn_helper.adapters import preflight
+
+    from ..core.fixtures import load
+
+    monkeypatch.setattr(host, "platform", lambda: "macos")
+    c = context({
+        cmd("route", "-n", "get", "192.168.99.100"): ok("route: writing to routing socket: ???\n"),
+        cmd("netstat", "-rn", "-f", "inet"): ok(load("netstat_new_anyconnect.txt")),
+    })  # fmt: skip
+    verdict = preflight.judge_route(c, "192.168.99.100", "vboxnet0")
+    assert verdict.hijacked and verdict.interface.startswith("utun")
