@@ -16,13 +16,28 @@ NEEDED = ("dockerd", "containerd", "sshd", "socat", "tini", "nsenter", "unshare"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Show every lab test's duration unless the caller chose otherwise; register `variant`."""
+    """Register the `variant` marker."""
     config.addinivalue_line(
         "markers", "variant(**kwargs): guest variant for a per-test lab machine"
     )
-    if config.option.durations is None:
-        config.option.durations = 0
-        config.option.durations_min = 0.0
+
+
+_LAB_TIMES: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "tests/lab/" in report.nodeid and report.when == "call":
+        _LAB_TIMES.append((report.nodeid, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The time each lab case took (the lab is where time goes; unit tests are milliseconds)."""
+    if _LAB_TIMES:
+        terminalreporter.section("lab cases (seconds)")
+        for nodeid, seconds in _LAB_TIMES:
+            terminalreporter.write_line(f"{seconds:7.2f}  {nodeid}")
+        total = sum(seconds for _, seconds in _LAB_TIMES)
+        terminalreporter.write_line(f"{total:7.2f}  in all ({len(_LAB_TIMES)} cases)")
 
 
 def _missing() -> str | None:
