@@ -97,17 +97,20 @@ def create_command(store) -> str:
     )  # fmt: skip
 
 
+def creating(store, outcome) -> dict:
+    """What a host without a VPN or VirtualBox running answers, and `outcome` for the create."""
+    return {
+        ROUTE: HEALTHY_ROUTE,
+        PS: ok("    1 /sbin/init\n"),
+        "sudo -n true": ok(),
+        "sudo -n systemctl restart vboxdrv": ok(),
+        create_command(store): outcome,
+    }
+
+
 def test_new_machine_restarts_drivers_then_creates_with_loopback_sans(store):
     create = create_command(store)
-    c = context(
-        {
-            ROUTE: HEALTHY_ROUTE,
-            PS: ok("    1 /sbin/init\n"),
-            "sudo -n true": ok(),
-            "sudo -n systemctl restart vboxdrv": ok(),
-            create: ok(),
-        }
-    )
+    c = context(creating(store, ok()))
     s = session_for(c, "new", str(store))
     machine.ensure_machine(s)
     assert commands(c) == [ROUTE, PS, "sudo -n true", "sudo -n systemctl restart vboxdrv", create]
@@ -127,18 +130,11 @@ def test_dry_run_create_plans_only(store, capsys):
 
 
 def test_failed_create_is_one_line(store):
-    create = create_command(store)
-    c = context(
-        {
-            ROUTE: HEALTHY_ROUTE,
-            PS: ok(""),
-            "sudo -n true": ok(),
-            "sudo -n systemctl restart vboxdrv": ok(),
-            create: fail(
-                'Running pre-create checks...\nError with pre-create check: "VBoxManage not found. Make sure VirtualBox is installed and VBoxManage is in the path"'
-            ),
-        }
+    refusal = fail(
+        'Running pre-create checks...\nError with pre-create check: "VBoxManage not found. '
+        'Make sure VirtualBox is installed and VBoxManage is in the path"'
     )
+    c = context(creating(store, refusal))
     with pytest.raises(Exit) as caught:
         machine.ensure_machine(session_for(c, "new", str(store)))
     assert caught.value.message == (
