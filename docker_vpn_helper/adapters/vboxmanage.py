@@ -44,15 +44,28 @@ class VBoxManage:
 
     def add_rule(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> None:
         """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""
-        if running:
-            output = self._run("controlvm", name, f"natpf{nic}", rule.spec())
-        else:
-            output = self._run("modifyvm", name, f"--natpf{nic}", rule.spec())
-        self._check(output, f"add NAT rule {rule.spec()!r} to {name!r}")
+        what = f"add NAT rule {rule.spec()!r} to {name!r}"
+        self._change_rules(name, nic, running, (rule.spec(),), what)
 
     def delete_rule(self, name: str, rule_name: str, nic: int, running: bool) -> None:
+        what = f"delete NAT rule {rule_name!r} of {name!r}"
+        self._change_rules(name, nic, running, ("delete", rule_name), what)
+
+    def _change_rules(
+        self, name: str, nic: int, running: bool, words: tuple[str, ...], what: str
+    ) -> None:
+        """controlvm on a running VM; modifyvm on a stopped one, or one that stopped since we looked."""
         if running:
-            output = self._run("controlvm", name, f"natpf{nic}", "delete", rule_name)
-        else:
-            output = self._run("modifyvm", name, f"--natpf{nic}", "delete", rule_name)
-        self._check(output, f"delete NAT rule {rule_name!r} of {name!r}")
+            output = self._run("controlvm", name, f"natpf{nic}", *words)
+            if output.ok or not vbox.is_not_running(output.stderr):
+                self._raise_for(output, what)
+                return
+        self._raise_for(self._run("modifyvm", name, f"--natpf{nic}", *words), what)
+
+    def _raise_for(self, output: Output, what: str) -> None:
+        if vbox.is_rule_exists(output.stderr):
+            raise HelperError(
+                f"VBoxManage could not {what}: a rule of that name exists (added meanwhile?); "
+                "run the command again"
+            )
+        self._check(output, what)

@@ -128,6 +128,8 @@ def deploy_certificate(s: Session) -> None:
     machine = s.machine
     guest = s.guest()
     remote = guest.read_daemon_files()
+    if guest.signature_algorithm == "ssh-rsa":
+        say("the VM's sshd only accepts legacy ssh-rsa signatures (a pre-2016 boot2docker): used")
     if not remote.profile_found:
         say(f"no {REMOTE_DIR}/profile in the VM: using boot2docker's default paths")
     local_cert = _read_optional(machine.auth.server_cert)

@@ -58,6 +58,12 @@ def ensure_machine(s: Session) -> None:
     if not s.machine_exists():
         create_machine(s)
         return
+    driver = s.machine.driver_name
+    if driver not in ("", "virtualbox"):
+        raise HelperError(
+            f"machine {s.name!r} uses docker-machine's {driver!r} driver: this tool repairs "
+            "VirtualBox machines only"
+        )
     s.preload_ssh()  # while VBoxManage answers
     info = s.vm()
     if info is None:

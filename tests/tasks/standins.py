@@ -82,6 +82,7 @@ class FakeGuest:
     restarts: int = 0
     log: list[str] = field(default_factory=list)
     served: bytes | None = None  # the server.pem dockerd loaded when it (re)started
+    signature_algorithm: str = "rsa-sha2-512"
     refuse: bytes | None = None  # a certificate the guest's init script will not start dockerd with
 
     CERT = "/var/lib/boot2docker/server.pem"

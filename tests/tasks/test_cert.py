@@ -123,3 +123,9 @@ def test_a_second_run_on_the_same_machine_is_refused_while_the_first_holds_the_l
     first.close()
     second.lock()  # free again
     second.close()
+
+
+def test_a_legacy_ssh_rsa_guest_is_named(store, guest, capsys):
+    guest.signature_algorithm = "ssh-rsa"
+    cert.deploy_certificate(session_for(context({}), "default", str(store)))
+    assert "only accepts legacy ssh-rsa signatures" in capsys.readouterr().err

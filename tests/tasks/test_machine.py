@@ -155,3 +155,17 @@ def test_macos_falls_back_to_netstat_when_route_get_is_unreadable(store, monkeyp
     })  # fmt: skip
     verdict = preflight.judge_route(c, "192.168.99.100", "vboxnet0")
     assert verdict.hijacked and verdict.interface.startswith("utun")
+
+
+def test_a_machine_of_another_driver_is_refused(store):
+    config = store / "machines" / "default" / "config.json"
+    config.write_text(
+        config.read_text().replace('"DriverName": "virtualbox"', '"DriverName": "amazonec2"')
+    )
+    c = context({})
+    with pytest.raises(
+        Exit,
+        match="uses docker-machine's 'amazonec2' driver: this tool repairs VirtualBox machines only",
+    ):
+        machine.ensure_machine(session_for(c, "default", str(store)))
+    assert commands(c) == []

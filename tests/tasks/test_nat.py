@@ -165,6 +165,7 @@ def test_vboxmanage_refusal_is_one_line(store):
         run(store, results)
     assert caught.value.message.count("\n") == 0
     assert "could not add NAT rule" in caught.value.message
+    assert "a rule of that name exists (added meanwhile?)" in caught.value.message
 
 
 def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
@@ -174,3 +175,17 @@ def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
     rules = s.vm().forwarding[1]
     assert [r.spec() for r in rules] == [SSH_RULE, DOCKER_RULE]
     assert commands(c).count(SHOW) == 1
+
+
+def test_a_vm_that_stopped_since_we_looked_gets_the_rule_the_stopped_way(store):
+    refused = fail("VBoxManage: error: Machine 'default' is not currently running")
+    c, _ = run(
+        store,
+        {
+            SHOW: ok(showvminfo()),
+            cmd("VBoxManage", "list", "vms"): ok(),
+            ADD_RUNNING: refused,
+            ADD_STOPPED: ok(),
+        },
+    )
+    assert commands(c)[-2:] == [ADD_RUNNING, ADD_STOPPED]
