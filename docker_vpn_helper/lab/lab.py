@@ -35,7 +35,9 @@ from .paths import (
     vm_ns,
 )
 
-SSH_PORTS = (40000, 59999)
+# Below Linux's ephemeral range (32768-60999): an outgoing connection of the lab's Mac holding the
+# chosen port would make the forwarder's bind fail, and the machine's SSH look dead.
+SSH_PORTS = (20000, 32000)
 STAND_INS = {"VBoxManage": "vboxmanage", "docker-machine": "docker_machine"}
 CLIENT_ENV_DROP = (
     "REQUESTS_CA_BUNDLE",  # lab.md pitfall 8: requests-based clients would ignore the Docker CA

@@ -81,6 +81,9 @@ def ensure_guest(machine: str, index: int, address: str, mac1: str, mac2: str) -
         ip("link", "set", f"vho{index}", "master", HOSTONLY_BRIDGE, "up", ns=HOST_NS)
         ip("link", "set", "eth1", "address", _colons(mac2), ns=ns)
         ip("addr", "add", f"{address}/24", "dev", "eth1", ns=ns)
+        # A removed machine may have had this address with another MAC: the Mac's ARP entry
+        # would send to it for seconds (a real guest's DHCP renewal refreshes it).
+        ip("neigh", "flush", "to", address, ns=HOST_NS, check=False)
     if "eth0" not in links:
         # The NAT peer stays unaddressed in dvhlab-host: NAT forwards dial from inside the guest.
         ip(
