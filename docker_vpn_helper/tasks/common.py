@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 SHARED_HELP = {
     "machine": "docker-machine name (default: vpnhelper.machine, else 'default')",
     "storage-path": "docker-machine store (default: $MACHINE_STORAGE_PATH, else ~/.docker/machine)",
-    "port": "host port forwarded to the daemon on 127.0.0.1 (default: vpnhelper.host_port, 2376)",
+    "port": "host port forwarded to the daemon on 127.0.0.1 (default: the machine's remembered "
+    "port, else vpnhelper.host_port (2376) or the next free one)",
     "dry-run": "plan only: say what would change, change nothing",
 }
 
