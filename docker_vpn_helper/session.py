@@ -54,9 +54,13 @@ class Session:
     def dry_run(self) -> bool:
         return self.settings.dry_run
 
+    @property
+    def folder(self) -> Path:
+        return store.machine_folder(self.settings.storage_path, self.name)
+
     def machine_exists(self) -> bool:
         store.validate_machine_name(self.name)
-        return (self.settings.storage_path / "machines" / self.name / "config.json").is_file()
+        return (self.folder / "config.json").is_file()
 
     @property
     def machine(self) -> store.Machine:
@@ -178,7 +182,7 @@ class Session:
         """
         if self._lock is not None or self.dry_run or not self.machine_exists():
             return
-        lock = ProcessLock(self.settings.storage_path / "machines" / self.name / LOCK_NAME)
+        lock = ProcessLock(self.folder / LOCK_NAME)
         try:
             lock.acquire()
         except Busy as busy:

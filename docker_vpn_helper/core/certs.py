@@ -256,11 +256,14 @@ def _key_matches(cert: x509.Certificate, key_pem: bytes) -> bool:
     )
 
 
+def to_der(cert_pem: bytes) -> bytes:
+    """The certificate's DER bytes: what a TLS peer presents, whatever the PEM's layout."""
+    return x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+
+
 def fingerprint(cert_pem: bytes) -> str:
     """SHA-256 of the DER form: the same certificate in any PEM layout has one fingerprint."""
-    return fingerprint_der(
-        x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
-    )
+    return fingerprint_der(to_der(cert_pem))
 
 
 def fingerprint_der(der: bytes) -> str:

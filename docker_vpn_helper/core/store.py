@@ -50,11 +50,16 @@ def require_store(store: Path) -> None:
         )
 
 
+def machine_folder(store: Path, name: str) -> Path:
+    """Where machine `name` lives in `store` (whether it exists or not)."""
+    return store / "machines" / name
+
+
 def machine_dir(store: Path, name: str) -> Path:
     """The machine folder (DOCKER_CERT_PATH), after checking that the machine exists."""
     validate_machine_name(name)
     require_store(store)
-    folder = store / "machines" / name
+    folder = machine_folder(store, name)
     if not (folder / "config.json").is_file():
         known = ", ".join(list_machines(store)) or "none"
         raise HelperError(f'machine "{name}" does not exist in {store} (machines: {known})')
@@ -146,7 +151,7 @@ def parse_machine(store: Path, name: str, data: dict[str, Any], path: Path) -> M
     auth = _section(_section(data, "HostOptions", path), "AuthOptions", path)
     if not driver and not auth:
         raise HelperError(f"{path} has neither Driver nor HostOptions: not a docker-machine config")
-    folder = store / "machines" / name
+    folder = machine_folder(store, name)
     certs = store / "certs"
     ssh_port = driver.get("SSHPort") or 22
     if not isinstance(ssh_port, int) or not 0 < ssh_port < 65536:
@@ -218,7 +223,7 @@ def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = N
 def remembered_port(store: Path, name: str) -> int | None:
     """The host port this machine's forward was given by an earlier run, if any."""
     try:
-        port = json.loads((store / "machines" / name / STATE_FILE).read_text()).get("host_port")
+        port = json.loads((machine_folder(store, name) / STATE_FILE).read_text()).get("host_port")
     except (OSError, ValueError, AttributeError):
         return None
     return port if isinstance(port, int) and 0 < port < 65536 else None

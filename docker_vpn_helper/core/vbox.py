@@ -102,6 +102,11 @@ class NatRule:
             guest_port=_port(guest_port, text),
         )
 
+    def holds_loopback_port(self, proto: str = "tcp") -> bool:
+        """Whether it listens on 127.0.0.1:host_port (an empty or 0.0.0.0 host IP means every
+        host address, 127.0.0.1 included)."""
+        return self.proto == proto and self.host_ip in ("", "0.0.0.0", "127.0.0.1")
+
     def spec(self) -> str:
         """The rule text `controlvm NAME natpf1 "<spec>"` / `modifyvm --natpf1 "<spec>"` take."""
         return ",".join(
@@ -297,11 +302,7 @@ def find_rule_on_host_port(
     A rule with host IP empty or 0.0.0.0 listens on every host address, so it owns it too.
     """
     for rule in rules:
-        if (
-            rule.host_port == host_port
-            and rule.proto == proto
-            and rule.host_ip in ("", "0.0.0.0", "127.0.0.1")
-        ):
+        if rule.host_port == host_port and rule.holds_loopback_port(proto):
             return rule
     return None
 

@@ -12,7 +12,7 @@ import time
 
 from .. import stats
 from ..adapters import daemon
-from ..core.certs import fingerprint
+from ..core.certs import fingerprint_der, to_der
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
@@ -23,21 +23,13 @@ def _probe_args(s: Session) -> tuple:
     return (s.settings.host_port, auth.ca_cert, auth.client_cert, auth.client_key)
 
 
-def _local_der(s: Session) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    pem = s.machine.auth.server_cert.read_bytes()
-    return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
-
-
 def served(s: Session) -> daemon.Probe:
     """What the daemon answers through tcp://localhost:<port> (shared by daemon.restart and doctor)."""
     return daemon.probe(*_probe_args(s))
 
 
 def restart_daemon(s: Session) -> None:
-    expected = _local_der(s)
+    expected = to_der(s.machine.auth.server_cert.read_bytes())
     if "deploy" not in s.changed:
         current = served(s)
         if current.ok and current.served_cert == expected:
@@ -51,7 +43,6 @@ def restart_daemon(s: Session) -> None:
         say("would run in the VM: sudo /etc/init.d/docker restart")
         s.changed.add("daemon")
         return
-    guest = s.guest()
     deadline = time.monotonic() + s.settings.daemon_wait
     failure = _restart_and_wait(s, expected, deadline)
     s.changed.add("daemon")
@@ -62,19 +53,29 @@ def restart_daemon(s: Session) -> None:
         raise HelperError(
             f"the daemon did not come back on tcp://localhost:{s.settings.host_port}: {failure}"
         )
-    guest.restore_files(backups)
-    stats.counts["daemon_restarts"] += 1
-    guest.restart_daemon(timeout=s.settings.daemon_wait)
-    back = daemon.wait_for(
-        *_probe_args(s),
-        expected_cert=None,
-        server_name=None,
-        deadline=time.monotonic() + s.settings.daemon_wait,
-    )
+    _, back = put_back(s, backups)
     state = "it answers again" if back.ok else f"it still does not answer: {back.detail}"
     raise HelperError(
         f"the daemon did not come back with the new certificate ({failure}); the previous "
         f"certificate was put back and the daemon restarted ({state})"
+    )
+
+
+def put_back(
+    s: Session, pairs: list[tuple[str, str]], backup_dir: str | None = None
+) -> tuple[list[str], daemon.Probe]:
+    """Put earlier files back in the VM, restart the daemon, wait until it answers again.
+
+    Any certificate of the store's CA counts (the previous one may not name localhost). With
+    `backup_dir`, what is replaced is kept there; returns those backups and the last probe.
+    """
+    guest = s.guest()
+    replaced = guest.restore_files(pairs, backup_dir=backup_dir)
+    stats.counts["daemon_restarts"] += 1
+    guest.restart_daemon(timeout=s.settings.daemon_wait)
+    deadline = time.monotonic() + s.settings.daemon_wait
+    return replaced, daemon.wait_for(
+        *_probe_args(s), expected_cert=None, server_name=None, deadline=deadline
     )
 
 
@@ -99,6 +100,7 @@ def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | Non
     if not result.ok:
         return result.detail
     say(
-        f"the daemon is back on tcp://localhost:{s.settings.host_port} ({result.detail}, certificate {fingerprint(s.machine.auth.server_cert.read_bytes())[:16]}...)"
+        f"the daemon is back on tcp://localhost:{s.settings.host_port} ({result.detail}, "
+        f"certificate {fingerprint_der(expected)[:16]}...)"
     )
     return None

@@ -146,8 +146,7 @@ def check_certificates(s: Session) -> list[Finding]:
         )
     probe = daemon.served(s)
     if probe.ok:
-        local = current and certs.fingerprint(current)
-        same = probe.served_cert is not None and local == certs.fingerprint_der(probe.served_cert)
+        same = current is not None and probe.served_cert == certs.to_der(current)
         findings.append(
             Finding(
                 "daemon through tcp://localhost",

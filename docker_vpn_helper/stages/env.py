@@ -10,6 +10,7 @@ import shlex
 
 from ..adapters.host import program_name
 from ..core import envfmt, store
+from ..errors import HelperError
 from ..settings import Settings
 
 
@@ -63,8 +64,6 @@ def render(
     storage_path: str | None,
     transport: str = "tcp",
 ) -> str:
-    from ..errors import HelperError
-
     if transport not in TRANSPORTS:
         raise HelperError(f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
     fmt = shell or envfmt.detect_format(os.environ)

@@ -11,7 +11,7 @@ import dataclasses
 
 from ..adapters.host import port_listener
 from ..core import store
-from ..core.vbox import NatRule, VMInfo, find_rule_on_host_port
+from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
@@ -41,10 +41,10 @@ def claimed_ports(s: Session, info: VMInfo, wanted: NatRule) -> dict[int, str]:
         other = s.vbox.showvminfo(name) if name != s.name else None
         for rules in other.forwarding.values() if other else ():
             for rule in rules:
-                if find_rule_on_host_port([rule], rule.host_port):
+                if rule.holds_loopback_port():
                     claims[rule.host_port] = f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
     for rule in info.forwarding.get(info.nat_nic or 1, ()):
-        if rule.name != wanted.name and find_rule_on_host_port([rule], rule.host_port):
+        if rule.name != wanted.name and rule.holds_loopback_port():
             claims[rule.host_port] = f"this VM's NAT rule {rule.name!r}"
     return claims
 

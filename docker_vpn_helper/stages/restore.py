@@ -8,15 +8,14 @@ request, the NAT rule it added. What restore replaces is itself backed up first.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from ..adapters import daemon
 from ..core.fsutil import atomic_write, backup_files
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
+from .daemon import put_back
 
 
 def find_backup(s: Session, name: str) -> tuple[Path, dict]:
@@ -56,20 +55,8 @@ def restore_guest(s: Session, manifest: dict) -> None:
     if s.dry_run:
         say("would put the previous certificate back in the VM and restart the daemon")
         return
-    guest = s.guest()
-    replaced = guest.restore_files(pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.stamp}")
+    replaced, back = put_back(s, pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.stamp}")
     s.record(guest=list(zip(replaced, [target for _, target in pairs])))
-    guest.restart_daemon(timeout=s.settings.daemon_wait)
-    auth = s.machine.auth
-    back = daemon.wait_for(
-        s.settings.host_port,
-        auth.ca_cert,
-        auth.client_cert,
-        auth.client_key,
-        expected_cert=None,
-        server_name=None,  # the previous certificate may not name localhost
-        deadline=time.monotonic() + s.settings.daemon_wait,
-    )
     state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
     say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
 
