@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from invoke import Context
 
@@ -41,10 +41,10 @@ class Session:
         self.guest_backups: list[tuple[str, str]] = []  # (backup, target) of the last deploy
         self._machine: store.Machine | None = None
         self._vm: Any = _UNKNOWN
-        self._guest: Guest | None = None
+        self._ssh: _Connecting | None = None  # the run's SSH connection, open or opening
+        self._early: _Connecting | None = None  # opened before the live SSH port was known
+        self._dropped: list[_Connecting] = []  # failed, or to a port that proved wrong
         self._lock: ProcessLock | None = None
-        self._warming: threading.Thread | None = None
-        self._warm_error: BaseException | None = None
 
     @property
     def name(self) -> str:
@@ -100,49 +100,59 @@ class Session:
         return self.machine.ssh_port
 
     def guest(self) -> Guest:
-        """The run's one SSH connection to the VM (waiting for a warm_up() under way)."""
-        if self._warming is not None:
-            self._warming.join()
-            self._warming = None
-            if self._warm_error is not None:
-                raise self._warm_error
-        if self._guest is None:
-            from .adapters.guest import Guest  # paramiko is heavy: only stages that SSH pay for it
+        """The run's one SSH connection to the VM (waiting for one being opened).
 
-            self._guest = Guest(
-                self.ssh_port(),
-                self.machine.ssh_user,
-                self.machine.ssh_key,
-                connect_timeout=self.settings.ssh_connect_timeout,
-                command_timeout=self.settings.command_timeout,
-                machine=self.name,
-            )
-        return self._guest
+        A failed attempt raises once; the next call (a later stage, a rollback) tries again.
+        """
+        if self._ssh is None or self._ssh.reported:
+            self.warm_up()
+        assert self._ssh is not None
+        return self._ssh.result()
 
-    def preload_ssh(self) -> None:
-        """Import fabric and paramiko (~0.15 s) in the background while VirtualBox is asked
-        about the VM; warm_up() then only has the handshake left to do."""
-        if self._guest is None and self._warming is None:
-            threading.Thread(target=_import_ssh_libraries, name="ssh-import", daemon=True).start()
+    def connect_early(self) -> None:
+        """Start the SSH handshake on config.json's SSHPort now, in the background, while
+        VirtualBox is asked about the VM (~0.2 s of every run that needs SSH).
+
+        warm_up() adopts it when the VM runs with that port; otherwise it is dropped (a stopped
+        VM refuses it at once) and a connection to the live port is opened instead.
+        """
+        if self._ssh is None and self._early is None and self.machine.ssh_port:
+            self._early = self._connect(self.machine.ssh_port)
 
     def warm_up(self) -> None:
-        """Start the SSH handshake (and paramiko's import) in the background once the VM runs.
+        """Have the connection to the VM's live SSH port open or opening, in the background.
 
         The forward and certificate stages need no SSH; the deploy stage then finds the
-        connection open instead of paying ~0.3 s for it. Still one connection per run.
+        connection open instead of paying for the handshake. Still one connection per run.
         """
-        if self._guest is not None or self._warming is not None:
+        if self._ssh is not None and not self._ssh.failed():
             return
-        guest = self.guest()
+        stale = [self._ssh] if self._ssh is not None else []
+        port = self.ssh_port()
+        early, self._early = self._early, None
+        if early is not None and early.port == port and not early.failed():
+            self._ssh = early
+        else:
+            stale += [early] if early is not None else []
+            self._ssh = self._connect(port)
+        self._dropped += stale
 
-        def connect() -> None:
-            try:
-                guest.connect()
-            except BaseException as exc:  # re-raised in the main thread by guest()
-                self._warm_error = exc
+    def _connect(self, port: int) -> _Connecting:
+        machine = self.machine  # read here: the background thread must not load the store
+        return _Connecting(port, lambda: self._open_guest(port, machine))
 
-        self._warming = threading.Thread(target=connect, name="ssh-warm-up", daemon=True)
-        self._warming.start()
+    def _open_guest(self, port: int, machine: store.Machine) -> Guest:
+        """A Guest for `port`, not yet connected (the seam tests replace)."""
+        from .adapters.guest import Guest  # paramiko is heavy: only stages that SSH pay for it
+
+        return Guest(
+            port,
+            machine.ssh_user,
+            machine.ssh_key,
+            connect_timeout=self.settings.ssh_connect_timeout,
+            command_timeout=self.settings.command_timeout,
+            machine=self.name,
+        )
 
     def record(self, **entries: Any) -> None:
         """Note in this run's backup folder what it replaced, so `restore` can undo it.
@@ -199,13 +209,10 @@ class Session:
         return command_line()
 
     def close(self) -> None:
-        if self._warming is not None:
-            self._warming.join()
-            self._warming = None
-        if self._guest is not None:
-            stats.counts["ssh_connections"] += self._guest.connections_opened
-            self._guest.close()
-            self._guest = None
+        for connection in (*self._dropped, self._early, self._ssh):
+            if connection is not None:
+                stats.counts["ssh_connections"] += connection.close()
+        self._ssh, self._early, self._dropped = None, None, []
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -214,9 +221,45 @@ class Session:
 _UNKNOWN = object()
 
 
-def _import_ssh_libraries() -> None:
-    import fabric  # noqa: F401
-    import paramiko  # noqa: F401
+class _Connecting:
+    """One SSH connection being opened in a background thread (imports included)."""
+
+    def __init__(self, port: int, open_guest: Callable[[], Guest]) -> None:
+        self.port = port
+        self._guest: Guest | None = None
+        self._error: BaseException | None = None
+        self.reported = False  # its error was raised to a caller
+        self._thread = threading.Thread(
+            target=self._run, args=(open_guest,), name=f"ssh-{port}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, open_guest: Callable[[], Guest]) -> None:
+        try:
+            self._guest = open_guest()
+            self._guest.connect()
+        except BaseException as exc:  # re-raised in the main thread by result()
+            self._error = exc
+
+    def failed(self) -> bool:
+        """Finished, without a connection."""
+        return not self._thread.is_alive() and self._error is not None
+
+    def result(self) -> Guest:
+        self._thread.join()
+        if self._error is not None:
+            self.reported = True
+            raise self._error
+        assert self._guest is not None
+        return self._guest
+
+    def close(self) -> int:
+        """Close it; how many SSH connections it opened."""
+        self._thread.join()
+        if self._guest is None:
+            return 0
+        self._guest.close()
+        return self._guest.connections_opened
 
 
 _SESSIONS: dict[tuple[str, str, bool], Session] = {}

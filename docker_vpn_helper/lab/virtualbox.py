@@ -12,7 +12,7 @@ import secrets
 import uuid
 from typing import Any
 
-from . import guest, natpf, net, proc
+from . import natpf, net, proc
 from .paths import LabPaths
 
 VM = dict[str, Any]
@@ -96,6 +96,10 @@ def start(paths: LabPaths, vm: VM, wait: bool = False) -> None:
             'ComSafeArrayAsInParam(aBstrEnv), progress.asOutParam())" at line 726 of file '
             "VBoxManageMisc.cpp",
         )
+    # Only powering a VM needs the guest module (and the cryptography it imports), so
+    # showvminfo and the other VBoxManage calls start fast.
+    from . import guest
+
     net.set_guest_links(vm["name"], up=True)
     vm["pid"] = guest.power_on(paths, vm["name"])
     vm["state"] = "running"
@@ -111,6 +115,8 @@ def stop(vm: VM, graceful: bool) -> None:
     for pid in vm["forwarders"].values():
         natpf.stop(pid)
     vm["forwarders"] = {}
+    from . import guest
+
     guest.power_off(vm["pid"], graceful)
     vm["pid"] = None
     net.set_guest_links(vm["name"], up=False)

@@ -64,7 +64,7 @@ def ensure_machine(s: Session) -> None:
             f"machine {s.name!r} uses docker-machine's {driver!r} driver: this tool repairs "
             "VirtualBox machines only"
         )
-    s.preload_ssh()  # while VBoxManage answers
+    s.connect_early()  # while VBoxManage answers
     info = s.vm()
     if info is None:
         raise HelperError(

@@ -16,6 +16,7 @@ from invoke import MockContext, Result
 from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.lab import store as dm
 from docker_vpn_helper.lab.paths import LabPaths
 
@@ -46,6 +47,11 @@ def cmd(*argv: str) -> str:
 
 def ok(stdout: str = "") -> Result:
     return Result(stdout=stdout, exited=0)
+
+
+SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
+# What VirtualBox answers for a running VM: the stages that SSH ask it for the live SSH port.
+RUNNING = {SHOW: ok(showvminfo())}
 
 
 def fail(stderr: str, exited: int = 1) -> Result:
@@ -84,12 +90,14 @@ class FakeGuest:
     served: bytes | None = None  # the server.pem dockerd loaded when it (re)started
     signature_algorithm: str = "rsa-sha2-512"
     refuse: bytes | None = None  # a certificate the guest's init script will not start dockerd with
+    connections_opened: int = 0
+    ports: list[int] = field(default_factory=list)  # the port of each Guest the session made
 
     CERT = "/var/lib/boot2docker/server.pem"
     KEY = "/var/lib/boot2docker/server-key.pem"
 
     def connect(self):
-        pass
+        self.connections_opened += 1
 
     def read_daemon_files(self) -> DaemonFiles:
         self.log.append("read")
@@ -136,14 +144,40 @@ class FakeGuest:
         pass
 
 
-@pytest.fixture
-def guest(monkeypatch, store):
+class RefusedGuest:
+    """A Guest whose VM refuses SSH (nothing listens on its port)."""
+
+    connections_opened = 0
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def connect(self):
+        raise HelperError(f"cannot reach the VM over SSH on 127.0.0.1:{self.port}: refused")
+
+    def close(self):
+        pass
+
+
+def install_guest(monkeypatch, store: Path) -> FakeGuest:
+    """A FakeGuest holding the store's server certificate, served by dockerd, as every Guest
+    the sessions open."""
     fake = FakeGuest()
     fake.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()
     fake.files[FakeGuest.KEY] = (store / "machines/default/server-key.pem").read_bytes()
     fake.served = fake.files[FakeGuest.CERT]
-    monkeypatch.setattr(session_module.Session, "guest", lambda self: fake)
+
+    def open_guest(self, port, machine):
+        fake.ports.append(port)
+        return fake
+
+    monkeypatch.setattr(session_module.Session, "_open_guest", open_guest)
     return fake
+
+
+@pytest.fixture
+def guest(monkeypatch, store):
+    return install_guest(monkeypatch, store)
 
 
 @dataclass
@@ -176,4 +210,5 @@ def dockerd(monkeypatch, guest):
 
 
 def context(results: dict[str, Result]) -> MockContext:
-    return MockContext(run=results, repeat=True)
+    # A copy: MockContext rewrites the dict it is given (so RUNNING could serve only once).
+    return MockContext(run=dict(results), repeat=True)

@@ -10,7 +10,7 @@ from docker_vpn_helper.core import certs
 from docker_vpn_helper.session import Session, close_all, session_for
 from docker_vpn_helper.stages import cert
 
-from .standins import FakeGuest, context
+from .standins import RUNNING, FakeGuest, context
 
 
 def machine_files(store):
@@ -82,7 +82,7 @@ def test_missing_ca_key_is_a_one_line_error(store):
 
 
 def test_deploy_uploads_cert_and_key_only(store, guest):
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(s)
     cert.deploy_certificate(s)
     server, key, _ = machine_files(store)
@@ -98,13 +98,13 @@ def test_deploy_uploads_cert_and_key_only(store, guest):
 
 
 def test_deploy_skips_when_the_vm_has_the_same_certificate(store, guest):
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     cert.deploy_certificate(s)
     assert guest.log == ["read"] and "deploy" not in s.changed
 
 
 def test_deploy_dry_run_reads_but_does_not_write(store, guest, capsys):
-    s = session_for(context({}), "default", str(store), dry_run=True)
+    s = session_for(context(RUNNING), "default", str(store), dry_run=True)
     cert.issue_certificate(s)
     cert.deploy_certificate(s)
     assert guest.log == ["read"]
@@ -127,5 +127,5 @@ def test_a_second_run_on_the_same_machine_is_refused_while_the_first_holds_the_l
 
 def test_a_legacy_ssh_rsa_guest_is_named(store, guest, capsys):
     guest.signature_algorithm = "ssh-rsa"
-    cert.deploy_certificate(session_for(context({}), "default", str(store)))
+    cert.deploy_certificate(session_for(context(RUNNING), "default", str(store)))
     assert "only accepts legacy ssh-rsa signatures" in capsys.readouterr().err

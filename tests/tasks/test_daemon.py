@@ -6,11 +6,11 @@ from invoke.exceptions import Exit
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import cert, daemon
 
-from .standins import FakeGuest, context
+from .standins import RUNNING, FakeGuest, context
 
 
 def fixed_session(store):
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(s)
     cert.deploy_certificate(s)
     return s
@@ -28,7 +28,7 @@ def test_no_restart_when_the_daemon_already_serves_the_certificate(store, guest,
     from docker_vpn_helper.session import close_all
 
     close_all()
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     daemon.restart_daemon(s)
     assert guest.restarts == 1 and s.changed == set()
 
@@ -36,7 +36,7 @@ def test_no_restart_when_the_daemon_already_serves_the_certificate(store, guest,
 def test_restart_without_deploy_when_the_daemon_serves_an_old_certificate(
     store, guest, dockerd, capsys
 ):
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(s)
     guest.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()  # deployed,
     s.changed.clear()  # by an earlier run that was interrupted before the restart
@@ -64,7 +64,7 @@ def test_rollback_when_the_daemon_refuses_the_new_certificate(store, guest, dock
 
 
 def test_dry_run_does_not_restart(store, guest, dockerd, capsys):
-    s = session_for(context({}), "default", str(store), dry_run=True)
+    s = session_for(context(RUNNING), "default", str(store), dry_run=True)
     cert.issue_certificate(s)
     cert.deploy_certificate(s)
     daemon.restart_daemon(s)

@@ -8,9 +8,8 @@ from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, nat
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
-from .standins import DOCKER_RULE, SSH_RULE, cmd, context, ok, showvminfo
+from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo
 
-SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
 VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
 VERSION = cmd("VBoxManage", "--version")

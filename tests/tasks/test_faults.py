@@ -29,12 +29,14 @@ from docker_vpn_helper.stages import daemon as daemon_stage
 
 from .standins import (
     DOCKER_RULE,
+    RUNNING,
     SSH_RULE,
     FakeDaemon,
     FakeGuest,
     cmd,
     commands,
     context,
+    install_guest,
     ok,
     showvminfo,
 )
@@ -91,11 +93,7 @@ def standins(monkeypatch):
     """Install a FakeGuest/FakeDaemon pair for a store: returns a function(store) -> guest."""
 
     def install(store: Path) -> FakeGuest:
-        fake = FakeGuest()
-        fake.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()
-        fake.files[FakeGuest.KEY] = (store / "machines/default/server-key.pem").read_bytes()
-        fake.served = fake.files[FakeGuest.CERT]
-        monkeypatch.setattr(session_module.Session, "guest", lambda self: fake)
+        fake = install_guest(monkeypatch, store)
         monkeypatch.setattr(daemon, "probe", FakeDaemon(fake).probe)
         return fake
 
@@ -285,12 +283,12 @@ def test_rollback_after_a_run_stopped_between_deploy_and_restart(store, guest, d
     """The first run deployed, then was interrupted; the next run's restart fails: the VM gets
     the certificate from before the first run back, and its daemon answers."""
     old = guest.files[FakeGuest.CERT]
-    first = session_for(context({}), "default", str(store))
+    first = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(first)
     cert.deploy_certificate(first)
     close_all()  # Ctrl-C here: no restart
     guest.refuse = guest.files[FakeGuest.CERT]
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     s.settings = replace(s.settings, daemon_wait=0.3)
     with pytest.raises(Exit) as caught:
         daemon_stage.restart_daemon(s)
@@ -308,14 +306,14 @@ def test_a_failed_upload_leaves_a_state_the_next_run_completes(store, guest, doc
 
     real_install = guest.install_files
     guest.install_files = full
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(s)
     with pytest.raises(Exit):
         cert.deploy_certificate(s)
     assert guest.files[FakeGuest.CERT] == old and guest.served == old and guest.restarts == 0
     close_all()
     guest.install_files = real_install
-    again = session_for(context({}), "default", str(store))
+    again = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(again)
     cert.deploy_certificate(again)
     daemon_stage.restart_daemon(again)

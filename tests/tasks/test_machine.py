@@ -5,9 +5,8 @@ from docker_vpn_helper.adapters import host
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import machine, nat
 
-from .standins import DOCKER_RULE, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
+from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
 
-SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
 PS = cmd("ps", "-axo", "pid=,comm=")
 HEALTHY_ROUTE = ok("192.168.99.100 dev vboxnet0 src 192.168.99.1 uid 501 \n    cache \n")

@@ -6,9 +6,18 @@ from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat
 
-from .standins import DOCKER_RULE, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
+from .standins import (
+    DOCKER_RULE,
+    SHOW,
+    SSH_RULE,
+    cmd,
+    commands,
+    context,
+    fail,
+    ok,
+    showvminfo,
+)
 
-SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
 ADD_RUNNING = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)
 ADD_STOPPED = cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE)
 

@@ -4,9 +4,18 @@ from invoke.exceptions import Exit
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, nat, restore
 
-from .standins import DOCKER_RULE, SSH_RULE, FakeGuest, cmd, commands, context, ok, showvminfo
-
-SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
+from .standins import (
+    DOCKER_RULE,
+    RUNNING,
+    SHOW,
+    SSH_RULE,
+    FakeGuest,
+    cmd,
+    commands,
+    context,
+    ok,
+    showvminfo,
+)
 
 
 def snapshot(store, guest):
@@ -39,7 +48,7 @@ def test_restore_returns_store_and_vm_to_before_the_run(store, guest, dockerd, m
     before = snapshot(store, guest)
     fixed(store, guest, monkeypatch)
     assert snapshot(store, guest) != before
-    s = session_for(context({}), "default", str(store))
+    s = session_for(context(RUNNING), "default", str(store))
     restore.restore(s)
     assert snapshot(store, guest) == before
     assert guest.log[-2:] == ["restore", "restart"]
@@ -49,10 +58,10 @@ def test_restore_returns_store_and_vm_to_before_the_run(store, guest, dockerd, m
 def test_restore_is_itself_undoable(store, guest, dockerd, monkeypatch):
     fixed(store, guest, monkeypatch)
     after_fix = snapshot(store, guest)
-    undo = session_for(context({}), "default", str(store))
+    undo = session_for(context(RUNNING), "default", str(store))
     restore.restore(undo)
     close_all()
-    restore.restore(session_for(context({}), "default", str(store)), backup=undo.stamp)
+    restore.restore(session_for(context(RUNNING), "default", str(store)), backup=undo.stamp)
     assert snapshot(store, guest) == after_fix
 
 

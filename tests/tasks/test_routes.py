@@ -5,9 +5,8 @@ from docker_vpn_helper.adapters import host
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import routes
 
-from .standins import cmd, commands, context, fail, ok, showvminfo
+from .standins import SHOW, cmd, commands, context, fail, ok, showvminfo
 
-SHOW = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
 SUDO_OK = "sudo -n true"
 IP_GET = cmd("ip", "route", "get", "192.168.99.100")
 IP_LINK = cmd("ip", "-o", "link", "show", "dev", "vboxnet0")
