@@ -16,6 +16,7 @@ import re
 import secrets
 import shlex
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ DEFAULT_CA_CERT = "/var/lib/boot2docker/ca.pem"
 DEFAULT_SERVER_CERT = "/var/lib/boot2docker/server.pem"
 DEFAULT_SERVER_KEY = "/var/lib/boot2docker/server-key.pem"
 INIT_SCRIPT = "/etc/init.d/docker"
+NO_EXIT_STATUS = -1  # what paramiko reports for a channel closed without an exit status
 
 # Pre-2016 boot2docker sshds verify only the SHA-1 `ssh-rsa` signature; paramiko signs RSA keys
 # with rsa-sha2-512 first (modern OpenSSH lists it in server-sig-algs even when its config
@@ -347,6 +349,10 @@ class Guest:
 
         conn = self._connection()
         limit = self.command_timeout if timeout is None else timeout
+        timed_out = HelperError(
+            f"guest command `{name}` timed out after {limit:g}s on {self._where}"
+        )
+        started = time.monotonic()
         try:
             result = conn.run(
                 command,
@@ -356,14 +362,16 @@ class Guest:
                 timeout=limit,
             )
         except CommandTimedOut:
-            raise HelperError(
-                f"guest command `{name}` timed out after {limit:g}s on {self._where}"
-            ) from None
+            raise timed_out from None
         except (ThreadException, SSHException, OSError, EOFError):
             self.close()
             raise HelperError(
                 f"lost the SSH connection to {self._where} while running `{name}`"
             ) from None
+        if result.exited == NO_EXIT_STATUS and time.monotonic() - started >= limit:
+            # invoke calls it a time-out only once its timer thread has ended; when the timer's
+            # kill closes the channel before that, run() returns the channel's "no status".
+            raise timed_out
         if result.exited != 0:
             raise HelperError(
                 f"guest command `{name}` failed (exit {result.exited}): "
