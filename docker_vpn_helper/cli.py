@@ -1,27 +1,114 @@
-"""The `docker-vpn-helper` command: invoke's Program over the same task tree as tasks.py."""
+"""The `docker-vpn-helper` command.
+
+People eval `env.print` in every shell start-up, and loading invoke is most of its cost (~0.1 s
+of ~0.2 s, two thirds of it unittest.mock, which invoke.context imports). So a command line that
+is exactly `env.print` with its own flags, where no invoke configuration could change the
+answer, is answered without invoke, by the same functions the task calls. Everything else, and
+every error, goes to invoke's Program: the one authority on parsing, help and messages.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from invoke import Program
-
-from . import __version__
-from .executor import MachineExecutor
-from .tasks import namespace
-
-program = Program(
-    name="docker-vpn-helper",
-    binary="docker-vpn-helper",
-    version=__version__,
-    namespace=namespace,
-    executor_class=MachineExecutor,
+QUICK_TASK = "env.print"
+# Where invoke would find configuration for the installed command (it has no project level).
+CONFIG_FILES = tuple(
+    f"{prefix}invoke.{suffix}"
+    for prefix in ("/etc/", "~/.")
+    for suffix in ("yaml", "yml", "json", "py")
 )
+
+
+def quick_flags(argv: Sequence[str]) -> dict[str, Any] | None:
+    """env.print's flags from `argv`, or None when invoke should parse it (other tasks, core
+    flags, --help, a repeated flag, an unusual spelling, a value invoke would reject)."""
+    from .stages.env import PRINT_FLAGS
+
+    if not argv or argv[0] != QUICK_TASK:
+        return None
+    flags: dict[str, Any] = {}
+    words = list(argv[1:])
+    while words:
+        word = words.pop(0)
+        name, has_value, value = word.partition("=")
+        key = name[2:].replace("-", "_")
+        if not name.startswith("--") or key not in PRINT_FLAGS or name != flag_name(key):
+            return None
+        if key in flags:
+            return None
+        if PRINT_FLAGS[key] is bool:
+            if has_value:
+                return None
+            flags[key] = True
+            continue
+        if not has_value:
+            if not words:
+                return None
+            value = words.pop(0)
+        if not value or value.startswith("-"):
+            return None
+        if PRINT_FLAGS[key] is int:
+            if not (value.isascii() and value.isdigit()):
+                return None
+            flags[key] = int(value)
+        else:
+            flags[key] = value
+    return flags
+
+
+def flag_name(key: str) -> str:
+    """The flag invoke makes of a task argument: `storage_path` -> `--storage-path`."""
+    return "--" + key.replace("_", "-")
+
+
+def invoke_configured(environ: Mapping[str, str]) -> bool:
+    """Whether invoke could read configuration that changes env.print's answer."""
+    if any(name.startswith("INVOKE_") for name in environ):
+        return True
+    return any(os.path.exists(os.path.expanduser(path)) for path in CONFIG_FILES)
+
+
+def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> bool:
+    """Print env.print's output without invoke if `argv` allows it; False: let invoke run it."""
+    flags = quick_flags(argv)
+    if flags is None or invoke_configured(environ):
+        return False
+    from .errors import HelperError
+    from .settings import resolve
+    from .stages.env import render
+
+    try:
+        settings = resolve(
+            {},  # no configuration: the task's config section is the defaults
+            machine=flags.get("machine"),
+            storage_path=flags.get("storage_path"),
+            port=flags.get("port", 0),
+            environ=environ,
+        )
+        text = render(
+            settings,
+            flags.get("shell"),
+            flags.get("unset", False),
+            flags.get("storage_path"),
+            flags.get("transport", "tcp"),
+        )
+    except HelperError:
+        return False  # invoke's run reports it, in its usual words
+    sys.stdout.write(text)
+    return True
 
 
 def main() -> None:
     try:
+        if quick_env_print(sys.argv[1:]):
+            sys.stdout.flush()
+            return
+        from .program import program
+
         program.run()
     except BrokenPipeError:
         # stdout was closed early (`docker-vpn-helper --help | head`): not worth a traceback.

@@ -78,20 +78,23 @@ class MachineExecutor(Executor):
         return expanded
 
     def execute(self, *tasks):  # type: ignore[override]
-        """Run the tasks; anything unforeseen still ends as one line, not a traceback."""
+        """Run the tasks; a HelperError, or anything unforeseen, ends as one line, not a traceback."""
         try:
             return super().execute(*tasks)
         except Exit:
             raise
+        except HelperError as exc:
+            error = exc
         except KeyboardInterrupt:
-            raise HelperError(
+            error = HelperError(
                 "interrupted: files are replaced atomically, so nothing half-written was put in "
                 "place; run the same command again to finish",
                 code=130,
-            ) from None
+            )
         except Exception as exc:
             if os.environ.get("DVH_DEBUG"):
                 raise
-            raise HelperError(
+            error = HelperError(
                 f"unexpected {type(exc).__name__}: {exc} (set DVH_DEBUG=1 to see where)"
-            ) from None
+            )
+        raise Exit(error.message, error.code)

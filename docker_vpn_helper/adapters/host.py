@@ -8,12 +8,13 @@ import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from invoke import Context
-from invoke.exceptions import CommandTimedOut
+from typing import TYPE_CHECKING
 
 from .. import stats
 from ..errors import HelperError
+
+if TYPE_CHECKING:
+    from invoke import Context
 
 NOT_FOUND = 127  # what the shell returns for a missing program
 NOT_EXECUTABLE = 126  # ... and for a file it may not execute
@@ -40,6 +41,8 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
     A missing program and a time-out become one-line errors; a non-zero exit is returned for
     the caller to judge, because VBoxManage & co. report expected states through it.
     """
+    from invoke.exceptions import CommandTimedOut  # invoke is loaded: `c` is its Context
+
     command = shlex.join(argv)
     stats.spawned[os.path.basename(argv[0])] += 1
     try:

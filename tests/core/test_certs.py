@@ -13,9 +13,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from invoke.exceptions import Exit
 
 from docker_vpn_helper.core import certs
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.lab import store as dm  # certificates made the way docker-machine makes them
 
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -266,7 +266,7 @@ def broken_ca(tmp_path, ca_files):
 def test_ca_errors_are_one_line(broken_ca):
     cert, key = broken_ca / "ca.pem", broken_ca / "ca-key.pem"
     key.unlink()
-    with pytest.raises(Exit, match=f"CA key {key} is missing"):
+    with pytest.raises(HelperError, match=f"CA key {key} is missing"):
         certs.load_authority(cert, key, NOW)
     other = dm.issue_ca("x")[1]
     key.write_bytes(
@@ -276,13 +276,13 @@ def test_ca_errors_are_one_line(broken_ca):
             serialization.BestAvailableEncryption(b"secret"),
         )
     )
-    with pytest.raises(Exit, match="is encrypted"):
+    with pytest.raises(HelperError, match="is encrypted"):
         certs.load_authority(cert, key, NOW)
     key.write_bytes(dm.key_pem(other))
-    with pytest.raises(Exit, match="does not match CA certificate"):
+    with pytest.raises(HelperError, match="does not match CA certificate"):
         certs.load_authority(cert, key, NOW)
     key.write_text("garbage")
-    with pytest.raises(Exit, match="is not a PEM private key"):
+    with pytest.raises(HelperError, match="is not a PEM private key"):
         certs.load_authority(cert, key, NOW)
 
 
@@ -301,5 +301,5 @@ def test_expired_ca_is_refused(tmp_path):
     )
     (tmp_path / "ca.pem").write_bytes(dm.cert_pem(expired))
     (tmp_path / "ca-key.pem").write_bytes(dm.key_pem(key))
-    with pytest.raises(Exit, match="expired on"):
+    with pytest.raises(HelperError, match="expired on"):
         certs.load_authority(tmp_path / "ca.pem", tmp_path / "ca-key.pem", NOW)

@@ -4,9 +4,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from invoke.exceptions import Exit
 
 from docker_vpn_helper.core import store
+from docker_vpn_helper.errors import HelperError
 
 DATA = Path(__file__).parent / "data" / "store"
 
@@ -74,7 +74,7 @@ def test_stale_absolute_paths_fall_back_to_the_store_layout(tmp_path):
 def test_bad_configs_are_one_line_errors_naming_the_file(tmp_path, content, message):
     root = make_store(tmp_path, "default", "config-v3.json")
     (root / "machines/default/config.json").write_text(content)
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         store.load_machine(root, "default")
     assert message in caught.value.message
     assert str(root / "machines/default/config.json") in caught.value.message
@@ -88,26 +88,26 @@ def test_unreadable_config(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "read_text", denied)
-    with pytest.raises(Exit, match=r"cannot read .*config.json: Permission denied"):
+    with pytest.raises(HelperError, match=r"cannot read .*config.json: Permission denied"):
         store.load_machine(root, "default")
 
 
 def test_unknown_machine_lists_the_existing_ones(tmp_path):
     root = make_store(tmp_path, "default", "config-v3.json")
     make_store(tmp_path, "dev", "config-v1.json")
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         store.load_machine(root, "prod")
     assert caught.value.message.endswith("(machines: default, dev)")
 
 
 def test_a_path_that_is_not_a_store(tmp_path):
-    with pytest.raises(Exit, match="is not a docker-machine store"):
+    with pytest.raises(HelperError, match="is not a docker-machine store"):
         store.load_machine(tmp_path, "default")
 
 
 @pytest.mark.parametrize("name", ["", "-x", ".x", "a b", "a;rm -rf ~", "$(id)", "a/b", "../x", "é"])
 def test_invalid_names_are_refused(name):
-    with pytest.raises(Exit, match="invalid machine name"):
+    with pytest.raises(HelperError, match="invalid machine name"):
         store.validate_machine_name(name)
 
 

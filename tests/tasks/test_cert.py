@@ -4,9 +4,9 @@ import stat
 
 import pytest
 from cryptography import x509
-from invoke.exceptions import Exit
 
 from docker_vpn_helper.core import certs
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import Session, close_all, session_for
 from docker_vpn_helper.stages import cert
 
@@ -77,7 +77,7 @@ def test_dry_run_writes_nothing(store, capsys):
 
 def test_missing_ca_key_is_a_one_line_error(store):
     (store / "certs" / "ca-key.pem").unlink()
-    with pytest.raises(Exit, match=r"CA key .*ca-key.pem is missing"):
+    with pytest.raises(HelperError, match=r"CA key .*ca-key.pem is missing"):
         cert.issue_certificate(session_for(context({}), "default", str(store)))
 
 
@@ -114,7 +114,7 @@ def test_deploy_dry_run_reads_but_does_not_write(store, guest, capsys):
 def test_a_second_run_on_the_same_machine_is_refused_while_the_first_holds_the_lock(store):
     first = session_for(context({}), "default", str(store))
     second = Session(context({}), first.settings)  # another run: its own Session, its own lock
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         second.lock()
     assert (
         f"another docker-vpn-helper run (pid {os.getpid()}) is working on machine 'default'"

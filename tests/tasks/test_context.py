@@ -2,8 +2,8 @@ import json
 import shutil
 
 import pytest
-from invoke.exceptions import Exit
 
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import context as ctx
 
@@ -95,11 +95,13 @@ def test_a_store_path_with_a_comma_is_refused_before_docker_runs(store, tmp_path
     odd = tmp_path / "my,store"
     shutil.copytree(store, odd)
     c = context({})
-    with pytest.raises(Exit, match=r"contains a comma.*cannot carry"):
+    with pytest.raises(HelperError, match=r"contains a comma.*cannot carry"):
         ctx.ensure_context(session_for(c, "default", str(odd)))
     assert commands(c) == []
 
 
 def test_docker_failing_is_one_line(store):
-    with pytest.raises(Exit, match="docker context create docker-machine-default failed: boom"):
+    with pytest.raises(
+        HelperError, match="docker context create docker-machine-default failed: boom"
+    ):
         run(store, {INSPECT: NOT_FOUND, write(store, "create"): fail("boom")})

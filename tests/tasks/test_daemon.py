@@ -1,8 +1,8 @@
 from dataclasses import replace
 
 import pytest
-from invoke.exceptions import Exit
 
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import cert, daemon
 
@@ -53,7 +53,7 @@ def test_rollback_when_the_daemon_refuses_the_new_certificate(store, guest, dock
     s = fixed_session(store)
     guest.refuse = guest.files[FakeGuest.CERT]
     s.settings = replace(s.settings, daemon_wait=0.5)
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         daemon.restart_daemon(s)
     assert guest.log == ["read", "install", "restart", "restore", "restart"]
     assert guest.files[FakeGuest.CERT] == old and guest.served == old

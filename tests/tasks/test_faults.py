@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from invoke import Context
-from invoke.exceptions import Exit
 
 from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import daemon, host
-from docker_vpn_helper.cli import program
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.lab import store as dm
+from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, nat
 from docker_vpn_helper.stages import daemon as daemon_stage
@@ -290,7 +290,7 @@ def test_rollback_after_a_run_stopped_between_deploy_and_restart(store, guest, d
     guest.refuse = guest.files[FakeGuest.CERT]
     s = session_for(context(RUNNING), "default", str(store))
     s.settings = replace(s.settings, daemon_wait=0.3)
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         daemon_stage.restart_daemon(s)
     assert "the previous certificate was put back" in caught.value.message
     assert guest.files[FakeGuest.CERT] == old and guest.served == old
@@ -302,13 +302,13 @@ def test_a_failed_upload_leaves_a_state_the_next_run_completes(store, guest, doc
     old = guest.files[FakeGuest.CERT]
 
     def full(files, backup_dir):
-        raise Exit("docker-vpn-helper: cannot write ... No space left on device")
+        raise HelperError("cannot write ... No space left on device")
 
     real_install = guest.install_files
     guest.install_files = full
     s = session_for(context(RUNNING), "default", str(store))
     cert.issue_certificate(s)
-    with pytest.raises(Exit):
+    with pytest.raises(HelperError):
         cert.deploy_certificate(s)
     assert guest.files[FakeGuest.CERT] == old and guest.served == old and guest.restarts == 0
     close_all()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from docker_vpn_helper.cli import program
+from docker_vpn_helper.program import program
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 import pytest
 from invoke import Config, MockContext
-from invoke.exceptions import AuthFailure, Exit
+from invoke.exceptions import AuthFailure
 
 from docker_vpn_helper.adapters import host
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import Session
 from docker_vpn_helper.settings import MACOS_KEXT_COMMAND, resolve
 from docker_vpn_helper.stages import kexts
@@ -68,7 +69,8 @@ def test_refuses_while_virtualbox_runs_and_lists_pids(macos):
         }
     )
     with pytest.raises(
-        Exit, match=r"VirtualBox is running \(VBoxXPCOMIPCD \(pid 412\), VBoxSVC \(pid 415\)\)"
+        HelperError,
+        match=r"VirtualBox is running \(VBoxXPCOMIPCD \(pid 412\), VBoxSVC \(pid 415\)\)",
     ):
         kexts.restart_kexts(s)
 
@@ -82,7 +84,7 @@ def test_no_terminal_and_no_password_fails_instead_of_hanging(macos, monkeypatch
             "sudo -n true": fail("sudo: a password is required"),
         }
     )
-    with pytest.raises(Exit, match="sudo needs a password and there is no terminal"):
+    with pytest.raises(HelperError, match="sudo needs a password and there is no terminal"):
         kexts.restart_kexts(s)
 
 
@@ -116,7 +118,7 @@ def test_wrong_password_is_one_line(macos, monkeypatch):
         raise AuthFailure(result=None, prompt="[sudo] password: ")
 
     s.c.sudo = refuse
-    with pytest.raises(Exit, match="sudo did not accept the password"):
+    with pytest.raises(HelperError, match="sudo did not accept the password"):
         kexts.restart_kexts(s)
 
 
@@ -143,5 +145,5 @@ def test_a_failing_restart_is_one_line_with_its_last_words(monkeypatch):
     monkeypatch.setattr(host, "platform", lambda: "linux")
     failed = fail("Job for vboxdrv.service failed.\nSee 'journalctl -xe' for details.")
     s = session({PS: ok(""), "sudo -n true": ok(), "sudo -n systemctl restart vboxdrv": failed})
-    with pytest.raises(Exit, match=r"drivers failed: See 'journalctl -xe' for details\.$"):
+    with pytest.raises(HelperError, match=r"drivers failed: See 'journalctl -xe' for details\.$"):
         kexts.restart_kexts(s)

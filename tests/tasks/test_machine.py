@@ -1,7 +1,7 @@
 import pytest
-from invoke.exceptions import Exit
 
 from docker_vpn_helper.adapters import host
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import machine, nat
 
@@ -59,7 +59,7 @@ def test_store_entry_without_vm(store):
         {SHOW: fail("VBoxManage: error: Could not find a registered machine named 'default'")}
     )
     with pytest.raises(
-        Exit, match="VirtualBox has no VM named 'default' although the store has it"
+        HelperError, match="VirtualBox has no VM named 'default' although the store has it"
     ):
         machine.ensure_machine(session_for(c, "default", str(store)))
 
@@ -67,7 +67,7 @@ def test_store_entry_without_vm(store):
 def test_new_machine_is_refused_while_the_vpn_hijacks_the_route(store, monkeypatch):
     monkeypatch.setattr("sys.argv", ["docker-vpn-helper", "fix", "--machine", "new"])
     c = context({ROUTE: VPN_ROUTE})
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         machine.ensure_machine(session_for(c, "new", str(store)))
     message = caught.value.message
     assert "cannot create 'new' while a VPN is up" in message and "utun0" in message
@@ -82,7 +82,7 @@ def test_new_machine_is_refused_while_virtualbox_runs(store):
         "    1 /sbin/launchd\n  812 /Applications/VirtualBox.app/Contents/MacOS/VBoxHeadless\n  790 /Applications/VirtualBox.app/Contents/MacOS/VBoxSVC\n"
     )
     c = context({ROUTE: HEALTHY_ROUTE, PS: ps})
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         machine.ensure_machine(session_for(c, "new", str(store)))
     assert (
         "VirtualBox is running (VBoxHeadless (pid 812), VBoxSVC (pid 790))" in caught.value.message
@@ -134,7 +134,7 @@ def test_failed_create_is_one_line(store):
         'Make sure VirtualBox is installed and VBoxManage is in the path"'
     )
     c = context(creating(store, refusal))
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         machine.ensure_machine(session_for(c, "new", str(store)))
     assert caught.value.message == (
         'docker-vpn-helper: docker-machine create new failed: Error with pre-create check: "VBoxManage not found. '
@@ -163,7 +163,7 @@ def test_a_machine_of_another_driver_is_refused(store):
     )
     c = context({})
     with pytest.raises(
-        Exit,
+        HelperError,
         match="uses docker-machine's 'amazonec2' driver: this tool repairs VirtualBox machines only",
     ):
         machine.ensure_machine(session_for(c, "default", str(store)))

@@ -1,7 +1,7 @@
 import pytest
-from invoke.exceptions import Exit
 
 from docker_vpn_helper.core import store as store_module
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat
@@ -83,7 +83,7 @@ OTHER_VM = {
 
 
 def test_a_port_asked_for_but_held_by_another_machines_rule_is_refused_naming_it(store):
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         run(store, {SHOW: ok(showvminfo()), **OTHER_VM}, port=2376)
     assert (
         "127.0.0.1:2376 is already taken by VM 'dev' (NAT rule 'docker', poweroff)"
@@ -116,7 +116,7 @@ def test_another_machines_remembered_port_is_skipped(store, monkeypatch):
 
 def test_port_held_by_another_program(store, monkeypatch):
     monkeypatch.setattr(nat, "port_listener", lambda port: port == 2376)
-    with pytest.raises(Exit, match="already taken by another program"):
+    with pytest.raises(HelperError, match="already taken by another program"):
         run(store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()}, port=2376)
 
 
@@ -150,7 +150,7 @@ def test_dry_run_plans_without_mutating(store, capsys):
 
 
 def test_vm_not_registered(store):
-    with pytest.raises(Exit, match="VirtualBox has no VM named 'default'"):
+    with pytest.raises(HelperError, match="VirtualBox has no VM named 'default'"):
         run(
             store,
             {SHOW: fail("VBoxManage: error: Could not find a registered machine named 'default'")},
@@ -158,7 +158,7 @@ def test_vm_not_registered(store):
 
 
 def test_vboxmanage_missing(store):
-    with pytest.raises(Exit, match="VBoxManage is not installed"):
+    with pytest.raises(HelperError, match="VBoxManage is not installed"):
         run(store, {SHOW: fail("bash: line 1: VBoxManage: command not found", 127)})
 
 
@@ -170,7 +170,7 @@ def test_vboxmanage_refusal_is_one_line(store):
             "VBoxManage: error: A NAT rule of this name already exists\nVBoxManage: error: Details: code NS_ERROR_INVALID_ARG"
         ),
     }
-    with pytest.raises(Exit) as caught:
+    with pytest.raises(HelperError) as caught:
         run(store, results)
     assert caught.value.message.count("\n") == 0
     assert "could not add NAT rule" in caught.value.message

@@ -1,6 +1,6 @@
 import pytest
-from invoke.exceptions import Exit
 
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, nat, restore
 
@@ -82,13 +82,13 @@ def test_restore_dry_run_changes_nothing(store, guest, dockerd, monkeypatch, cap
 
 
 def test_nothing_to_restore(store):
-    with pytest.raises(Exit, match="no backups for 'default'"):
+    with pytest.raises(HelperError, match="no backups for 'default'"):
         restore.restore(session_for(context({}), "default", str(store)))
 
 
 def test_unknown_backup_lists_the_known_ones(store, guest, dockerd, monkeypatch):
     fixed(store, guest, monkeypatch)
     with pytest.raises(
-        Exit, match=r"no backup '2001' for 'default' \(backups: \d{8}T\d{6}\.\d{6}Z\)"
+        HelperError, match=r"no backup '2001' for 'default' \(backups: \d{8}T\d{6}\.\d{6}Z\)"
     ):
         restore.restore(session_for(context({}), "default", str(store)), backup="2001")

@@ -1,7 +1,7 @@
 import pytest
-from invoke.exceptions import Exit
 
 from docker_vpn_helper.adapters import host
+from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import routes
 
@@ -79,7 +79,7 @@ def test_linux_stale_route_on_a_dead_tunnel_is_replaced(store, linux, capsys):
 
 def test_a_live_tunnel_means_the_vpn_is_connected_and_is_refused(store, linux):
     with pytest.raises(
-        Exit, match=r"utun0 is up with its client attached: the VPN is still connected"
+        HelperError, match=r"utun0 is up with its client attached: the VPN is still connected"
     ):
         run(store, {SHOW: ok(showvminfo()), IP_GET: ok(HIJACKED), IP_TUN: ok(LIVE_TUN)})
 
@@ -87,7 +87,8 @@ def test_a_live_tunnel_means_the_vpn_is_connected_and_is_refused(store, linux):
 def test_missing_vboxnet_needs_a_kext_restart(store, linux):
     missing = fail('Device "vboxnet0" does not exist.')
     with pytest.raises(
-        Exit, match=r"vboxnet0 does not exist: VirtualBox cannot add its routes.*kexts\.restart"
+        HelperError,
+        match=r"vboxnet0 does not exist: VirtualBox cannot add its routes.*kexts\.restart",
     ):
         run(
             store,
@@ -97,7 +98,8 @@ def test_missing_vboxnet_needs_a_kext_restart(store, linux):
 
 def test_route_command_failing_on_the_adapter_needs_a_kext_restart(store, linux):
     with pytest.raises(
-        Exit, match=r"failed \(Cannot find device \"vboxnet0\"\): VirtualBox cannot add its routes"
+        HelperError,
+        match=r"failed \(Cannot find device \"vboxnet0\"\): VirtualBox cannot add its routes",
     ):
         run(
             store,
@@ -154,7 +156,7 @@ def test_macos_deletes_the_stale_route_when_add_says_file_exists(store, macos):
 
 
 def test_macos_adapter_down_needs_a_kext_restart(store, macos):
-    with pytest.raises(Exit, match="vboxnet0 is down: VirtualBox cannot add its routes"):
+    with pytest.raises(HelperError, match="vboxnet0 is down: VirtualBox cannot add its routes"):
         run(
             store,
             {
@@ -170,5 +172,5 @@ def test_macos_adapter_down_needs_a_kext_restart(store, macos):
 
 def test_unregistered_vm_is_one_line(store, linux):
     missing = fail("VBoxManage: error: Could not find a registered machine named 'default'")
-    with pytest.raises(Exit, match="VirtualBox has no VM named 'default'"):
+    with pytest.raises(HelperError, match="VirtualBox has no VM named 'default'"):
         run(store, {SHOW: missing})
