@@ -239,7 +239,7 @@ class Lab:
         return True
 
     def _write_stand_ins(self) -> None:
-        """<lab>/bin: VBoxManage and docker-machine wrappers, plus the NAT dial script."""
+        """<lab>/bin: the VBoxManage and docker-machine wrappers."""
         package_root = Path(docker_vpn_helper.__file__).resolve().parent.parent
         for command, module in STAND_INS.items():
             script = (
@@ -250,7 +250,6 @@ class Lab:
                 f'exec "{sys.executable}" -m docker_vpn_helper.lab.{module} "$@"\n'
             )
             store.write(self.paths.bin / command, script.encode(), 0o755)
-        store.write(self.paths.bin / natpf.DIAL_SCRIPT, guest.read_file("nat-dial.sh"), 0o755)
 
     # ---- the VPN -------------------------------------------------------------------------------
 

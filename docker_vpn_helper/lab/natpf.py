@@ -1,19 +1,22 @@
-"""VirtualBox NAT port-forwarding, for real: one socat listener per rule in the host namespace.
+"""VirtualBox NAT port-forwarding, for real: one relay process (natfwd.py) per rule, listening in
+the host namespace.
 
-Each accepted connection is dialled from INSIDE the guest's network namespace (files/nat-dial.sh),
-so a forward keeps working when the VPN hijacks the host's routes, as VirtualBox NAT does. Like
-VirtualBox, a rule whose host port is already taken is kept but silently forwards nothing.
+Each accepted connection is dialled from INSIDE the guest's network namespace, so a forward keeps
+working when the VPN hijacks the host's routes, as VirtualBox NAT does. Like VirtualBox, a rule
+whose host port is already taken is kept but silently forwards nothing.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from . import proc
 from .paths import HOST_NS, NAT_GUEST_IP, LabPaths, netns_path, vm_ns
 
-DIAL_SCRIPT = "nat-dial"
+RELAY = Path(__file__).with_name("natfwd.py")
 
 
 @dataclass
@@ -59,12 +62,11 @@ def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
     """Start the forwarder for a TCP rule; None when it cannot listen (port taken) or is not TCP."""
     if rule.proto != "tcp":
         return None
-    listen = f"TCP4-LISTEN:{rule.hostport},reuseaddr,fork"
-    if rule.hostip:
-        listen += f",bind={rule.hostip}"
     target = rule.guestip or NAT_GUEST_IP
-    dial = f"EXEC:{paths.bin / DIAL_SCRIPT} {netns_path(vm_ns(machine))} {target} {rule.guestport}"
-    argv = ["nsenter", f"--net={netns_path(HOST_NS)}", "socat", listen, dial]
+    listen_ip = rule.hostip or "0.0.0.0"
+    relay = [sys.executable, "-I", str(RELAY), listen_ip, str(rule.hostport)]
+    relay += [netns_path(vm_ns(machine)), target, str(rule.guestport)]
+    argv = ["nsenter", f"--net={netns_path(HOST_NS)}", *relay]
     pid = proc.spawn_daemon(argv, paths.logs / f"natpf-{machine}-{rule.name}.log")
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
@@ -78,6 +80,6 @@ def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
 
 
 def stop(pid: int | None) -> None:
-    """Stop a forwarder, checking first that the PID is still a socat of ours (PIDs get reused)."""
-    if pid and proc.alive(pid) and "socat" in " ".join(proc.cmdline(pid)[:1]):
+    """Stop a forwarder, checking first that the PID is still a relay of ours (PIDs get reused)."""
+    if pid and proc.alive(pid) and str(RELAY) in proc.cmdline(pid):
         proc.kill(pid)
