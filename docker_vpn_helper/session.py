@@ -7,6 +7,7 @@ for the VM once; so they share a Session per (store, machine) for the life of th
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -25,7 +26,7 @@ from .errors import HelperError
 from .settings import CONFIG_KEY, Settings, resolve
 
 if TYPE_CHECKING:
-    from .adapters.guest import Guest
+    from .adapters.guest import DaemonFiles, Guest
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
@@ -108,6 +109,14 @@ class Session:
             self.warm_up()
         assert self._ssh is not None
         return self._ssh.result()
+
+    def daemon_files(self) -> DaemonFiles:
+        """The VM's daemon files (paths, served certificate): as read right after connecting,
+        in the background, the first time; read now after that."""
+        guest = self.guest()
+        assert self._ssh is not None
+        files, self._ssh.daemon_files = self._ssh.daemon_files, None
+        return files if files is not None else guest.read_daemon_files()
 
     def connect_early(self) -> None:
         """Start the SSH handshake on config.json's SSHPort now, in the background, while
@@ -229,6 +238,7 @@ class _Connecting:
         self._guest: Guest | None = None
         self._error: BaseException | None = None
         self.reported = False  # its error was raised to a caller
+        self.daemon_files: DaemonFiles | None = None  # read once connected; taken once
         self._thread = threading.Thread(
             target=self._run, args=(open_guest,), name=f"ssh-{port}", daemon=True
         )
@@ -240,6 +250,11 @@ class _Connecting:
             self._guest.connect()
         except BaseException as exc:  # re-raised in the main thread by result()
             self._error = exc
+            return
+        # What the deploy stage asks first, read while the main thread does other stages; on
+        # failure the deploy stage reads again, and reports what goes wrong.
+        with contextlib.suppress(Exception):
+            self.daemon_files = self._guest.read_daemon_files()
 
     def failed(self) -> bool:
         """Finished, without a connection."""

@@ -126,8 +126,8 @@ def write_certificate(
 
 def deploy_certificate(s: Session) -> None:
     machine = s.machine
+    remote = s.daemon_files()
     guest = s.guest()
-    remote = guest.read_daemon_files()
     if guest.signature_algorithm == "ssh-rsa":
         say("the VM's sshd only accepts legacy ssh-rsa signatures (a pre-2016 boot2docker): used")
     if not remote.profile_found:

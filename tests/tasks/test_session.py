@@ -84,3 +84,14 @@ def test_a_failed_connection_is_retried_by_the_next_stage(store, monkeypatch):
     monkeypatch.setattr(Session, "_open_guest", lambda self, port, m: FakeGuest())
     assert isinstance(s.guest(), FakeGuest)
     assert len(opened) == 2  # the early one, and warm_up's second try once the VM ran
+
+
+def test_the_deploy_stage_gets_the_read_done_right_after_connecting_once(store, guest):
+    s = session_for(context(RUNNING), "default", str(store))
+    machine.ensure_machine(s)
+    s.guest()  # connected: the daemon files were read on the way
+    assert guest.log == ["read"]
+    assert s.daemon_files().server_cert_pem == guest.files[FakeGuest.CERT]
+    assert guest.log == ["read"]
+    s.daemon_files()  # later callers read what is there now
+    assert guest.log == ["read", "read"]
