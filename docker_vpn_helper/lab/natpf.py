@@ -64,7 +64,7 @@ def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
         return None
     target = rule.guestip or NAT_GUEST_IP
     listen_ip = rule.hostip or "0.0.0.0"
-    relay = [sys.executable, "-I", str(RELAY), listen_ip, str(rule.hostport)]
+    relay = [sys.executable, "-I", "-S", str(RELAY), listen_ip, str(rule.hostport)]
     relay += [netns_path(vm_ns(machine)), target, str(rule.guestport)]
     argv = ["nsenter", f"--net={netns_path(HOST_NS)}", *relay]
     pid = proc.spawn_daemon(argv, paths.logs / f"natpf-{machine}-{rule.name}.log")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography import x509
@@ -117,11 +118,14 @@ def write_certificate(
     auth = s.machine.auth
     copies = backup_files([auth.server_cert, auth.server_key], s.machine.backup_root / s.stamp)
     s.record(local={str(original): copy.name for original, copy in copies.items()})
-    cert_pem, key_pem = certs.issue(authority, names, org, now)
+    # RSA key generation (~50 ms) releases the GIL: render openssl.cnf (jinja2's import, ~35 ms)
+    # beside it instead of after it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
+        cert_pem, key_pem = certs.issue(authority, names, org, now)
     atomic_write(auth.server_key, key_pem, KEY_MODE)
     atomic_write(auth.server_cert, cert_pem, CERT_MODE)
-    config = certs.render_openssl_config(names, org, s.name, certs.VALIDITY_DAYS)
-    atomic_write(auth.server_cert.parent / "openssl.cnf", config.encode(), CERT_MODE)
+    atomic_write(auth.server_cert.parent / "openssl.cnf", config.result().encode(), CERT_MODE)
 
 
 def deploy_certificate(s: Session) -> None:
