@@ -240,7 +240,10 @@ def test_sshd_down_in_the_guest_is_one_line_fast_and_changes_nothing_there(lab: 
 
 def test_a_host_port_held_by_another_program(lab: Lab, machine: str):
     listen = (
-        "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 2376)); s.listen();"
+        # SO_REUSEADDR, as servers do: earlier tests' connections leave 2376 in TIME_WAIT.
+        "import socket, time; s = socket.socket();"
+        " s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+        " s.bind(('127.0.0.1', 2376)); s.listen();"
         " print('ready', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen(

@@ -126,7 +126,7 @@ def test_a_taken_host_port_saves_the_rule_but_forwards_nothing(fresh: Lab) -> No
             "nsenter",
             f"--net={netns_path(HOST_NS)}",
             "socat",
-            "TCP4-LISTEN:2376,bind=127.0.0.1",
+            "TCP4-LISTEN:2376,bind=127.0.0.1,reuseaddr",  # 2376 may be in TIME_WAIT
             "STDIO",
         ],
         stdin=subprocess.PIPE,
