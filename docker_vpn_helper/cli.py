@@ -26,10 +26,10 @@ CONFIG_FILES = tuple(
 def quick_flags(argv: Sequence[str]) -> dict[str, Any] | None:
     """env.print's flags from `argv`, or None when invoke should parse it (other tasks, core
     flags, --help, a repeated flag, an unusual spelling, a value invoke would reject)."""
-    from .stages.env import PRINT_FLAGS
-
     if not argv or argv[0] != QUICK_TASK:
         return None
+    from .stages.env import PRINT_FLAGS
+
     flags: dict[str, Any] = {}
     words = list(argv[1:])
     while words:
