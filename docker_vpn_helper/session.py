@@ -134,17 +134,18 @@ class Session:
         The forward and certificate stages need no SSH; the deploy stage then finds the
         connection open instead of paying for the handshake. Still one connection per run.
         """
-        if self._ssh is not None and not self._ssh.failed():
-            return
-        stale = [self._ssh] if self._ssh is not None else []
+        if self._ssh is not None:
+            if not self._ssh.failed():
+                return
+            self._dropped.append(self._ssh)
         port = self.ssh_port()
         early, self._early = self._early, None
         if early is not None and early.port == port and not early.failed():
             self._ssh = early
-        else:
-            stale += [early] if early is not None else []
-            self._ssh = self._connect(port)
-        self._dropped += stale
+            return
+        if early is not None:
+            self._dropped.append(early)
+        self._ssh = self._connect(port)
 
     def _connect(self, port: int) -> _Connecting:
         machine = self.machine  # read here: the background thread must not load the store
