@@ -29,7 +29,13 @@ class MachineExecutor(Executor):
     """
 
     def per_machine(self, call: Call) -> list[Call]:
-        """One call per machine for a task given a list of machines (or --all)."""
+        """One call per machine for a task given a list of machines (or --all).
+
+        Only tasks with `--all` (fix) run once per machine; any other task that takes a list of
+        machines (the lab's `up`) gets the list itself.
+        """
+        if not _accepts(call.task, "all_"):
+            return [call]
         machines = call.kwargs.get("machine")
         if call.kwargs.get("all_"):
             from .core.store import list_machines, require_store
@@ -51,7 +57,7 @@ class MachineExecutor(Executor):
                 called_as=call.called_as,
             )
             for name in machines or [None]
-        ]  # only fix takes a list of machines, and it has --all
+        ]
 
     def expand_calls(self, calls, _inherited=None):  # type: ignore[override]
         expanded = []

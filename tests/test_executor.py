@@ -62,6 +62,23 @@ def test_without_flags_prerequisites_use_their_defaults():
     ]
 
 
+def test_a_list_of_machines_runs_once_per_machine_only_for_tasks_with_all():
+    @task(iterable=["machine"])
+    def each(c, machine=None, all_=False):
+        seen.append(("each", machine))
+
+    @task(iterable=["machine"])
+    def together(c, machine=None):
+        seen.append(("together", machine))
+
+    seen.clear()
+    ns = Collection(each, together)
+    MachineExecutor(ns, Config()).execute(
+        ("each", {"machine": ["a", "b"]}), ("together", {"machine": ["a", "b"]})
+    )
+    assert seen == [("each", "a"), ("each", "b"), ("together", ["a", "b"])]
+
+
 def test_unexpected_exceptions_become_one_line_errors(monkeypatch):
     import pytest
     from invoke.exceptions import Exit

@@ -14,6 +14,8 @@ from invoke import Collection, task
 
 from docker_vpn_helper.errors import HelperError
 
+from .paths import HOST_NS
+
 if TYPE_CHECKING:
     from .lab import Lab
 
@@ -49,7 +51,7 @@ def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")
     say(f"use it: export PATH={lab.paths.bin}:$PATH MACHINE_STORAGE_PATH={lab.paths.store}")
-    say("        and run commands on the lab's Mac with: nsenter --net=/run/netns/dvhlab-host ...")
+    say(f"        and run commands on the lab's Mac with: nsenter --net=/run/netns/{HOST_NS} ...")
 
 
 @task
