@@ -30,10 +30,19 @@ def enter_netns(path: str) -> None:
         os.close(fd)
 
 
-def pump(source: socket.socket, sink: socket.socket) -> None:
-    """Copy until EOF, then pass the half-close on (TLS and SSH both rely on it)."""
+def pump(source: socket.socket, sink: socket.socket, *, ack_at_once: bool = False) -> None:
+    """Copy until EOF, then pass the half-close on (TLS and SSH both rely on it).
+
+    `ack_at_once` for the guest's side: VirtualBox's NAT TCP (slirp, tcp_input.c DELAY_ACK)
+    ACKs every pushed segment at once, where Linux would delay the ACK up to 40 ms; against
+    sshd's Nagle (on for non-interactive sessions) that delay stalls SSH by ~40 ms (measured:
+    the first channel of every connection). TCP_QUICKACK must be re-armed after each read.
+    """
+    quickack = getattr(socket, "TCP_QUICKACK", None) if ack_at_once else None
     with contextlib.suppress(OSError):
         while data := source.recv(65536):
+            if quickack is not None:
+                source.setsockopt(socket.IPPROTO_TCP, quickack, 1)
             sink.sendall(data)
     with contextlib.suppress(OSError):
         sink.shutdown(socket.SHUT_WR)
@@ -49,7 +58,9 @@ def relay(client: socket.socket, netns: str, address: tuple[str, int]) -> None:
         with upstream:
             for s in (client, upstream):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+            back = threading.Thread(
+                target=pump, args=(upstream, client), kwargs={"ack_at_once": True}, daemon=True
+            )
             back.start()
             pump(client, upstream)
             back.join()
