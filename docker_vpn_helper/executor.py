@@ -15,6 +15,9 @@ from .errors import HelperError
 
 # The flags every stage takes and that must reach its prerequisites unchanged.
 SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run")
+# Config key under which the executor leaves the tasks this command runs, prerequisites
+# included: an early stage may start work for a later one (see tasks.common.planned).
+PLANNED = "dvh_planned"
 
 
 def _accepts(task: Task, name: str) -> bool:
@@ -59,18 +62,24 @@ class MachineExecutor(Executor):
             for name in machines or [None]
         ]
 
-    def expand_calls(self, calls, _inherited=None):  # type: ignore[override]
+    def expand_calls(self, calls):  # type: ignore[override]
+        expanded = self._expand(calls, None)
+        self.config[PLANNED] = frozenset(call.task for call in expanded)
+        return expanded
+
+    def _expand(self, calls, inherited):
+        """invoke's expansion into pre-tasks, call, post-tasks, with `inherited` shared flags."""
         expanded = []
         for call in calls:
-            if isinstance(call, Call) and not _inherited:
+            if isinstance(call, Call) and not inherited:
                 machine_calls = self.per_machine(call)
                 if len(machine_calls) > 1 or machine_calls[0] is not call:
-                    expanded.extend(self.expand_calls(machine_calls, _inherited))
+                    expanded.extend(self._expand(machine_calls, inherited))
                     continue
             if isinstance(call, Task):
-                call = Call(call, kwargs=dict(_inherited or {}))
-            elif _inherited:
-                kwargs = {**_inherited, **call.kwargs}
+                call = Call(call, kwargs=dict(inherited or {}))
+            elif inherited:
+                kwargs = {**inherited, **call.kwargs}
                 call = Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
             call.kwargs = {
                 k: v
@@ -78,9 +87,9 @@ class MachineExecutor(Executor):
                 if k not in SHARED_FLAGS or _accepts(call.task, k)
             }
             shared = {k: v for k, v in call.kwargs.items() if k in SHARED_FLAGS}
-            expanded.extend(self.expand_calls(call.pre, shared))
+            expanded.extend(self._expand(call.pre, shared))
             expanded.append(call)
-            expanded.extend(self.expand_calls(call.post, shared))
+            expanded.extend(self._expand(call.post, shared))
         return expanded
 
     def execute(self, *tasks):  # type: ignore[override]

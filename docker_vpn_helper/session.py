@@ -26,6 +26,10 @@ from .errors import HelperError
 from .settings import CONFIG_KEY, Settings, resolve
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
     from .adapters.guest import DaemonFiles, Guest
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
@@ -46,6 +50,7 @@ class Session:
         self._early: _Connecting | None = None  # opened before the live SSH port was known
         self._dropped: list[_Connecting] = []  # failed, or to a port that proved wrong
         self._lock: ProcessLock | None = None
+        self._server_key: Future[RSAPrivateKey] | None = None  # generated ahead of cert.issue
 
     @property
     def name(self) -> str:
@@ -117,6 +122,25 @@ class Session:
         assert self._ssh is not None
         files, self._ssh.daemon_files = self._ssh.daemon_files, None
         return files if files is not None else guest.read_daemon_files()
+
+    def prepare_server_key(self, make: Callable[[Session], RSAPrivateKey | None]) -> None:
+        """Run `make(self)` in the background: the key a later cert.issue will need, or None.
+        RSA generation runs without the GIL, so it overlaps VirtualBox's answers instead of
+        following them."""
+        if self._server_key is not None or self.dry_run or not self.machine_exists():
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.machine  # noqa: B018  loaded here: the background thread must not load the store
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvh-key")
+        self._server_key = pool.submit(make, self)
+        pool.shutdown(wait=False)
+
+    def server_key(self) -> RSAPrivateKey | None:
+        """The key prepare_server_key made (once: a second certificate needs its own), else
+        None."""
+        prepared, self._server_key = self._server_key, None
+        return None if prepared is None else prepared.result()
 
     def connect_early(self) -> None:
         """Start the SSH handshake on config.json's SSHPort now, in the background, while

@@ -116,15 +116,22 @@ def organization(user: str, machine_name: str) -> str:
     return f"{user}.{machine_name}"
 
 
+def new_server_key() -> rsa.RSAPrivateKey:
+    """A server key like docker-machine's: RSA 2048 (~30-100 ms; runs without the GIL)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def issue(
     authority: Authority,
     names: SubjectNames,
     org: str,
     now: dt.datetime,
     days: int = VALIDITY_DAYS,
+    key: rsa.RSAPrivateKey | None = None,
 ) -> tuple[bytes, bytes]:
-    """A new server key and certificate; returns (cert PEM, key PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A server certificate for `key` (a new one if None); returns (cert PEM, key PEM)."""
+    if key is None:
+        key = new_server_key()
     not_after = min(
         now + dt.timedelta(days=min(days, VALIDITY_DAYS)), authority.cert.not_valid_after_utc
     )

@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..core import certs, store
+from ..core import certs, store, templating
 from ..core.fsutil import atomic_write, backup_files
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
@@ -90,6 +91,21 @@ def record_sans(s: Session) -> None:
     s.changed.add("config")
 
 
+def key_ahead(s: Session) -> rsa.RSAPrivateKey | None:
+    """The key cert.issue will need, made ahead (Session.prepare_server_key), with jinja2 loaded
+    for openssl.cnf; None when the store's certificate will stay. A wrong guess costs only a
+    key made for nothing, or made later by cert.issue."""
+    try:
+        *_, found = assess_certificate(s, s.now(), s.settings.renew_days)
+    except HelperError:
+        return None  # cert.issue will say what is wrong
+    if not found:
+        return None
+    key = certs.new_server_key()
+    templating.load()
+    return key
+
+
 def issue_certificate(s: Session, force: bool = False) -> None:
     machine = s.machine
     now = s.now()
@@ -118,11 +134,11 @@ def write_certificate(
     auth = s.machine.auth
     copies = backup_files([auth.server_cert, auth.server_key], s.machine.backup_root / s.stamp)
     s.record(local={str(original): copy.name for original, copy in copies.items()})
-    # RSA key generation (~50 ms) releases the GIL: render openssl.cnf (jinja2's import, ~35 ms)
-    # beside it instead of after it.
+    # RSA key generation (unless started ahead by machine.create) releases the GIL: render openssl.cnf
+    # (jinja2's import, ~35 ms) beside it instead of after it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
-        cert_pem, key_pem = certs.issue(authority, names, org, now)
+        cert_pem, key_pem = certs.issue(authority, names, org, now, key=s.server_key())
     atomic_write(auth.server_key, key_pem, KEY_MODE)
     atomic_write(auth.server_cert, cert_pem, CERT_MODE)
     atomic_write(auth.server_cert.parent / "openssl.cnf", config.result().encode(), CERT_MODE)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from invoke import task
 
+from ..executor import PLANNED
 from ..report import banner
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ def stage(*pre: Any, **help: str) -> Callable[[Callable[..., Any]], Any]:
     prerequisites always act on the same machine.
     """
     return task(pre=list(pre), help={**SHARED_HELP, **help}, auto_shortflags=False)
+
+
+def planned(c, task: Any) -> bool:
+    """Whether this command runs `task`, itself or as a prerequisite (per the MachineExecutor)."""
+    return task in c.config.get(PLANNED, ())
 
 
 def begin(c, title: str, machine, storage_path, port, dry_run) -> Session:

@@ -75,6 +75,50 @@ def test_dry_run_writes_nothing(store, capsys):
     assert "would issue a new server certificate" in err and "would record localhost" in err
 
 
+@pytest.fixture
+def keys_made(monkeypatch):
+    """Every server key generated, in order (the real generator, counted)."""
+    made = []
+
+    def counted():
+        made.append(real())
+        return made[-1]
+
+    real = certs.new_server_key
+    monkeypatch.setattr(certs, "new_server_key", counted)
+    return made
+
+
+def public_numbers(key_pem: bytes):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(key_pem, None).public_key().public_numbers()
+
+
+def test_issue_uses_the_key_prepared_ahead_and_only_once(store, keys_made):
+    _, key, _ = machine_files(store)
+    s = session_for(context({}), "default", str(store))
+    s.prepare_server_key(cert.key_ahead)  # docker-machine's lacks 127.0.0.1: one will follow
+    cert.issue_certificate(s)
+    assert len(keys_made) == 1
+    assert public_numbers(key.read_bytes()) == keys_made[0].public_key().public_numbers()
+    cert.issue_certificate(s, force=True)  # a second certificate gets a key of its own
+    assert len(keys_made) == 2
+    assert public_numbers(key.read_bytes()) == keys_made[1].public_key().public_numbers()
+
+
+def test_no_key_is_prepared_for_a_good_certificate_or_a_dry_run(store, keys_made):
+    dry = session_for(context({}), "default", str(store), dry_run=True)
+    dry.prepare_server_key(cert.key_ahead)
+    assert dry.server_key() is None  # server_key() waits for a key being made
+    cert.issue_certificate(session_for(context({}), "default", str(store)))
+    close_all()
+    keys_made.clear()
+    s = session_for(context({}), "default", str(store))
+    s.prepare_server_key(cert.key_ahead)
+    assert s.server_key() is None and keys_made == []
+
+
 def test_missing_ca_key_is_a_one_line_error(store):
     (store / "certs" / "ca-key.pem").unlink()
     with pytest.raises(HelperError, match=r"CA key .*ca-key.pem is missing"):

@@ -102,6 +102,28 @@ def test_daemon_restart_alone_runs_the_pipeline_in_fix_order(ran, store):
     ]
 
 
+@pytest.mark.parametrize(
+    "argv, prepares",
+    [
+        (["fix"], True),
+        (["cert.issue"], True),
+        (["daemon.restart"], True),
+        (["nat.forward"], False),
+        (["machine.create"], False),
+    ],
+)
+def test_machine_create_starts_the_key_only_when_a_certificate_follows(
+    ran, store, monkeypatch, argv, prepares
+):
+    prepared = []
+    monkeypatch.setattr(
+        "docker_vpn_helper.session.Session.prepare_server_key",
+        lambda s, make: prepared.append(s.name),
+    )
+    run(*argv, "--machine", "default", "--storage-path", str(store))
+    assert prepared == (["default"] if prepares else [])
+
+
 def test_env_print_prints_only_the_environment(store, capsys, monkeypatch):
     monkeypatch.setenv("SHELL", "/usr/bin/fish")
     run("env.print", "--machine", "default", "--storage-path", str(store), "--port", "2377")
