@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HelperError
-from .fsutil import atomic_write, backup_files, timestamp
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
@@ -214,6 +213,8 @@ def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = N
 
     Returns the backup folder.
     """
+    from .fsutil import atomic_write, backup_files, timestamp  # env.print only reads (~6 ms)
+
     backup = machine.backup_root / (stamp or timestamp())
     backup_files([machine.config_path], backup)
     atomic_write(machine.config_path, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
@@ -240,4 +241,6 @@ def remembered_ports(store: Path, except_name: str) -> dict[int, str]:
 
 
 def remember_port(machine: Machine, port: int) -> None:
+    from .fsutil import atomic_write  # env.print only reads the store
+
     atomic_write(machine.directory / STATE_FILE, json.dumps({"host_port": port}).encode(), 0o600)
