@@ -80,6 +80,10 @@ def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
 
 
 def stop(pid: int | None) -> None:
-    """Stop a forwarder, checking first that the PID is still a relay of ours (PIDs get reused)."""
-    if pid and proc.alive(pid) and str(RELAY) in proc.cmdline(pid):
+    """Stop a forwarder, checking first that the PID is still a relay (PIDs get reused).
+
+    By the script's name, not its path: a relay started by another copy of the package (an
+    installed one beside a checkout) is a relay all the same.
+    """
+    if pid and proc.alive(pid) and any(Path(arg).name == RELAY.name for arg in proc.cmdline(pid)):
         proc.kill(pid)

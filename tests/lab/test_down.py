@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
-from docker_vpn_helper.lab import Lab
+from docker_vpn_helper.lab import Lab, natpf
 from docker_vpn_helper.lab.net import lab_namespaces
 from docker_vpn_helper.lab.paths import mentions
 
@@ -39,3 +44,41 @@ def test_down_leaves_nothing_even_after_a_crashed_up(lab: Lab) -> None:
     lab.down()  # idempotent
     lab.up()
     assert lab.daemon_pid("lab")
+
+
+def test_a_relay_started_by_another_copy_of_the_package_is_stopped_too(tmp_path) -> None:
+    # An installed package and a checkout each have their natfwd.py: a lab built by one must
+    # still stop the relays the other's VBoxManage started (they held 127.0.0.1:2376).
+    copy = tmp_path / "elsewhere" / natpf.RELAY.name
+    copy.parent.mkdir()
+    shutil.copy(natpf.RELAY, copy)
+    port = free_port()
+    args = ["127.0.0.1", str(port), "/nonexistent-netns", "10.0.2.15", "2376"]
+    relay = subprocess.Popen([sys.executable, "-I", "-S", str(copy), *args])
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        assert wait_for_listener(port), "the relay copy never listened"
+        natpf.stop(relay.pid)
+        natpf.stop(bystander.pid)  # not a relay: a reused PID must survive
+        assert relay.wait(timeout=5) is not None
+        assert bystander.poll() is None
+    finally:
+        for process in (relay, bystander):
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_listener(port: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.02)
+    return False
