@@ -123,18 +123,16 @@ class Session:
         files, self._ssh.daemon_files = self._ssh.daemon_files, None
         return files if files is not None else guest.read_daemon_files()
 
-    def prepare_server_key(self, make: Callable[[Session], RSAPrivateKey | None]) -> None:
-        """Run `make(self)` in the background: the key a later cert.issue will need, or None.
-        RSA generation runs without the GIL, so it overlaps VirtualBox's answers instead of
-        following them."""
-        if self._server_key is not None or self.dry_run or not self.machine_exists():
-            return
-        from concurrent.futures import ThreadPoolExecutor
+    def prepare_server_key(self) -> None:
+        """Start making the key of a certificate cert.issue is expected to issue, in the
+        background and with jinja2 loaded for its openssl.cnf: RSA generation runs without the
+        GIL, so it overlaps VirtualBox's answers instead of following them."""
+        if self._server_key is None and not self.dry_run:
+            from concurrent.futures import ThreadPoolExecutor
 
-        self.machine  # noqa: B018  loaded here: the background thread must not load the store
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvh-key")
-        self._server_key = pool.submit(make, self)
-        pool.shutdown(wait=False)
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dvh-key")
+            self._server_key = pool.submit(_key_and_templates)
+            pool.shutdown(wait=False)
 
     def server_key(self) -> RSAPrivateKey | None:
         """The key prepare_server_key made (once: a second certificate needs its own), else
@@ -253,6 +251,15 @@ class Session:
 
 
 _UNKNOWN = object()
+
+
+def _key_and_templates() -> RSAPrivateKey:
+    from .core import templating
+    from .core.certs import new_server_key
+
+    key = new_server_key()
+    templating.load()
+    return key
 
 
 class _Connecting:

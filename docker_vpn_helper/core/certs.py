@@ -21,11 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import HelperError
+from . import store
 from .templating import render
 
 VALIDITY_DAYS = 1080  # docker-machine's own lifetime; never longer
 BACKDATE = dt.timedelta(minutes=5)
-LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def wanted_names(
     """localhost and 127.0.0.1, the machine's name and IPs, and the SANs docker-machine recorded."""
     dns: list[str] = []
     ips: list[str] = []
-    for name in [*LOOPBACK_NAMES, machine_name, *machine_ips, *recorded_sans]:
+    for name in [*store.LOOPBACK_NAMES, machine_name, *machine_ips, *recorded_sans]:
         if not name:
             continue
         bucket = ips if _is_ip(name) else dns

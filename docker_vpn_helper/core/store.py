@@ -22,6 +22,10 @@ DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
 STATE_FILE = "docker-vpn-helper.json"
 # docker-machine leaves the remote paths empty on disk; these are what boot2docker uses.
 REMOTE_DIR = "/var/lib/boot2docker"
+# The names a client reaching the daemon through the NAT forward connects to. The tool records
+# them in ServerCertSANs (and passes them to `docker-machine create --tls-san`), so that
+# `docker-machine regenerate-certs` keeps them.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 
 def validate_machine_name(name: str) -> str:
@@ -206,6 +210,11 @@ def with_server_cert_sans(data: dict[str, Any], names: list[str]) -> dict[str, A
     section = updated.setdefault("HostOptions", {}).setdefault("AuthOptions", {})
     section["ServerCertSANs"] = current + missing
     return updated
+
+
+def with_loopback_sans(machine: Machine) -> dict[str, Any] | None:
+    """config.json with LOOPBACK_NAMES added to ServerCertSANs, or None if they are there."""
+    return with_server_cert_sans(machine.raw, list(LOOPBACK_NAMES))
 
 
 def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:

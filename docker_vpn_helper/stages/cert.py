@@ -11,9 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..core import certs, store, templating
+from ..core import certs, store
 from ..core.fsutil import atomic_write, backup_files
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
@@ -70,15 +69,10 @@ def assess_certificate(
     )
 
 
-def missing_sans(machine: store.Machine) -> dict | None:
-    """config.json with localhost/127.0.0.1 added to ServerCertSANs, or None if they are there."""
-    return store.with_server_cert_sans(machine.raw, list(certs.LOOPBACK_NAMES))
-
-
 def record_sans(s: Session) -> None:
     """Put localhost and 127.0.0.1 in ServerCertSANs, so `docker-machine regenerate-certs` keeps them."""
     machine = s.machine
-    updated = missing_sans(machine)
+    updated = store.with_loopback_sans(machine)
     if updated is None:
         return
     if s.dry_run:
@@ -89,21 +83,6 @@ def record_sans(s: Session) -> None:
         s.reload_machine()
         say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {backup})")
     s.changed.add("config")
-
-
-def key_ahead(s: Session) -> rsa.RSAPrivateKey | None:
-    """The key cert.issue will need, made ahead (Session.prepare_server_key), with jinja2 loaded
-    for openssl.cnf; None when the store's certificate will stay. A wrong guess costs only a
-    key made for nothing, or made later by cert.issue."""
-    try:
-        *_, found = assess_certificate(s, s.now(), s.settings.renew_days)
-    except HelperError:
-        return None  # cert.issue will say what is wrong
-    if not found:
-        return None
-    key = certs.new_server_key()
-    templating.load()
-    return key
 
 
 def issue_certificate(s: Session, force: bool = False) -> None:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from ..adapters import preflight
 from ..adapters.host import port_listener, program_name
-from ..core import certs
+from ..core import certs, store
 from ..errors import HelperError
 from ..session import Session
 from . import cert, daemon, kexts, nat
@@ -158,7 +158,7 @@ def check_certificates(s: Session) -> list[Finding]:
         )
     else:
         findings.append(Finding("daemon through tcp://localhost", FAIL, probe.detail, renew))
-    missing = cert.missing_sans(s.machine)
+    missing = store.with_loopback_sans(s.machine)
     findings.append(
         Finding(
             "ServerCertSANs in config.json",

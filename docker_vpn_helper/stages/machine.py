@@ -11,16 +11,13 @@ import ipaddress
 
 from ..adapters import preflight
 from ..adapters.docker_machine import DockerMachine
+from ..core import store
 from ..core.store import DEFAULT_HOST_ONLY_CIDR
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from .kexts import restart_kexts
 from .nat import ensure_forward
-
-# The names a new machine's own certificate gets, so it is right from the start and
-# `docker-machine regenerate-certs` keeps them (docker-machine >= 0.5.2).
-NEW_MACHINE_SANS = ("localhost", "127.0.0.1")
 
 
 def first_vm_address(cidr: str) -> str:
@@ -47,14 +44,15 @@ def create_machine(s: Session) -> None:
             f"would run: docker-machine create -d virtualbox --tls-san localhost --tls-san 127.0.0.1 {s.name}"
         )
     else:
-        docker_machine(s).create(s.name, NEW_MACHINE_SANS)
+        docker_machine(s).create(s.name, store.LOOPBACK_NAMES)
         s.forget_vm()
         s.lock()
         say(f"created {s.name!r}")
     s.changed.add("machine")
 
 
-def ensure_machine(s: Session) -> None:
+def ensure_machine(s: Session, certificate_follows: bool = False) -> None:
+    """`certificate_follows`: cert.issue runs next in this command (see prepare_server_key)."""
     if not s.machine_exists():
         create_machine(s)
         return
@@ -65,6 +63,11 @@ def ensure_machine(s: Session) -> None:
             "VirtualBox machines only"
         )
     s.connect_early()  # while VBoxManage answers
+    if certificate_follows and store.with_loopback_sans(s.machine) is not None:
+        # Not recorded in ServerCertSANs: a machine we never fixed, whose docker-machine
+        # certificate lacks 127.0.0.1, so cert.issue will replace it. (A wrong guess costs a
+        # key made for nothing, or made by cert.issue itself.)
+        s.prepare_server_key()
     info = s.vm()
     if info is None:
         raise HelperError(

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .common import begin, planned, stage
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-
-    from ..session import Session
 
 
 @stage()
@@ -19,12 +12,4 @@ def create(c, machine=None, storage_path=None, port=0, dry_run=False):
     from .cert import issue  # here: tasks.cert imports this module
 
     s = begin(c, "Checking the VM", machine, storage_path, port, dry_run)
-    if planned(c, issue):
-        s.prepare_server_key(_key_ahead)
-    ensure_machine(s)
-
-
-def _key_ahead(s: Session) -> RSAPrivateKey | None:
-    from ..stages.cert import key_ahead  # in the key's thread: cryptography loads there
-
-    return key_ahead(s)
+    ensure_machine(s, certificate_follows=planned(c, issue))

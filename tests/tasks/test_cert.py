@@ -98,25 +98,13 @@ def public_numbers(key_pem: bytes):
 def test_issue_uses_the_key_prepared_ahead_and_only_once(store, keys_made):
     _, key, _ = machine_files(store)
     s = session_for(context({}), "default", str(store))
-    s.prepare_server_key(cert.key_ahead)  # docker-machine's lacks 127.0.0.1: one will follow
+    s.prepare_server_key()
     cert.issue_certificate(s)
     assert len(keys_made) == 1
     assert public_numbers(key.read_bytes()) == keys_made[0].public_key().public_numbers()
     cert.issue_certificate(s, force=True)  # a second certificate gets a key of its own
     assert len(keys_made) == 2
     assert public_numbers(key.read_bytes()) == keys_made[1].public_key().public_numbers()
-
-
-def test_no_key_is_prepared_for_a_good_certificate_or_a_dry_run(store, keys_made):
-    dry = session_for(context({}), "default", str(store), dry_run=True)
-    dry.prepare_server_key(cert.key_ahead)
-    assert dry.server_key() is None  # server_key() waits for a key being made
-    cert.issue_certificate(session_for(context({}), "default", str(store)))
-    close_all()
-    keys_made.clear()
-    s = session_for(context({}), "default", str(store))
-    s.prepare_server_key(cert.key_ahead)
-    assert s.server_key() is None and keys_made == []
 
 
 def test_missing_ca_key_is_a_one_line_error(store):

@@ -103,7 +103,7 @@ def test_daemon_restart_alone_runs_the_pipeline_in_fix_order(ran, store):
 
 
 @pytest.mark.parametrize(
-    "argv, prepares",
+    "argv, follows",
     [
         (["fix"], True),
         (["cert.issue"], True),
@@ -112,16 +112,14 @@ def test_daemon_restart_alone_runs_the_pipeline_in_fix_order(ran, store):
         (["machine.create"], False),
     ],
 )
-def test_machine_create_starts_the_key_only_when_a_certificate_follows(
-    ran, store, monkeypatch, argv, prepares
-):
-    prepared = []
+def test_machine_create_knows_whether_a_certificate_follows(ran, store, monkeypatch, argv, follows):
+    told = []
     monkeypatch.setattr(
-        "docker_vpn_helper.session.Session.prepare_server_key",
-        lambda s, make: prepared.append(s.name),
+        "docker_vpn_helper.stages.machine.ensure_machine",
+        lambda s, certificate_follows: told.append(certificate_follows),
     )
     run(*argv, "--machine", "default", "--storage-path", str(store))
-    assert prepared == (["default"] if prepares else [])
+    assert told == [follows]
 
 
 def test_env_print_prints_only_the_environment(store, capsys, monkeypatch):

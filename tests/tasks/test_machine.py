@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from docker_vpn_helper.adapters import host
@@ -24,6 +26,28 @@ def test_running_machine_is_left_alone(store):
     s = session_for(c, "default", str(store))
     machine.ensure_machine(s)
     assert commands(c) == [SHOW] and s.changed == set()
+
+
+@pytest.mark.parametrize(
+    "certificate_follows, sans_recorded, dry_run, made_ahead",
+    [
+        (True, False, False, True),  # docker-machine's certificate: cert.issue replaces it
+        (False, False, False, False),  # nat.forward alone: no certificate follows
+        (True, True, False, False),  # a machine fixed before: its certificate stays
+        (True, False, True, False),  # a dry run issues nothing
+    ],
+)
+def test_a_key_is_made_ahead_only_for_a_certificate_that_will_be_replaced(
+    store, certificate_follows, sans_recorded, dry_run, made_ahead
+):
+    if sans_recorded:
+        config = store / "machines/default/config.json"
+        data = json.loads(config.read_text())
+        data["HostOptions"]["AuthOptions"]["ServerCertSANs"] = ["localhost", "127.0.0.1"]
+        config.write_text(json.dumps(data))
+    s = session_for(context({SHOW: ok(showvminfo())}), "default", str(store), dry_run=dry_run)
+    machine.ensure_machine(s, certificate_follows=certificate_follows)
+    assert (s.server_key() is not None) == made_ahead  # server_key() waits for one being made
 
 
 def test_stopped_machine_gets_the_forward_while_stopped_then_starts(store):
