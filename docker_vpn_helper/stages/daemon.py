@@ -17,6 +17,10 @@ from ..errors import HelperError
 from ..report import say
 from ..session import Session
 
+# How long a daemon may still take to answer after the restart command failed (see
+# _restart_and_wait); a genuine failure is rolled back that much later.
+FAILED_RESTART_GRACE = 3.0
+
 
 def _probe_args(s: Session) -> tuple:
     auth = s.machine.auth
@@ -90,15 +94,23 @@ def earlier_guest_backups(s: Session) -> list[tuple[str, str]]:
 
 
 def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | None:
-    """Restart and wait for the new certificate; the reason it failed, or None."""
+    """Restart and wait for the new certificate; the reason it failed, or None.
+
+    The daemon answering with the new certificate is what counts, not the init script's exit
+    status: after a run interrupted mid-restart, the daemon that run started may still be
+    coming up without its pid file; `stop` then misses it and `start` fails beside it.
+    """
     stats.counts["daemon_restarts"] += 1
     try:
         s.guest().restart_daemon(timeout=s.settings.daemon_wait)
     except HelperError as exc:
-        return exc.reason
+        failed: str | None = exc.reason
+        deadline = min(deadline, time.monotonic() + FAILED_RESTART_GRACE)
+    else:
+        failed = None
     result = daemon.wait_for(*_probe_args(s), expected_cert=expected, deadline=deadline)
     if not result.ok:
-        return result.detail
+        return failed or result.detail
     say(
         f"the daemon is back on tcp://localhost:{s.settings.host_port} ({result.detail}, "
         f"certificate {fingerprint_der(expected)[:16]}...)"

@@ -70,3 +70,40 @@ def test_dry_run_does_not_restart(store, guest, dockerd, capsys):
     daemon.restart_daemon(s)
     assert guest.restarts == 0
     assert "would run in the VM: sudo /etc/init.d/docker restart" in capsys.readouterr().err
+
+
+def failing_restart(guest, *, daemon_comes_up: bool):
+    """The init script fails once; after a run interrupted mid-restart, the daemon that run
+    started comes up beside it with the deployed certificate. Later restarts work."""
+    works = guest.restart_daemon
+
+    def restart(timeout=60.0):
+        guest.restart_daemon = works
+        guest.restarts += 1
+        guest.served = guest.files[FakeGuest.CERT] if daemon_comes_up else None
+        raise HelperError(
+            "guest command `docker` failed (exit 1): error: dockerd exited during start-up"
+        )
+
+    return restart
+
+
+def test_a_failed_restart_command_counts_for_nothing_when_the_daemon_answers(
+    store, guest, dockerd, capsys
+):
+    s = fixed_session(store)
+    guest.restart_daemon = failing_restart(guest, daemon_comes_up=True)
+    daemon.restart_daemon(s)
+    assert "restore" not in guest.log
+    assert "the daemon is back on tcp://localhost:2376" in capsys.readouterr().err
+
+
+def test_a_failed_restart_command_without_a_daemon_is_rolled_back_with_its_reason(
+    store, guest, dockerd, monkeypatch
+):
+    monkeypatch.setattr(daemon, "FAILED_RESTART_GRACE", 0.2)
+    s = fixed_session(store)
+    guest.restart_daemon = failing_restart(guest, daemon_comes_up=False)
+    with pytest.raises(HelperError, match=r"dockerd exited during start-up.*previous certificate"):
+        daemon.restart_daemon(s)
+    assert "restore" in guest.log
