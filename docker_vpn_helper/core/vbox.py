@@ -294,19 +294,6 @@ def parse_version(text: str) -> tuple[int, int, int]:
     raise ValueError(f"no VirtualBox version in {text.strip()[:200]!r}")
 
 
-def find_rule_on_host_port(
-    rules: Iterable[NatRule], host_port: int, proto: str = "tcp"
-) -> NatRule | None:
-    """The first rule that listens on 127.0.0.1:`host_port` (`proto`), or None.
-
-    A rule with host IP empty or 0.0.0.0 listens on every host address, so it owns it too.
-    """
-    for rule in rules:
-        if rule.host_port == host_port and rule.holds_loopback_port(proto):
-            return rule
-    return None
-
-
 def is_vm_not_found(stderr: str) -> bool:
     """True for `Could not find a registered machine named 'X'` (or `with UUID {...}`)."""
     return NOT_FOUND_MARKER.lower() in stderr.lower()

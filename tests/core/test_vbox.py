@@ -5,7 +5,6 @@ import pytest
 from docker_vpn_helper.core.vbox import (
     NatRule,
     VMInfo,
-    find_rule_on_host_port,
     is_not_running,
     is_rule_exists,
     is_vm_not_found,
@@ -272,32 +271,23 @@ def test_parse_version_rejects(text):
 
 # --- rules on a host port --------------------------------------------------------------------
 
-RULES = (
-    NatRule("ssh", "tcp", "127.0.0.1", 53770, "", 22),
-    NatRule("dns", "udp", "", 2376, "", 53),
-    NatRule("other", "tcp", "192.168.1.5", 2376, "", 2376),
-)
-
 
 @pytest.mark.parametrize(
-    "extra, port, expected_name",
+    "rule, proto, holds",
     [
-        (NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376), 2376, "docker"),
-        (NatRule("any", "tcp", "", 2376, "", 2376), 2376, "any"),
-        (NatRule("wild", "tcp", "0.0.0.0", 2376, "", 2376), 2376, "wild"),
-        (NatRule("docker", "tcp", "127.0.0.1", 2377, "", 2376), 2376, None),
-        (NatRule("lo2", "tcp", "127.0.0.2", 2376, "", 2376), 2376, None),
+        (NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376), "tcp", True),
+        (NatRule("any", "tcp", "", 2376, "", 2376), "tcp", True),  # every host address
+        (NatRule("wild", "tcp", "0.0.0.0", 2376, "", 2376), "tcp", True),
+        (NatRule("lo2", "tcp", "127.0.0.2", 2376, "", 2376), "tcp", False),
+        (NatRule("other", "tcp", "192.168.1.5", 2376, "", 2376), "tcp", False),
+        (NatRule("dns", "udp", "", 2376, "", 53), "tcp", False),
+        (NatRule("dns", "udp", "", 2376, "", 53), "udp", True),
     ],
 )
-def test_find_rule_on_host_port(extra, port, expected_name):
-    found = find_rule_on_host_port((*RULES, extra), port)
-    assert (found.name if found else None) == expected_name
-
-
-def test_find_rule_on_host_port_ssh_and_empty():
-    assert find_rule_on_host_port(RULES, 53770).name == "ssh"
-    assert find_rule_on_host_port([], 2376) is None
-    assert find_rule_on_host_port(RULES, 2376, proto="udp").name == "dns"
+def test_a_rule_holds_the_loopback_port_on_any_host_address_that_includes_127_0_0_1(
+    rule, proto, holds
+):
+    assert rule.holds_loopback_port(proto) is holds
 
 
 # --- stderr markers --------------------------------------------------------------------------
