@@ -65,8 +65,7 @@ class Session:
         return store.machine_folder(self.settings.storage_path, self.name)
 
     def machine_exists(self) -> bool:
-        store.validate_machine_name(self.name)
-        return (self.folder / "config.json").is_file()
+        return store.machine_exists(self.settings.storage_path, self.name)
 
     @property
     def machine(self) -> store.Machine:

@@ -58,15 +58,20 @@ def machine_folder(store: Path, name: str) -> Path:
     return store / "machines" / name
 
 
+def machine_exists(store: Path, name: str) -> bool:
+    """Whether `store` holds machine `name` (its folder has a config.json); checks the name."""
+    validate_machine_name(name)
+    return (machine_folder(store, name) / "config.json").is_file()
+
+
 def machine_dir(store: Path, name: str) -> Path:
     """The machine folder (DOCKER_CERT_PATH), after checking that the machine exists."""
     validate_machine_name(name)
     require_store(store)
-    folder = machine_folder(store, name)
-    if not (folder / "config.json").is_file():
+    if not machine_exists(store, name):
         known = ", ".join(list_machines(store)) or "none"
         raise HelperError(f'machine "{name}" does not exist in {store} (machines: {known})')
-    return folder
+    return machine_folder(store, name)
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,8 @@ def write_certificate(
     auth = s.machine.auth
     copies = backup_files([auth.server_cert, auth.server_key], s.machine.backup_root / s.stamp)
     s.record(local={str(original): copy.name for original, copy in copies.items()})
-    # RSA key generation (unless started ahead by machine.create) releases the GIL: render openssl.cnf
-    # (jinja2's import, ~35 ms) beside it instead of after it.
+    # RSA key generation (unless machine.create started it ahead) releases the GIL: render
+    # openssl.cnf (jinja2's import, ~35 ms) beside it instead of after it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
         cert_pem, key_pem = certs.issue(authority, names, org, now, key=s.server_key())

@@ -12,7 +12,6 @@ import ipaddress
 from ..adapters import preflight
 from ..adapters.docker_machine import DockerMachine
 from ..core import store
-from ..core.store import DEFAULT_HOST_ONLY_CIDR
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
@@ -30,7 +29,7 @@ def docker_machine(s: Session) -> DockerMachine:
 
 
 def create_machine(s: Session) -> None:
-    address = first_vm_address(DEFAULT_HOST_ONLY_CIDR)
+    address = first_vm_address(store.DEFAULT_HOST_ONLY_CIDR)
     verdict = preflight.judge_route(s.c, address, None)
     if verdict.hijacked or preflight.anyconnect_connected(s.c):
         detail = verdict.detail if verdict.hijacked else "Cisco AnyConnect is connected"
