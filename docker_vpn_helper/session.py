@@ -21,7 +21,7 @@ from . import stats
 from .adapters.host import command_line
 from .adapters.vboxmanage import VBoxManage
 from .core import store, vbox
-from .core.fsutil import Busy, ProcessLock, atomic_write, timestamp
+from .core.fsutil import Busy, ProcessLock, atomic_write, backup_files, timestamp
 from .errors import HelperError
 from .settings import CONFIG_KEY, Settings, resolve
 
@@ -200,6 +200,13 @@ class Session:
             else:
                 data[key] = value
         atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
+
+    def back_up(self, paths: list[Path]) -> dict[Path, Path]:
+        """Copy the existing `paths` into this run's backup folder and note them for `restore`:
+        {original: copy}."""
+        copies = backup_files(paths, self.machine.backup_root / self.stamp)
+        self.record(local={str(original): copy.name for original, copy in copies.items()})
+        return copies
 
     def earlier_runs(self) -> list[tuple[Path, dict[str, Any]]]:
         """Earlier runs' backup folders with their manifests, oldest first (unreadable skipped)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography import x509
 
 from ..core import certs, store
-from ..core.fsutil import atomic_write, backup_files
+from ..core.fsutil import atomic_write
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
 from ..report import say
@@ -111,8 +111,7 @@ def write_certificate(
 ) -> None:
     """Back up the current pair, then replace key and certificate atomically (key 0600)."""
     auth = s.machine.auth
-    copies = backup_files([auth.server_cert, auth.server_key], s.machine.backup_root / s.stamp)
-    s.record(local={str(original): copy.name for original, copy in copies.items()})
+    s.back_up([auth.server_cert, auth.server_key])
     # RSA key generation (unless machine.create started it ahead) releases the GIL: render
     # openssl.cnf (jinja2's import, ~35 ms) beside it instead of after it.
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.fsutil import atomic_write, backup_files
+from ..core.fsutil import atomic_write
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
 from ..report import say
@@ -40,8 +40,7 @@ def restore_local(s: Session, folder: Path, manifest: dict) -> None:
     if s.dry_run:
         say(f"would put back {', '.join(str(p) for p in originals)}")
         return
-    copies = backup_files(list(originals), s.machine.backup_root / s.stamp)
-    s.record(local={str(original): copy.name for original, copy in copies.items()})
+    s.back_up(list(originals))
     for target, copy in originals.items():
         atomic_write(target, copy.read_bytes(), copy.stat().st_mode & 0o777)
     s.reload_machine()
