@@ -18,6 +18,8 @@ import pytest
 
 from docker_vpn_helper.adapters.guest import Guest
 
+from ..ports import free_port
+
 SSHD = "/usr/sbin/sshd"
 
 # What a pre-2016 boot2docker sshd accepts; the second variant also limits key exchange to
@@ -72,12 +74,6 @@ def keygen(path: Path, *args: str) -> Path:
 def client_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SSH key like docker-machine's: RSA 2048, PEM 'RSA PRIVATE KEY'."""
     return keygen(tmp_path_factory.mktemp("key") / "id_rsa", "-t", "rsa", "-b", "2048", "-m", "PEM")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

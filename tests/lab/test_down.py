@@ -15,6 +15,8 @@ from docker_vpn_helper.lab import Lab, natpf
 from docker_vpn_helper.lab.net import lab_namespaces
 from docker_vpn_helper.lab.paths import mentions
 
+from ..ports import free_port
+
 pytestmark = pytest.mark.lab
 
 
@@ -66,12 +68,6 @@ def test_a_relay_started_by_another_copy_of_the_package_is_stopped_too(tmp_path)
         for process in (relay, bystander):
             process.kill()
             process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_listener(port: int, timeout: float = 5.0) -> bool:
