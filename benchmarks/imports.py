@@ -16,6 +16,21 @@ import sys
 HEAVY = ("invoke", "jinja2", "unittest", "asyncio", "yaml", "cryptography", "paramiko", "fabric")
 
 
+# A line of `python -X importtime`: self µs | cumulative µs | the module, indented by depth.
+IMPORT_LINE = re.compile(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)")
+
+
+def importtime_rows(stderr: str) -> list[tuple[float, int, str]]:
+    """(cumulative seconds, depth, module) per line of `-X importtime` output (also used by
+    run.py); depth 1 is an import the program itself made."""
+    rows = []
+    for line in stderr.splitlines():
+        m = IMPORT_LINE.match(line)
+        if m:
+            rows.append((int(m.group(1)) / 1e6, len(m.group(2)), m.group(3)))
+    return rows
+
+
 def cost(module: str) -> tuple[float, set[str]]:
     """Seconds to import `module` (cumulative, outermost), and every top-level package loaded."""
     err = subprocess.run(
@@ -25,14 +40,10 @@ def cost(module: str) -> tuple[float, set[str]]:
         check=True,
     ).stderr
     total, loaded = 0.0, set()
-    for line in err.splitlines():
-        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
-        if m:
-            loaded.add(
-                m.group(3).split(".")[-1] if "vendor" in m.group(3) else m.group(3).split(".")[0]
-            )
-            if m.group(3) == module:
-                total = int(m.group(1)) / 1e6
+    for seconds, _, name in importtime_rows(err):
+        loaded.add(name.split(".")[-1] if "vendor" in name else name.split(".")[0])
+        if name == module:
+            total = seconds
     return total, loaded
 
 

@@ -30,6 +30,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from imports import importtime_rows  # benchmarks/imports.py: this script's folder is on sys.path
+
 BENCH_DIR = Path(__file__).resolve().parent
 MACHINE = "bench"
 SHIMMED = ("VBoxManage", "docker-machine", "sudo", "openssl", "ip", "ps")
@@ -183,14 +185,10 @@ def import_profile(stderr: str) -> dict[str, Any]:
     """Top-level imports by cumulative time (from -X importtime) and which heavy ones loaded."""
     rows = []
     loaded = set()
-    for line in stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if not m:
-            continue
-        name = m.group(4)
+    for seconds, depth, name in importtime_rows(stderr):
         loaded.add(name.split(".")[0])
-        if len(m.group(3)) == 1:  # a top-level import (not one done by another module)
-            rows.append((int(m.group(2)) / 1e6, name))
+        if depth == 1:  # a top-level import (not one done by another module)
+            rows.append((seconds, name))
     rows.sort(reverse=True)
     return {
         "top": rows[:8],
