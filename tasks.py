@@ -4,6 +4,8 @@ invoke.yaml beside this file selects the MachineExecutor, which hands a task's -
 its prerequisite stages.
 """
 
+from docker_vpn_helper.cli import leave_objects_to_the_os
 from docker_vpn_helper.tasks import namespace
 
+leave_objects_to_the_os()
 ns = namespace

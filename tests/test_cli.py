@@ -28,3 +28,18 @@ def test_version():
         timeout=60,
     )
     assert done.stdout.strip() == "docker-vpn-helper 0.1.0"
+
+
+def test_the_command_leaves_its_objects_to_the_os_at_exit():
+    # An exit hook registered before main() runs after main's own hooks: by then every object
+    # must be frozen, so CPython's final collections skip them.
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count()))\n"
+        "sys.argv = ['docker-vpn-helper', '--version']\n"
+        "from docker_vpn_helper.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    frozen = int(done.stdout.rsplit("frozen at exit:", 1)[1])
+    assert frozen > 1000
