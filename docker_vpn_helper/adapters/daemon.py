@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-POLL = 0.05  # seconds between probes while the daemon restarts (each probe is a few ms)
+POLL = 0.02  # seconds between probes while the daemon restarts (each probe is a few ms)
 
 
 @dataclass(frozen=True)
