@@ -12,6 +12,9 @@ spawned: Counter[str] = Counter()  # local processes by program name (VBoxManage
 counts: Counter[str] = Counter()  # ssh_connections, daemon_restarts, ...
 stage_seconds: dict[str, float] = {}
 _current: list = []  # [(label, start)] of the stage running now
+# time.monotonic() when the first stage began: a benchmark reading the same clock (Linux's
+# CLOCK_MONOTONIC is system-wide) tells start-up from the stages, and the stages from the exit.
+_first_stage_at: list[float] = []
 
 
 def stage(label: str) -> None:
@@ -20,6 +23,8 @@ def stage(label: str) -> None:
     if _current:
         done, start = _current.pop()
         stage_seconds[done] = stage_seconds.get(done, 0.0) + now - start
+    else:
+        _first_stage_at[:] = [now]
     _current.append((label, now))
 
 
@@ -29,6 +34,12 @@ def _write() -> None:
     if not path:
         return
     stage("")
-    report = {"spawned": dict(spawned), "counts": dict(counts), "stage_seconds": stage_seconds}
+    report = {
+        "spawned": dict(spawned),
+        "counts": dict(counts),
+        "stage_seconds": stage_seconds,
+        "first_stage_at": _first_stage_at[0],
+        "written_at": time.monotonic(),
+    }
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)
