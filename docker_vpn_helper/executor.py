@@ -7,6 +7,7 @@ Also runs a task once per machine when it was given several (`fix --machine a --
 from __future__ import annotations
 
 import os
+from functools import cache
 
 from invoke import Call, Executor, Task
 from invoke.exceptions import Exit
@@ -21,7 +22,14 @@ PLANNED = "dvh_planned"
 
 
 def _accepts(task: Task, name: str) -> bool:
-    return any(arg.name == name for arg in task.get_arguments())
+    return name in _argument_names(task)
+
+
+@cache
+def _argument_names(task: Task) -> frozenset[str]:
+    """Read once per task: invoke inspects the signature on every get_arguments() (a `fix`
+    asks ~60 times, ~4 ms)."""
+    return frozenset(arg.name for arg in task.get_arguments())
 
 
 class MachineExecutor(Executor):
