@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from docker_vpn_helper.lab import Lab
+from docker_vpn_helper.lab.paths import HOST_NS, netns_path
 
 
 def docker_env(lab: Lab, host: str, machine: str = "lab") -> dict[str, str]:
@@ -56,3 +60,29 @@ def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
         done = docker(lab, machine, host)
         assert done.returncode == 0, f"{host}: {done.stderr}"
         assert re.fullmatch(r"\d+\.\d+\.\d+\S*", done.stdout.strip()), done.stdout
+
+
+@contextlib.contextmanager
+def port_held(port: int = 2376) -> Iterator[None]:
+    """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends.
+
+    Entered only once it listens: a sleep instead let VirtualBox's forward take the port first
+    on a loaded machine. SO_REUSEADDR, as servers do: earlier tests leave the port in TIME_WAIT.
+    """
+    listen = (
+        "import socket, time; s = socket.socket();"
+        " s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+        f" s.bind(('127.0.0.1', {port})); s.listen();"
+        " print('ready', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", listen],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

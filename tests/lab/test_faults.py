@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -15,7 +14,7 @@ import pytest
 from docker_vpn_helper.lab import Lab
 from docker_vpn_helper.lab.paths import HOST_NS, netns_path
 
-from .helpers import TOOL, assert_docker_works, docker
+from .helpers import TOOL, assert_docker_works, docker, port_held
 
 pytestmark = pytest.mark.lab
 
@@ -239,20 +238,7 @@ def test_sshd_down_in_the_guest_is_one_line_fast_and_changes_nothing_there(lab: 
 
 
 def test_a_host_port_held_by_another_program(lab: Lab, machine: str):
-    listen = (
-        # SO_REUSEADDR, as servers do: earlier tests' connections leave 2376 in TIME_WAIT.
-        "import socket, time; s = socket.socket();"
-        " s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
-        " s.bind(('127.0.0.1', 2376)); s.listen();"
-        " print('ready', flush=True); time.sleep(60)"
-    )
-    holder = subprocess.Popen(
-        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", listen],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+    with port_held(2376):
         asked = fix(lab, machine, "--port", "2376")
         assert asked.returncode == 1
         assert error_line(asked.stderr).startswith(
@@ -260,9 +246,6 @@ def test_a_host_port_held_by_another_program(lab: Lab, machine: str):
         )
         assert not any("docker," in rule for rule in lab.status()["machines"][machine]["rules"])
         done = fix(lab, machine, "--shell", "bash")  # the configured default moves on instead
-    finally:
-        holder.kill()
-        holder.wait()
     assert done.returncode == 0, done.stderr
     assert "127.0.0.1:2376 is taken by another program" in done.stderr
     assert 'export DOCKER_HOST="tcp://localhost:2377"' in done.stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,9 +15,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from docker_vpn_helper.lab import Lab
-from docker_vpn_helper.lab.paths import HOST_NS, netns_path
 
-from .helpers import docker_env, ssh_argv
+from .helpers import docker_env, port_held, ssh_argv
 
 pytestmark = pytest.mark.lab
 
@@ -121,27 +119,11 @@ def test_a_nat_rule_really_forwards_to_the_daemon(fresh: Lab) -> None:
 
 
 def test_a_taken_host_port_saves_the_rule_but_forwards_nothing(fresh: Lab) -> None:
-    squatter = subprocess.Popen(
-        [
-            "nsenter",
-            f"--net={netns_path(HOST_NS)}",
-            "socat",
-            "TCP4-LISTEN:2376,bind=127.0.0.1,reuseaddr",  # 2376 may be in TIME_WAIT
-            "STDIO",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.3)
+    with port_held(2376):
         added = vbox(fresh, "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
         assert added.returncode == 0
         assert "docker,tcp,127.0.0.1,2376,,2376" in fresh.status()["machines"]["lab"]["rules"]
         assert docker_version(fresh, "tcp://localhost:2376", limit=3).returncode != 0
-    finally:
-        squatter.kill()
-        squatter.wait()
 
 
 def test_the_store_is_what_docker_machine_writes(fresh: Lab) -> None:
