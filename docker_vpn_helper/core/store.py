@@ -109,6 +109,11 @@ class Machine:
         return self.directory / "config.json"
 
     @property
+    def on_virtualbox(self) -> bool:
+        """Made by docker-machine's virtualbox driver (or naming none: VirtualBox is asked)."""
+        return self.driver_name in ("", "virtualbox")
+
+    @property
     def backup_root(self) -> Path:
         return self.directory / "backups"
 

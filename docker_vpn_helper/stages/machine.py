@@ -55,11 +55,10 @@ def ensure_machine(s: Session, certificate_follows: bool = False) -> None:
     if not s.machine_exists():
         create_machine(s)
         return
-    driver = s.machine.driver_name
-    if driver not in ("", "virtualbox"):
+    if not s.machine.on_virtualbox:
         raise HelperError(
-            f"machine {s.name!r} uses docker-machine's {driver!r} driver: this tool repairs "
-            "VirtualBox machines only"
+            f"machine {s.name!r} uses docker-machine's {s.machine.driver_name!r} driver: this "
+            "tool repairs VirtualBox machines only"
         )
     s.connect_early()  # while VBoxManage answers
     if certificate_follows and store.with_loopback_sans(s.machine) is not None:
