@@ -14,9 +14,32 @@ import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-QUICK_TASK = "env.print"
+if TYPE_CHECKING:
+    from .settings import Settings
+
+# The flags (and their kinds) of the tasks this command handles before loading invoke: it
+# answers env.print, and asks VirtualBox about fix's machine early. A test holds them to the
+# tasks' own signatures.
+TASK_FLAGS: dict[str, dict[str, type]] = {
+    "env.print": {
+        "machine": str,
+        "storage_path": str,
+        "port": int,
+        "shell": str,
+        "unset": bool,
+        "transport": str,
+    },
+    "fix": {
+        "machine": list,
+        "storage_path": str,
+        "port": int,
+        "dry_run": bool,
+        "shell": str,
+        "all_": bool,
+    },
+}
 # Where invoke would find configuration for the installed command (it has no project level).
 CONFIG_FILES = tuple(
     f"{prefix}invoke.{suffix}"
@@ -25,24 +48,22 @@ CONFIG_FILES = tuple(
 )
 
 
-def quick_flags(argv: Sequence[str]) -> dict[str, Any] | None:
-    """env.print's flags from `argv`, or None when invoke should parse it (other tasks, core
+def quick_flags(argv: Sequence[str], task: str) -> dict[str, Any] | None:
+    """`task`'s flags from `argv`, or None when invoke should parse it (another task, core
     flags, --help, a repeated flag, an unusual spelling, a value invoke would reject)."""
-    if not argv or argv[0] != QUICK_TASK:
+    if not argv or argv[0] != task:
         return None
-    from .stages.env import PRINT_FLAGS
-
+    kinds = TASK_FLAGS[task]
+    keys = {flag_name(key): key for key in kinds}
     flags: dict[str, Any] = {}
     words = list(argv[1:])
     while words:
         word = words.pop(0)
         name, has_value, value = word.partition("=")
-        key = name[2:].replace("-", "_")
-        if not name.startswith("--") or key not in PRINT_FLAGS or name != flag_name(key):
+        key = keys.get(name)
+        if key is None or key in flags:
             return None
-        if key in flags:
-            return None
-        if PRINT_FLAGS[key] is bool:
+        if kinds[key] is bool:
             if has_value:
                 return None
             flags[key] = True
@@ -53,18 +74,19 @@ def quick_flags(argv: Sequence[str]) -> dict[str, Any] | None:
             value = words.pop(0)
         if not value or value.startswith("-"):
             return None
-        if PRINT_FLAGS[key] is int:
+        if kinds[key] is int:
             if not (value.isascii() and value.isdigit()):
                 return None
             flags[key] = int(value)
         else:
-            flags[key] = value
+            flags[key] = value  # a list flag given once is its one value
     return flags
 
 
 def flag_name(key: str) -> str:
-    """The flag invoke makes of a task argument: `storage_path` -> `--storage-path`."""
-    return "--" + key.replace("_", "-")
+    """The flag invoke makes of a task argument: `storage_path` -> `--storage-path`, `all_` ->
+    `--all`."""
+    return "--" + key.strip("_").replace("_", "-")
 
 
 def invoke_configured(environ: Mapping[str, str]) -> bool:
@@ -74,14 +96,16 @@ def invoke_configured(environ: Mapping[str, str]) -> bool:
     return any(os.path.exists(os.path.expanduser(path)) for path in CONFIG_FILES)
 
 
-def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> bool:
-    """Print env.print's output without invoke if `argv` allows it; False: let invoke run it."""
-    flags = quick_flags(argv)
+def quick_settings(
+    argv: Sequence[str], task: str, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], Settings] | None:
+    """`task`'s flags and settings, when `argv` is that task and no invoke configuration could
+    change them; else None (invoke's run parses it, and reports what is wrong)."""
+    flags = quick_flags(argv, task)
     if flags is None or invoke_configured(environ):
-        return False
+        return None
     from .errors import HelperError
     from .settings import resolve
-    from .stages.env import render
 
     try:
         settings = resolve(
@@ -91,6 +115,21 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
             port=flags.get("port", 0),
             environ=environ,
         )
+    except HelperError:
+        return None
+    return flags, settings
+
+
+def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> bool:
+    """Print env.print's output without invoke if `argv` allows it; False: let invoke run it."""
+    quick = quick_settings(argv, "env.print", environ)
+    if quick is None:
+        return False
+    flags, settings = quick
+    from .errors import HelperError
+    from .stages.env import render
+
+    try:
         text = render(
             settings,
             flags.get("shell"),
@@ -102,6 +141,30 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
         return False  # invoke's run reports it, in its usual words
     sys.stdout.write(text)
     return True
+
+
+def ask_virtualbox_early(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
+    """For a `fix` of one machine the store has, start VirtualBox's `showvminfo` now.
+
+    Loading invoke and our tasks keeps the main thread busy ~0.2 s before the first stage asks
+    VirtualBox about the VM; asked now, VBoxManage answers meanwhile, in its own process
+    (docs/PERFORMANCE.md). Never for a machine still to be created: VBoxManage would start
+    VirtualBox's service before machine.create checks that VirtualBox is not running.
+    """
+    quick = quick_settings(argv, "fix", environ)
+    if quick is None or quick[0].get("all_"):
+        return
+    settings = quick[1]
+    from .adapters.vboxmanage import ask_early
+    from .core import store
+    from .errors import HelperError
+
+    try:
+        machine = store.load_machine(settings.storage_path, settings.machine)
+    except HelperError:
+        return  # not in the store (to be created), or broken: the stages say what to do
+    if machine.on_virtualbox:
+        ask_early(settings.vboxmanage, settings.machine)
 
 
 def leave_objects_to_the_os() -> None:
@@ -121,6 +184,7 @@ def main() -> None:
         if quick_env_print(sys.argv[1:]):
             sys.stdout.flush()
             return
+        ask_virtualbox_early(sys.argv[1:])
         from .program import program
 
         program.run()

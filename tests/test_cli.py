@@ -4,6 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from docker_vpn_helper import cli
+from docker_vpn_helper.tasks import namespace
+
 
 def test_a_closed_stdout_is_no_traceback():
     read_end, write_end = os.pipe()
@@ -43,3 +48,22 @@ def test_the_command_leaves_its_objects_to_the_os_at_exit():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     frozen = int(done.stdout.rsplit("frozen at exit:", 1)[1])
     assert frozen > 1000
+
+
+@pytest.mark.parametrize("task", sorted(cli.TASK_FLAGS))
+def test_the_quick_flags_are_the_tasks_flags(task):
+    arguments = namespace[task].get_arguments()
+    assert {arg.name: arg.kind for arg in arguments} == cli.TASK_FLAGS[task]
+
+
+def test_fix_flags_are_read_as_invoke_reads_them():
+    argv = ["fix", "--machine", "dev", "--storage-path=/s", "--port", "2380", "--dry-run"]
+    assert cli.quick_flags([*argv, "--all"], "fix") == {
+        "machine": "dev",
+        "storage_path": "/s",
+        "port": 2380,
+        "dry_run": True,
+        "all_": True,
+    }
+    for other in (["--machine", "a", "--machine", "b"], ["--help"], ["-m", "a"], ["--all_"]):
+        assert cli.quick_flags(["fix", *other], "fix") is None

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from invoke import Context
+from typing import TYPE_CHECKING
 
 from ..core import vbox
 from ..errors import HelperError
-from .host import Output, run
+from .host import Output, run, start_early
+
+if TYPE_CHECKING:
+    from invoke import Context
+
+
+def showvminfo_args(name: str) -> tuple[str, ...]:
+    return ("showvminfo", name, "--machinereadable")
+
+
+def ask_early(binary: str, name: str) -> None:
+    """Start `showvminfo` of VM `name` before invoke loads (cli.ask_virtualbox_early); the
+    run's first local command, when it is this one, takes its answer."""
+    start_early([binary, *showvminfo_args(name)])
 
 
 class VBoxManage:
@@ -26,7 +39,7 @@ class VBoxManage:
 
     def showvminfo(self, name: str) -> vbox.VMInfo | None:
         """The VM's state and NAT rules, or None when VirtualBox has no VM of that name."""
-        output = self._run("showvminfo", name, "--machinereadable")
+        output = self._run(*showvminfo_args(name))
         if not output.ok and vbox.is_vm_not_found(output.stderr):
             return None
         self._check(output, f"describe VM {name!r}")

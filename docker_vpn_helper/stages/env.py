@@ -26,17 +26,6 @@ def variables(settings: Settings) -> list[tuple[str, str]]:
 
 TRANSPORTS = ("tcp", "ssh")
 
-# env.print's flags and their kinds, for the command's quick path (cli.py), which answers
-# without invoke; a test holds them to the task's own signature.
-PRINT_FLAGS: dict[str, type] = {
-    "machine": str,
-    "storage_path": str,
-    "port": int,
-    "shell": str,
-    "unset": bool,
-    "transport": str,
-}
-
 
 def ssh_alias(machine: str) -> str:
     """The `Host` that env.ssh-config writes into ~/.ssh/config for the machine."""

@@ -1,7 +1,11 @@
 """The task tree as users call it: the stages' order, the shared flags, stdout vs stderr."""
 
+import json
+
 import pytest
 
+from docker_vpn_helper import cli
+from docker_vpn_helper.adapters import vboxmanage
 from docker_vpn_helper.program import program
 
 
@@ -172,3 +176,43 @@ def test_bad_input_is_one_line_on_stderr_and_exit_1(store, capsys, argv, message
     assert caught.value.code == 1
     assert out == ""
     assert err.startswith(f"docker-vpn-helper: {message}") and err.count("\n") == 1
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """What the command asks VirtualBox before invoke loads (nothing is started)."""
+    started = []
+    monkeypatch.setattr(vboxmanage, "start_early", started.append)
+    return started
+
+
+def test_fix_asks_virtualbox_about_a_machine_of_the_store_early(store, asked):
+    cli.ask_virtualbox_early(["fix", "--storage-path", str(store), "--shell", "bash"])
+    assert asked == [["VBoxManage", "showvminfo", "default", "--machinereadable"]]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fix", "--machine", "new"],  # to be created: VirtualBox must not be started first
+        ["fix", "--machine", "a;b"],
+        ["fix", "--all"],
+        ["fix", "--machine", "default", "--machine", "dev"],
+        ["fix", "--help"],
+        ["nat.forward"],
+        ["env.print"],
+    ],
+)
+def test_other_command_lines_ask_virtualbox_nothing_early(argv, store, asked, monkeypatch):
+    monkeypatch.setenv("MACHINE_STORAGE_PATH", str(store))
+    cli.ask_virtualbox_early(argv)
+    assert asked == []
+
+
+def test_a_machine_of_another_driver_or_invoke_configuration_asks_nothing_early(store, asked):
+    argv = ["fix", "--storage-path", str(store)]
+    cli.ask_virtualbox_early(argv, environ={"INVOKE_VPNHELPER_VBOXMANAGE": "/opt/vbox"})
+    config = store / "machines/default/config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "DriverName": "hyperv"}))
+    cli.ask_virtualbox_early(argv)
+    assert asked == []

@@ -1,7 +1,9 @@
 import json
+import os
 
 import pytest
 
+from docker_vpn_helper import cli
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
@@ -192,3 +194,22 @@ def test_a_machine_of_another_driver_is_refused(store):
     ):
         machine.ensure_machine(session_for(c, "default", str(store)))
     assert commands(c) == []
+
+
+def test_the_answer_the_command_asked_for_early_is_the_check(store, tmp_path, monkeypatch):
+    # cli.main asks before invoke loads; the stage then asks VirtualBox nothing itself.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "showvminfo.txt").write_text(showvminfo("running", (SSH_RULE, DOCKER_RULE)))
+    fake = bin_dir / "VBoxManage"
+    fake.write_text(
+        f'#!/bin/sh\n[ "$*" = "showvminfo default --machinereadable" ] && exec cat "{bin_dir}/showvminfo.txt"\nexit 9\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cli.ask_virtualbox_early(["fix", "--storage-path", str(store)])
+    c = context({})
+    s = session_for(c, "default", str(store))
+    machine.ensure_machine(s)
+    nat.ensure_forward(s)  # the daemon's rule is in the early answer: nothing to add
+    assert commands(c) == [] and s.vbox.calls == 1 and s.changed == set()
