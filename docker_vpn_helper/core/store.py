@@ -109,6 +109,11 @@ class Machine:
         return self.directory / "config.json"
 
     @property
+    def loopback_sans_recorded(self) -> bool:
+        """ServerCertSANs holds localhost and 127.0.0.1: a machine this tool fixed (or created)."""
+        return all(name in self.server_cert_sans for name in LOOPBACK_NAMES)
+
+    @property
     def on_virtualbox(self) -> bool:
         """Made by docker-machine's virtualbox driver (or naming none: VirtualBox is asked)."""
         return self.driver_name in ("", "virtualbox")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from ..adapters import preflight
 from ..adapters.host import port_listener, program_name
-from ..core import certs, store
+from ..core import certs
 from ..errors import HelperError
 from ..session import Session
 from . import cert, daemon, kexts, nat
@@ -158,15 +158,15 @@ def check_certificates(s: Session) -> list[Finding]:
         )
     else:
         findings.append(Finding("daemon through tcp://localhost", FAIL, probe.detail, renew))
-    missing = store.with_loopback_sans(s.machine)
+    recorded = s.machine.loopback_sans_recorded
     findings.append(
         Finding(
             "ServerCertSANs in config.json",
-            OK if missing is None else WARN,
+            OK if recorded else WARN,
             "keep localhost and 127.0.0.1 through docker-machine regenerate-certs"
-            if missing is None
+            if recorded
             else "lack localhost/127.0.0.1: docker-machine regenerate-certs would drop them",
-            "" if missing is None else _command(s, "cert.issue"),
+            "" if recorded else _command(s, "cert.issue"),
         )
     )
     return findings

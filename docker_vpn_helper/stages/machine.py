@@ -61,7 +61,7 @@ def ensure_machine(s: Session, certificate_follows: bool = False) -> None:
             "tool repairs VirtualBox machines only"
         )
     s.connect_early()  # while VBoxManage answers
-    if certificate_follows and store.with_loopback_sans(s.machine) is not None:
+    if certificate_follows and not s.machine.loopback_sans_recorded:
         # Not recorded in ServerCertSANs: a machine we never fixed, whose docker-machine
         # certificate lacks 127.0.0.1, so cert.issue will replace it. (A wrong guess costs a
         # key made for nothing, or made by cert.issue itself.)
