@@ -144,12 +144,14 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
 
 
 def ask_virtualbox_early(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
-    """For a `fix` of one machine the store has, start VirtualBox's `showvminfo` now.
+    """For a `fix` of a machine this tool never fixed, start VirtualBox's `showvminfo` now.
 
     Loading invoke and our tasks keeps the main thread busy ~0.2 s before the first stage asks
     VirtualBox about the VM; asked now, VBoxManage answers meanwhile, in its own process
-    (docs/PERFORMANCE.md). Never for a machine still to be created: VBoxManage would start
-    VirtualBox's service before machine.create checks that VirtualBox is not running.
+    (docs/PERFORMANCE.md). Not for a machine fixed before: `fix` usually finds nothing to do
+    there, and its SSH connection opens fastest while the main thread waits for VirtualBox.
+    Never for a machine still to be created: VBoxManage would start VirtualBox's service
+    before machine.create checks that VirtualBox is not running.
     """
     quick = quick_settings(argv, "fix", environ)
     if quick is None or quick[0].get("all_"):
@@ -163,7 +165,7 @@ def ask_virtualbox_early(argv: Sequence[str], environ: Mapping[str, str] = os.en
         machine = store.load_machine(settings.storage_path, settings.machine)
     except HelperError:
         return  # not in the store (to be created), or broken: the stages say what to do
-    if machine.on_virtualbox:
+    if machine.on_virtualbox and not machine.loopback_sans_recorded:
         ask_early(settings.vboxmanage, settings.machine)
 
 

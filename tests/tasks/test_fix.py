@@ -186,7 +186,7 @@ def asked(monkeypatch):
     return started
 
 
-def test_fix_asks_virtualbox_about_a_machine_of_the_store_early(store, asked):
+def test_fix_asks_virtualbox_early_about_a_machine_it_never_fixed(store, asked):
     cli.ask_virtualbox_early(["fix", "--storage-path", str(store), "--shell", "bash"])
     assert asked == [["VBoxManage", "showvminfo", "default", "--machinereadable"]]
 
@@ -209,10 +209,23 @@ def test_other_command_lines_ask_virtualbox_nothing_early(argv, store, asked, mo
     assert asked == []
 
 
-def test_a_machine_of_another_driver_or_invoke_configuration_asks_nothing_early(store, asked):
+def set_config(store, **fields):
+    config = store / "machines/default/config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), **fields}))
+
+
+def test_invoke_configuration_or_another_driver_asks_nothing_early(store, asked):
     argv = ["fix", "--storage-path", str(store)]
     cli.ask_virtualbox_early(argv, environ={"INVOKE_VPNHELPER_VBOXMANAGE": "/opt/vbox"})
-    config = store / "machines/default/config.json"
-    config.write_text(json.dumps({**json.loads(config.read_text()), "DriverName": "hyperv"}))
+    set_config(store, DriverName="hyperv")
     cli.ask_virtualbox_early(argv)
+    assert asked == []
+
+
+def test_a_machine_fixed_before_is_not_asked_about_early(store, asked):
+    # Likely healthy: its SSH connection opens best while the stage waits for VirtualBox.
+    data = json.loads((store / "machines/default/config.json").read_text())
+    data["HostOptions"]["AuthOptions"]["ServerCertSANs"] = ["localhost", "127.0.0.1"]
+    set_config(store, HostOptions=data["HostOptions"])
+    cli.ask_virtualbox_early(["fix", "--storage-path", str(store)])
     assert asked == []
