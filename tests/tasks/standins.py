@@ -5,6 +5,7 @@ The store is real: built the way docker-machine v0.16 builds one (docker_vpn_hel
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 from dataclasses import dataclass, field
@@ -74,6 +75,20 @@ def store(store_template, tmp_path) -> Path:
     config = copy / "machines" / "default" / "config.json"
     config.write_text(config.read_text().replace(str(store_template), str(copy)))
     return copy
+
+
+def set_driver(store: Path, driver: str) -> None:
+    """The fixture machine as if docker-machine had made it with another driver."""
+    config = store / "machines" / "default" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "DriverName": driver}))
+
+
+def record_loopback_sans(store: Path) -> None:
+    """The fixture machine's config.json as a fix leaves it: localhost and 127.0.0.1 recorded."""
+    config = store / "machines" / "default" / "config.json"
+    data = json.loads(config.read_text())
+    data["HostOptions"]["AuthOptions"]["ServerCertSANs"] = ["localhost", "127.0.0.1"]
+    config.write_text(json.dumps(data))
 
 
 def commands(c: MockContext) -> list[str]:

@@ -1,12 +1,12 @@
 """The task tree as users call it: the stages' order, the shared flags, stdout vs stderr."""
 
-import json
-
 import pytest
 
 from docker_vpn_helper import cli
 from docker_vpn_helper.adapters import vboxmanage
 from docker_vpn_helper.program import program
+
+from .standins import record_loopback_sans, set_driver
 
 
 @pytest.fixture
@@ -209,23 +209,16 @@ def test_other_command_lines_ask_virtualbox_nothing_early(argv, store, asked, mo
     assert asked == []
 
 
-def set_config(store, **fields):
-    config = store / "machines/default/config.json"
-    config.write_text(json.dumps({**json.loads(config.read_text()), **fields}))
-
-
 def test_invoke_configuration_or_another_driver_asks_nothing_early(store, asked):
     argv = ["fix", "--storage-path", str(store)]
     cli.ask_virtualbox_early(argv, environ={"INVOKE_VPNHELPER_VBOXMANAGE": "/opt/vbox"})
-    set_config(store, DriverName="hyperv")
+    set_driver(store, "hyperv")
     cli.ask_virtualbox_early(argv)
     assert asked == []
 
 
 def test_a_machine_fixed_before_is_not_asked_about_early(store, asked):
     # Likely healthy: its SSH connection opens best while the stage waits for VirtualBox.
-    data = json.loads((store / "machines/default/config.json").read_text())
-    data["HostOptions"]["AuthOptions"]["ServerCertSANs"] = ["localhost", "127.0.0.1"]
-    set_config(store, HostOptions=data["HostOptions"])
+    record_loopback_sans(store)
     cli.ask_virtualbox_early(["fix", "--storage-path", str(store)])
     assert asked == []

@@ -1,4 +1,3 @@
-import json
 import os
 
 import pytest
@@ -9,7 +8,19 @@ from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import machine, nat
 
-from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, commands, context, fail, ok, showvminfo
+from .standins import (
+    DOCKER_RULE,
+    SHOW,
+    SSH_RULE,
+    cmd,
+    commands,
+    context,
+    fail,
+    ok,
+    record_loopback_sans,
+    set_driver,
+    showvminfo,
+)
 
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
 PS = cmd("ps", "-axo", "pid=,comm=")
@@ -43,10 +54,7 @@ def test_a_key_is_made_ahead_only_for_a_certificate_that_will_be_replaced(
     store, certificate_follows, sans_recorded, dry_run, made_ahead
 ):
     if sans_recorded:
-        config = store / "machines/default/config.json"
-        data = json.loads(config.read_text())
-        data["HostOptions"]["AuthOptions"]["ServerCertSANs"] = ["localhost", "127.0.0.1"]
-        config.write_text(json.dumps(data))
+        record_loopback_sans(store)
     s = session_for(context({SHOW: ok(showvminfo())}), "default", str(store), dry_run=dry_run)
     machine.ensure_machine(s, certificate_follows=certificate_follows)
     assert (s.server_key() is not None) == made_ahead  # server_key() waits for one being made
@@ -183,10 +191,7 @@ def test_macos_falls_back_to_netstat_when_route_get_is_unreadable(store, monkeyp
 
 
 def test_a_machine_of_another_driver_is_refused(store):
-    config = store / "machines" / "default" / "config.json"
-    config.write_text(
-        config.read_text().replace('"DriverName": "virtualbox"', '"DriverName": "amazonec2"')
-    )
+    set_driver(store, "amazonec2")
     c = context({})
     with pytest.raises(
         HelperError,
