@@ -14,6 +14,12 @@ START_TIMEOUT = 300.0
 CREATE_TIMEOUT = 900.0
 
 
+def create_args(name: str, tls_sans: Sequence[str]) -> list[str]:
+    """`docker-machine create`'s arguments (also what a dry run says it would run)."""
+    sans = [arg for san in tls_sans for arg in ("--tls-san", san)]
+    return ["create", "-d", "virtualbox", *sans, name]
+
+
 class DockerMachine:
     def __init__(self, c: Context, binary: str, storage_path: Path) -> None:
         self._c = c
@@ -31,8 +37,7 @@ class DockerMachine:
             raise HelperError(f"docker-machine start {name} failed: {output.last_line()}")
 
     def create(self, name: str, tls_sans: Sequence[str]) -> None:
-        sans = [arg for san in tls_sans for arg in ("--tls-san", san)]
-        argv = self._argv("create", "-d", "virtualbox", *sans, name)
+        argv = self._argv(*create_args(name, tls_sans))
         output = run(self._c, argv, timeout=CREATE_TIMEOUT, what="docker-machine create")
         if not output.ok:
             raise HelperError(f"docker-machine create {name} failed: {output.last_line()}")

@@ -8,9 +8,10 @@ host-only network to provision it.
 from __future__ import annotations
 
 import ipaddress
+import shlex
 
 from ..adapters import preflight
-from ..adapters.docker_machine import DockerMachine
+from ..adapters.docker_machine import DockerMachine, create_args
 from ..core import store
 from ..errors import HelperError
 from ..report import say
@@ -39,9 +40,8 @@ def create_machine(s: Session) -> None:
         )
     restart_kexts(s)
     if s.dry_run:
-        say(
-            f"would run: docker-machine create -d virtualbox --tls-san localhost --tls-san 127.0.0.1 {s.name}"
-        )
+        command = shlex.join(create_args(s.name, store.LOOPBACK_NAMES))
+        say(f"would run: docker-machine {command}")
     else:
         docker_machine(s).create(s.name, store.LOOPBACK_NAMES)
         s.forget_vm()
