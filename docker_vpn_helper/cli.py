@@ -14,14 +14,10 @@ import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .settings import Settings
-
-# The flags (and their kinds) of the tasks this command handles before loading invoke: it
-# answers env.print, and asks VirtualBox about fix's machine early. A test holds them to the
-# tasks' own signatures.
+# The flags (and their kinds) of the task this command answers before loading invoke. A test
+# holds them to the task's own signature.
 TASK_FLAGS: dict[str, dict[str, type]] = {
     "env.print": {
         "machine": str,
@@ -30,14 +26,6 @@ TASK_FLAGS: dict[str, dict[str, type]] = {
         "shell": str,
         "unset": bool,
         "transport": str,
-    },
-    "fix": {
-        "machine": list,
-        "storage_path": str,
-        "port": int,
-        "dry_run": bool,
-        "shell": str,
-        "all_": bool,
     },
 }
 # Where invoke would find configuration for the installed command (it has no project level).
@@ -79,7 +67,7 @@ def quick_flags(argv: Sequence[str], task: str) -> dict[str, Any] | None:
                 return None
             flags[key] = int(value)
         else:
-            flags[key] = value  # a list flag given once is its one value
+            flags[key] = value
     return flags
 
 
@@ -96,16 +84,16 @@ def invoke_configured(environ: Mapping[str, str]) -> bool:
     return any(os.path.exists(os.path.expanduser(path)) for path in CONFIG_FILES)
 
 
-def quick_settings(
-    argv: Sequence[str], task: str, environ: Mapping[str, str]
-) -> tuple[dict[str, Any], Settings] | None:
-    """`task`'s flags and settings, when `argv` is that task and no invoke configuration could
-    change them; else None (invoke's run parses it, and reports what is wrong)."""
-    flags = quick_flags(argv, task)
+def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> bool:
+    """Print env.print's output without invoke if `argv` allows it (env.print with its own flags
+    and no invoke configuration that could change them); False: let invoke run it, and report
+    what is wrong in its usual words."""
+    flags = quick_flags(argv, "env.print")
     if flags is None or invoke_configured(environ):
-        return None
+        return False
     from .errors import HelperError
     from .settings import resolve
+    from .stages.env import render
 
     try:
         settings = resolve(
@@ -115,21 +103,6 @@ def quick_settings(
             port=flags.get("port", 0),
             environ=environ,
         )
-    except HelperError:
-        return None
-    return flags, settings
-
-
-def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> bool:
-    """Print env.print's output without invoke if `argv` allows it; False: let invoke run it."""
-    quick = quick_settings(argv, "env.print", environ)
-    if quick is None:
-        return False
-    flags, settings = quick
-    from .errors import HelperError
-    from .stages.env import render
-
-    try:
         text = render(
             settings,
             flags.get("shell"),
@@ -138,35 +111,9 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
             flags.get("transport", "tcp"),
         )
     except HelperError:
-        return False  # invoke's run reports it, in its usual words
+        return False
     sys.stdout.write(text)
     return True
-
-
-def ask_virtualbox_early(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> None:
-    """For a `fix` of a machine this tool never fixed, start VirtualBox's `showvminfo` now.
-
-    Loading invoke and our tasks keeps the main thread busy ~0.2 s before the first stage asks
-    VirtualBox about the VM; asked now, VBoxManage answers meanwhile, in its own process
-    (docs/PERFORMANCE.md). Not for a machine fixed before: `fix` usually finds nothing to do
-    there, and its SSH connection opens fastest while the main thread waits for VirtualBox.
-    Never for a machine still to be created: VBoxManage would start VirtualBox's service
-    before machine.create checks that VirtualBox is not running.
-    """
-    quick = quick_settings(argv, "fix", environ)
-    if quick is None or quick[0].get("all_"):
-        return
-    settings = quick[1]
-    from .adapters.vboxmanage import ask_early
-    from .core import store
-    from .errors import HelperError
-
-    try:
-        machine = store.load_machine(settings.storage_path, settings.machine)
-    except HelperError:
-        return  # not in the store (to be created), or broken: the stages say what to do
-    if machine.on_virtualbox and not machine.loopback_sans_recorded:
-        ask_early(settings.vboxmanage, settings.machine)
 
 
 def leave_objects_to_the_os() -> None:
@@ -186,7 +133,6 @@ def main() -> None:
         if quick_env_print(sys.argv[1:]):
             sys.stdout.flush()
             return
-        ask_virtualbox_early(sys.argv[1:])
         from .program import program
 
         program.run()

@@ -16,9 +16,6 @@ from .errors import HelperError
 
 # The flags every stage takes and that must reach its prerequisites unchanged.
 SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run")
-# Config key under which the executor leaves the tasks this command runs, prerequisites
-# included: an early stage may start work for a later one (see tasks.common.planned).
-PLANNED = "dvh_planned"
 
 
 def _accepts(task: Task, name: str) -> bool:
@@ -71,9 +68,7 @@ class MachineExecutor(Executor):
         ]
 
     def expand_calls(self, calls):  # type: ignore[override]
-        expanded = self._expand(calls, None)
-        self.config[PLANNED] = frozenset(call.task for call in expanded)
-        return expanded
+        return self._expand(calls, None)
 
     def _expand(self, calls, inherited):
         """invoke's expansion into pre-tasks, call, post-tasks, with `inherited` shared flags."""

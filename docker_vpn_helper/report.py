@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from . import stats
-
 
 def banner(machine: str, text: str) -> None:
-    stats.stage(f"[{machine}] {text}")
     print(f"=====[{machine}] {text}=====", file=sys.stderr, flush=True)
 
 

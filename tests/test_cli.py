@@ -56,14 +56,13 @@ def test_the_quick_flags_are_the_tasks_flags(task):
     assert {arg.name: arg.kind for arg in arguments} == cli.TASK_FLAGS[task]
 
 
-def test_fix_flags_are_read_as_invoke_reads_them():
-    argv = ["fix", "--machine", "dev", "--storage-path=/s", "--port", "2380", "--dry-run"]
-    assert cli.quick_flags([*argv, "--all"], "fix") == {
+def test_env_print_flags_are_read_as_invoke_reads_them():
+    argv = ["env.print", "--machine", "dev", "--storage-path=/s", "--port", "2380", "--unset"]
+    assert cli.quick_flags(argv, "env.print") == {
         "machine": "dev",
         "storage_path": "/s",
         "port": 2380,
-        "dry_run": True,
-        "all_": True,
+        "unset": True,
     }
-    for other in (["--machine", "a", "--machine", "b"], ["--help"], ["-m", "a"], ["--all_"]):
-        assert cli.quick_flags(["fix", *other], "fix") is None
+    for other in (["--machine", "a", "--machine", "b"], ["--help"], ["-m", "a"], ["--unset=1"]):
+        assert cli.quick_flags(["env.print", *other], "env.print") is None

@@ -2,7 +2,7 @@
 
 from invoke import Collection, Config, task
 
-from docker_vpn_helper.executor import PLANNED, MachineExecutor
+from docker_vpn_helper.executor import MachineExecutor
 
 seen = []
 
@@ -77,13 +77,6 @@ def test_a_list_of_machines_runs_once_per_machine_only_for_tasks_with_all():
         ("each", {"machine": ["a", "b"]}), ("together", {"machine": ["a", "b"]})
     )
     assert seen == [("each", "a"), ("each", "b"), ("together", ["a", "b"])]
-
-
-def test_the_plan_names_every_task_the_command_runs():
-    ns = Collection(base, middle, top, unrelated)
-    executor = MachineExecutor(ns, Config())
-    executor.execute(("middle", {"machine": "dev"}))
-    assert executor.config[PLANNED] == {base, unrelated, middle}
 
 
 def test_unexpected_exceptions_become_one_line_errors(monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import shlex
 import sys
@@ -10,19 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import stats
 from ..errors import HelperError
 
 if TYPE_CHECKING:
-    import subprocess
-
     from invoke import Context
 
 NOT_FOUND = 127  # what the shell returns for a missing program
 NOT_EXECUTABLE = 126  # ... and for a file it may not execute
-# Read-only commands started before invoke loaded, by argv: what `run` answers from when the
-# run's first command is one of them (see start_early).
-_started_early: dict[tuple[str, ...], subprocess.Popen[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -46,23 +39,10 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
     A missing program and a time-out become one-line errors; a non-zero exit is returned for
     the caller to judge, because VBoxManage & co. report expected states through it.
     """
-    import subprocess
-
     from invoke.exceptions import CommandTimedOut  # invoke is loaded: `c` is its Context
 
     command = shlex.join(argv)
     late = f"{what or argv[0]} did not answer within {timeout:g} s: {command}"
-    stats.spawned[os.path.basename(argv[0])] += 1
-    early = _started_early.pop(tuple(argv), None)
-    drop_early()  # asked first, the run decides: later answers could predate its changes
-    if early is not None:
-        try:
-            stdout, stderr = early.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            early.kill()
-            early.communicate()
-            raise HelperError(late) from None
-        return Output(stdout, stderr, early.returncode)
     try:
         result = c.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
     except CommandTimedOut:
@@ -73,38 +53,6 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
     if result.exited == NOT_EXECUTABLE and f"{argv[0]}: Permission denied" in result.stderr:
         raise HelperError(f"{argv[0]} is not executable ({what or 'needed here'})")
     return Output(result.stdout, result.stderr, result.exited)
-
-
-def start_early(argv: Sequence[str]) -> None:
-    """Start a read-only command the run will ask first, before invoke loads (see `run`).
-
-    Nothing is reported here: a program that cannot start is started again by `run`, through
-    invoke, which says what is wrong.
-    """
-    import subprocess
-
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",  # as invoke decodes
-        )
-    except OSError:
-        return
-    if not _started_early:
-        atexit.register(drop_early)
-    _started_early[tuple(argv)] = process
-
-
-def drop_early() -> None:
-    """Stop and reap what was started early and not asked for."""
-    while _started_early:
-        process = _started_early.popitem()[1]
-        process.kill()
-        process.communicate()
 
 
 def port_listener(port: int, host: str = "127.0.0.1") -> bool:

@@ -6,20 +6,10 @@ from typing import TYPE_CHECKING
 
 from ..core import vbox
 from ..errors import HelperError
-from .host import Output, run, start_early
+from .host import Output, run
 
 if TYPE_CHECKING:
     from invoke import Context
-
-
-def showvminfo_args(name: str) -> tuple[str, ...]:
-    return ("showvminfo", name, "--machinereadable")
-
-
-def ask_early(binary: str, name: str) -> None:
-    """Start `showvminfo` of VM `name` before invoke loads (cli.ask_virtualbox_early); the
-    run's first local command, when it is this one, takes its answer."""
-    start_early([binary, *showvminfo_args(name)])
 
 
 class VBoxManage:
@@ -27,10 +17,8 @@ class VBoxManage:
         self._c = c
         self._binary = binary
         self._timeout = timeout
-        self.calls = 0  # for benchmarks: how many times VBoxManage was spawned
 
     def _run(self, *args: str) -> Output:
-        self.calls += 1
         return run(self._c, [self._binary, *args], timeout=self._timeout, what="VBoxManage")
 
     def _check(self, output: Output, action: str) -> None:
@@ -39,7 +27,7 @@ class VBoxManage:
 
     def showvminfo(self, name: str) -> vbox.VMInfo | None:
         """The VM's state and NAT rules, or None when VirtualBox has no VM of that name."""
-        output = self._run(*showvminfo_args(name))
+        output = self._run("showvminfo", name, "--machinereadable")
         if not output.ok and vbox.is_vm_not_found(output.stderr):
             return None
         self._check(output, f"describe VM {name!r}")

@@ -97,3 +97,15 @@ class ProcessLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def read_optional(path: Path) -> bytes | None:
+    """A file's bytes, None when it does not exist; any other failure is a one-line error."""
+    from ..errors import HelperError
+
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from ..adapters import host
 from ..core import dockerctx
+from ..core.plans import Plan
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
+from . import Stage
 from .env import variables
 
 DOCKER = "docker"
@@ -45,7 +47,7 @@ def inspect(s: Session, name: str) -> dockerctx.Context | None:
         raise HelperError(str(exc)) from None
 
 
-def ensure_context(s: Session) -> None:
+def plan(s: Session) -> Plan:
     name = dockerctx.context_name(s.name)
     wanted = wanted_endpoint(s)
     try:
@@ -53,19 +55,25 @@ def ensure_context(s: Session) -> None:
     except ValueError as exc:
         raise HelperError(f"cannot create docker context {name!r}: {exc}") from None
     current = inspect(s, name)
+    seen = f"docker context {name!r} already points at {wanted.host}"
     if current is None:
         action, why = "create", "it does not exist"
     else:
         found = dockerctx.differences(current, wanted)
         if not found:
-            say(f"docker context {name!r} already points at {wanted.host}: nothing to do")
-            return
+            return Plan("context", seen)
         action, why = "update", f"it has {', '.join(found)}"
-    if s.dry_run:
-        say(f"would {action} docker context {name!r} for {wanted.host} ({why})")
-        return
+    line = f"{action} docker context {name!r} for {wanted.host} ({why})"
+    return Plan("context", seen, (line,), detail=(action, name, wanted, spec, why))
+
+
+def apply(s: Session, plan: Plan) -> None:
+    action, name, wanted, spec, why = plan.detail  # type: ignore[misc]
     output = docker(s, action, name, "--description", wanted.description, "--docker", spec)
     if not output.ok:
         raise HelperError(f"docker context {action} {name} failed: {output.last_line()}")
     say(f"{action}d docker context {name!r} for {wanted.host} ({why}); use it with "
         f"`docker --context {name} ...` or `docker context use {name}`")  # fmt: skip
+
+
+STAGE = Stage("env.context", "Writing the docker context", plan, apply)

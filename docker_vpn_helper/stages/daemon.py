@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 
-from .. import stats
 from ..adapters import daemon
 from ..core.certs import fingerprint_der, to_der
+from ..core.plans import RestartPlan, plan_restart
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
+from . import Stage
 
 # How long a daemon may still take to answer after the restart command failed (see
 # _restart_and_wait); a genuine failure is rolled back that much later.
@@ -24,45 +25,44 @@ FAILED_RESTART_GRACE = 3.0
 
 def _probe_args(s: Session) -> tuple:
     auth = s.machine.auth
-    return (s.settings.host_port, auth.ca_cert, auth.client_cert, auth.client_key)
+    return (s.port, auth.ca_cert, auth.client_cert, auth.client_key)
 
 
-def served(s: Session) -> daemon.Probe:
-    """What the daemon answers through tcp://localhost:<port> (shared by daemon.restart and doctor)."""
-    return daemon.probe(*_probe_args(s))
+def plan(s: Session) -> RestartPlan:
+    if s.projected:
+        if s.results["machine.create"].action == "create":
+            return RestartPlan(False, "docker-machine create starts it", s.port)
+        return RestartPlan(
+            True, "unless it serves this certificate once the VM runs", s.port, certain=False
+        )
+    deploy = s.results.get("cert.deploy")
+    if deploy is not None and deploy.upload:
+        return plan_restart(True, False, False, "", s.port)
+    probe = s.view.served(s.port)
+    serves_it = s.view.serves_store_certificate(s.port)
+    return plan_restart(False, probe.ok, serves_it, probe.detail, s.port)
 
 
-def restart_daemon(s: Session) -> None:
+def apply(s: Session, plan: RestartPlan) -> None:
+    if "deploy" not in getattr(s.results.get("cert.deploy"), "changes", ()):
+        say(f"the daemon needs a restart: {plan.why}")
     expected = to_der(s.machine.auth.server_cert.read_bytes())
-    if "deploy" not in s.changed:
-        current = served(s)
-        if current.ok and current.served_cert == expected:
-            say(
-                f"the daemon answers on tcp://localhost:{s.settings.host_port} with this certificate ({current.detail}): nothing to do"
-            )
-            return
-        reason = current.detail if not current.ok else "it still presents the previous certificate"
-        say(f"the daemon needs a restart: {reason}")
-    if s.dry_run:
-        say("would run in the VM: sudo /etc/init.d/docker restart")
-        s.changed.add("daemon")
-        return
     deadline = time.monotonic() + s.settings.daemon_wait
     failure = _restart_and_wait(s, expected, deadline)
-    s.changed.add("daemon")
     if failure is None:
         return
-    backups = s.guest_backups or earlier_guest_backups(s)
+    backups = s.journal.guest_backups or earlier_guest_backups(s)
     if not backups:
-        raise HelperError(
-            f"the daemon did not come back on tcp://localhost:{s.settings.host_port}: {failure}"
-        )
+        raise HelperError(f"the daemon did not come back on tcp://localhost:{s.port}: {failure}")
     _, back = put_back(s, backups)
     state = "it answers again" if back.ok else f"it still does not answer: {back.detail}"
     raise HelperError(
         f"the daemon did not come back with the new certificate ({failure}); the previous "
         f"certificate was put back and the daemon restarted ({state})"
     )
+
+
+STAGE = Stage("daemon.restart", "Restarting the Docker daemon", plan, apply)
 
 
 def put_back(
@@ -75,7 +75,6 @@ def put_back(
     """
     guest = s.guest()
     replaced = guest.restore_files(pairs, backup_dir=backup_dir)
-    stats.counts["daemon_restarts"] += 1
     guest.restart_daemon(timeout=s.settings.daemon_wait)
     deadline = time.monotonic() + s.settings.daemon_wait
     return replaced, daemon.wait_for(
@@ -86,7 +85,7 @@ def put_back(
 def earlier_guest_backups(s: Session) -> list[tuple[str, str]]:
     """What the latest earlier run replaced in the VM: a run stopped between deploy and restart
     leaves its certificate in the VM, and this run must be able to roll that back too."""
-    for _, manifest in reversed(s.earlier_runs()):
+    for _, manifest in reversed(s.journal.earlier_runs()):
         pairs = manifest.get("guest")
         if pairs:
             return [(str(saved), str(target)) for saved, target in pairs]
@@ -100,7 +99,6 @@ def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | Non
     status: after a run interrupted mid-restart, the daemon that run started may still be
     coming up without its pid file; `stop` then misses it and `start` fails beside it.
     """
-    stats.counts["daemon_restarts"] += 1
     try:
         s.guest().restart_daemon(timeout=s.settings.daemon_wait)
     except HelperError as exc:
@@ -112,7 +110,7 @@ def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | Non
     if not result.ok:
         return failed or result.detail
     say(
-        f"the daemon is back on tcp://localhost:{s.settings.host_port} ({result.detail}, "
+        f"the daemon is back on tcp://localhost:{s.port} ({result.detail}, "
         f"certificate {fingerprint_der(expected)[:16]}...)"
     )
     return None

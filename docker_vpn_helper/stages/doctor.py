@@ -1,6 +1,8 @@
-"""doctor: a read-only diagnosis of one machine, using the same checks `fix` plans with.
+"""doctor: a read-only diagnosis of one machine, rendering the plans `fix` would carry out.
 
-Each finding says what was checked, what was seen, and the command that fixes it.
+It asks each stage for its plan, in fix's order, exactly as `fix --dry-run` does (no SSH: the
+daemon's answer through the forward stands for the VM's files), so doctor and fix cannot
+disagree. Each finding says what was checked, what was seen, and the command that fixes it.
 """
 
 from __future__ import annotations
@@ -8,22 +10,22 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 from ..adapters import preflight
 from ..adapters.host import port_listener, program_name
-from ..core import certs
 from ..errors import HelperError
 from ..session import Session
-from . import cert, daemon, kexts, nat
+from . import Stage, cert, daemon, kexts, machine, nat
 
-OK, WARN, FAIL = "ok", "warn", "fail"
+OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 REACH_TIMEOUT = 2.0  # seconds: a VPN that silently drops must not hold the diagnosis up
 
 
 @dataclass(frozen=True)
 class Finding:
     check: str
-    status: str  # ok, warn or fail
+    status: str  # ok, info, warn or fail
     seen: str
     fix: str = ""
 
@@ -46,36 +48,105 @@ def _reachable(host: str, port: int) -> str | None:
         return exc.strerror or str(exc)
 
 
+def _planned(s: Session, stage: Stage, **options: Any) -> Any:
+    """The stage's plan, kept for the next stages as a dry run keeps it."""
+    plan = stage.plan(s, **options)
+    s.results[stage.name] = plan
+    return plan
+
+
 def check_vm(s: Session) -> list[Finding]:
-    info = s.vm()
-    if info is None:
-        return [
+    plan = _planned(s, machine.STAGE)
+    if plan.action == "none":
+        return [Finding("VM", OK, plan.seen())]
+    return [Finding("VM", FAIL, plan.problem, _command(s, "fix"))]
+
+
+def check_forward(s: Session) -> list[Finding]:
+    started = s.results[machine.STAGE.name].forward  # a stopped VM's, added before it starts
+    plan = _planned(s, nat.STAGE)
+    if started is not None and not started.present:
+        plan = started
+    if not plan.present:
+        return [Finding("NAT forward", FAIL, plan.problem, _command(s, "nat.forward"))]
+    findings = [Finding("NAT forward", OK, f"rule {plan.rule.spec()!r}")]
+    if not s.projected:
+        listening = port_listener(plan.port)
+        findings.append(
             Finding(
-                "VM",
-                FAIL,
-                f"VirtualBox has no VM named {s.name!r}",
-                f"docker-machine rm {s.name}; " + _command(s, "machine.create"),
+                "127.0.0.1 port",
+                OK if listening else FAIL,
+                f"127.0.0.1:{plan.port} "
+                + ("accepts connections" if listening else "does not accept connections"),
+                "" if listening else _command(s, "machine.create") + " (is the VM running?)",
             )
-        ]
-    if not info.running:
-        return [Finding("VM", FAIL, f"the VM is {info.state}", _command(s, "fix"))]
-    return [Finding("VM", OK, f"the VM is {info.state}")]
+        )
+    return findings
+
+
+def check_certificates(s: Session) -> list[Finding]:
+    plan = cert.assess(s, s.settings.warn_days)
+    s.results[cert.ISSUE.name] = cert.assess(s, s.settings.renew_days)  # what fix would do
+    renew = _command(s, "fix")
+    if plan.problems:
+        expiring_only = all(p.startswith("it expires in") for p in plan.problems)
+        status = WARN if expiring_only else FAIL
+        findings = [Finding("server.pem in the store", status, plan.reason, renew)]
+    else:
+        seen = plan.note or (
+            f"covers {', '.join(plan.names)}, signed by the store's CA, valid until "
+            f"{plan.valid_until}"
+        )
+        findings = [Finding("server.pem in the store", OK, seen)]
+    findings.append(
+        Finding(
+            "ServerCertSANs in config.json",
+            WARN if plan.record_sans else OK,
+            "lack localhost/127.0.0.1: docker-machine regenerate-certs would drop them"
+            if plan.record_sans
+            else "keep localhost and 127.0.0.1 through docker-machine regenerate-certs",
+            _command(s, "cert.issue") if plan.record_sans else "",
+        )
+    )
+    return findings
+
+
+def check_daemon(s: Session) -> list[Finding]:
+    plan = _planned(s, daemon.STAGE)
+    check = "daemon through tcp://localhost"
+    if not plan.restart:
+        return [Finding(check, OK, f"{plan.why} answers, verified for localhost")]
+    if not plan.certain:
+        return [Finding(check, INFO, plan.why)]
+    probe = s.view.served(s.port)
+    seen = (
+        f"{probe.detail} answers, verified for localhost, but with another certificate than the "
+        "store's server.pem"
+        if probe.ok
+        else probe.detail
+    )
+    return [Finding(check, FAIL, seen, _command(s, "fix"))]
 
 
 def check_route(s: Session) -> list[Finding]:
-    ip = s.machine.ip
+    """The VPN's route is information once the forward carries the daemon, else a warning."""
+    ip = s.machine.ip if s.view.exists() else None
     if not ip:
         return [Finding("host-only network", WARN, "config.json records no IP for the VM")]
-    info = s.vm()
+    info = s.view.vm()
     adapter = (info.hostonly_adapters.get(2) if info else None) or None
     verdict = preflight.judge_route(s.c, ip, adapter)
+    forward, restart = s.results.get(nat.STAGE.name), s.results.get(daemon.STAGE.name)
+    worked_around = bool(forward and forward.present and restart and not restart.restart)
+    hijacked = WARN if not worked_around else INFO
     findings = [
         Finding(
             "route to the VM",
-            WARN if verdict.hijacked else OK,
-            verdict.detail,
+            hijacked if verdict.hijacked else OK,
+            verdict.detail
+            + (" (the NAT forward works around it)" if verdict.hijacked and worked_around else ""),
             "use tcp://localhost through the NAT forward: " + _command(s, "fix")
-            if verdict.hijacked
+            if verdict.hijacked and not worked_around
             else "",
         )
     ]
@@ -83,90 +154,8 @@ def check_route(s: Session) -> list[Finding]:
     findings.append(
         Finding(
             "host-only address",
-            WARN if why else OK,
+            (INFO if worked_around else WARN) if why else OK,
             f"{ip}:{s.settings.daemon_port} " + (f"cannot be reached: {why}" if why else "answers"),
-        )
-    )
-    return findings
-
-
-def check_forward(s: Session) -> list[Finding]:
-    info = s.vm()
-    port = s.settings.host_port
-    if info is None:
-        return []
-    rule = nat.current_forward(s, info)
-    if rule is None:
-        return [
-            Finding(
-                "NAT forward",
-                FAIL,
-                f"no NAT rule forwards 127.0.0.1:{port} to the daemon",
-                _command(s, "nat.forward"),
-            )
-        ]
-    port = rule.host_port
-    findings = [Finding("NAT forward", OK, f"rule {rule.spec()!r}")]
-    listening = port_listener(port)
-    findings.append(
-        Finding(
-            "127.0.0.1 port",
-            OK if listening else FAIL,
-            f"127.0.0.1:{port} "
-            + ("accepts connections" if listening else "does not accept connections"),
-            "" if listening else _command(s, "machine.create") + " (is the VM running?)",
-        )
-    )
-    return findings
-
-
-def check_certificates(s: Session) -> list[Finding]:
-    now = s.now()
-    findings = []
-    _, names, current, problems = cert.assess_certificate(s, now, s.settings.warn_days)
-    renew = _command(s, "fix")
-    if problems:
-        expiring_only = all(p.startswith("it expires in") for p in problems)
-        findings.append(
-            Finding(
-                "server.pem in the store",
-                WARN if expiring_only else FAIL,
-                "; ".join(problems),
-                renew,
-            )
-        )
-    else:
-        until = certs.expiry(current)  # type: ignore[arg-type]
-        findings.append(
-            Finding(
-                "server.pem in the store",
-                OK,
-                f"covers {', '.join(names.all())}, signed by the store's CA, valid until {until:%Y-%m-%d}",
-            )
-        )
-    probe = daemon.served(s)
-    if probe.ok:
-        same = current is not None and probe.served_cert == certs.to_der(current)
-        findings.append(
-            Finding(
-                "daemon through tcp://localhost",
-                OK if same else FAIL,
-                f"{probe.detail} answers, verified for localhost"
-                + ("" if same else ", but with another certificate than the store's server.pem"),
-                "" if same else renew,
-            )
-        )
-    else:
-        findings.append(Finding("daemon through tcp://localhost", FAIL, probe.detail, renew))
-    recorded = s.machine.loopback_sans_recorded
-    findings.append(
-        Finding(
-            "ServerCertSANs in config.json",
-            OK if recorded else WARN,
-            "keep localhost and 127.0.0.1 through docker-machine regenerate-certs"
-            if recorded
-            else "lack localhost/127.0.0.1: docker-machine regenerate-certs would drop them",
-            "" if recorded else _command(s, "cert.issue"),
         )
     )
     return findings
@@ -198,11 +187,13 @@ def check_virtualbox(s: Session) -> list[Finding]:
     return [Finding("VirtualBox", OK, seen)]
 
 
-CHECKS = (
+# In fix's order: each check's plan is what the next one builds on.
+CHECKS: tuple[Callable[[Session], list[Finding]], ...] = (
     check_vm,
-    check_route,
     check_forward,
     check_certificates,
+    check_daemon,
+    check_route,
     check_client_environment,
     check_virtualbox,
 )
@@ -210,7 +201,7 @@ CHECKS = (
 
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
-    if not s.machine_exists():
+    if not s.view.exists():
         return [
             Finding(
                 "machine",

@@ -6,14 +6,31 @@ drivers, with every VirtualBox process stopped, is the cure docker-machine users
 
 from __future__ import annotations
 
-from invoke.exceptions import AuthFailure
+from dataclasses import dataclass
 
 from ..adapters import host, preflight
+from ..adapters.sudo import sudo
 from ..core import procs
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from ..settings import LINUX_KEXT_COMMAND, MACOS_KEXT_COMMAND
+from . import Stage
+
+
+@dataclass(frozen=True)
+class KextPlan:
+    command: str | None  # None: nothing to restart (VirtualBox 7 on macOS)
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return ("kexts",) if self.command else ()
+
+    def seen(self) -> str:
+        return "VirtualBox 7 on macOS has no kernel extensions to restart: skipped"
+
+    def actions(self) -> list[str]:
+        return [f"run: sudo {self.command}"] if self.command else []
 
 
 def refuse_if_virtualbox_runs(s: Session, action: str) -> None:
@@ -37,37 +54,17 @@ def kext_command(s: Session) -> str | None:
     return LINUX_KEXT_COMMAND
 
 
-def sudo(s: Session, command: str) -> host.Output:
-    """Run `command` (a shell line) as root: passwordless sudo, a configured password, or a
-    terminal prompt. A refusal to authenticate is an error; the command's own failure is
-    returned for the caller to judge."""
-    c = s.c
-    passwordless = c.run("sudo -n true", hide=True, warn=True, in_stream=False)
-    if passwordless.ok:
-        result = c.run(f"sudo -n {command}", hide=True, warn=True, in_stream=False)
-    else:
-        if not c.config.sudo.password and not host.interactive():
-            raise HelperError(
-                "sudo needs a password and there is no terminal to ask for it: run this from a "
-                "terminal, or provide it as INVOKE_SUDO_PASSWORD / sudo.password in invoke.yaml"
-            )
-        try:
-            result = c.sudo(command, hide=True, warn=True)
-        except AuthFailure:
-            raise HelperError("sudo did not accept the password") from None
-    return host.Output(result.stdout, result.stderr, result.exited)
-
-
-def restart_kexts(s: Session) -> None:
+def plan(s: Session) -> KextPlan:
     refuse_if_virtualbox_runs(s, "restarting its kernel extensions")
-    command = kext_command(s)
-    if command is None:
-        say("VirtualBox 7 on macOS has no kernel extensions to restart: skipped")
-        return
-    if s.dry_run:
-        say(f"would run: sudo {command}")
-        return
-    result = sudo(s, command)
+    return KextPlan(kext_command(s))
+
+
+def apply(s: Session, plan: KextPlan) -> None:
+    assert plan.command is not None
+    result = sudo(s.c, plan.command)
     if not result.ok:
         raise HelperError(f"restarting VirtualBox's drivers failed: {result.last_line()}")
-    say(f"restarted VirtualBox's drivers ({command})")
+    say(f"restarted VirtualBox's drivers ({plan.command})")
+
+
+STAGE = Stage("kexts.restart", "Restarting VirtualBox's kernel extensions", plan, apply)

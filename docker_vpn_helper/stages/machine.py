@@ -8,16 +8,15 @@ host-only network to provision it.
 from __future__ import annotations
 
 import ipaddress
-import shlex
 
 from ..adapters import preflight
 from ..adapters.docker_machine import DockerMachine, create_args
 from ..core import store
+from ..core.plans import MachinePlan, current_forward, plan_machine
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
-from .kexts import restart_kexts
-from .nat import ensure_forward
+from . import Stage, kexts, nat
 
 
 def first_vm_address(cidr: str) -> str:
@@ -29,7 +28,7 @@ def docker_machine(s: Session) -> DockerMachine:
     return DockerMachine(s.c, s.settings.docker_machine, s.settings.storage_path)
 
 
-def create_machine(s: Session) -> None:
+def refuse_if_vpn_up(s: Session) -> None:
     address = first_vm_address(store.DEFAULT_HOST_ONLY_CIDR)
     verdict = preflight.judge_route(s.c, address, None)
     if verdict.hijacked or preflight.anyconnect_connected(s.c):
@@ -38,53 +37,59 @@ def create_machine(s: Session) -> None:
             f"cannot create {s.name!r} while a VPN is up ({detail}): disconnect from the VPN "
             f"and re-run: {s.rerun_hint()}"
         )
-    restart_kexts(s)
-    if s.dry_run:
-        command = shlex.join(create_args(s.name, store.LOOPBACK_NAMES))
-        say(f"would run: docker-machine {command}")
-    else:
-        docker_machine(s).create(s.name, store.LOOPBACK_NAMES)
-        s.forget_vm()
-        s.lock()
-        say(f"created {s.name!r}")
-    s.changed.add("machine")
 
 
-def ensure_machine(s: Session, certificate_follows: bool = False) -> None:
-    """`certificate_follows`: cert.issue runs next in this command (see prepare_server_key)."""
-    if not s.machine_exists():
-        create_machine(s)
-        return
+def plan(s: Session) -> MachinePlan:
+    if not s.view.exists():
+        refuse_if_vpn_up(s)
+        kext = kexts.plan(s)
+        create = ["docker-machine", *create_args(s.name, store.LOOPBACK_NAMES)]
+        return plan_machine(s.name, None, create_command=create, kext_command=kext.command)
     if not s.machine.on_virtualbox:
         raise HelperError(
             f"machine {s.name!r} uses docker-machine's {s.machine.driver_name!r} driver: this "
             "tool repairs VirtualBox machines only"
         )
-    s.connect_early()  # while VBoxManage answers
-    if certificate_follows and not s.machine.loopback_sans_recorded:
-        # Not recorded in ServerCertSANs: a machine we never fixed, whose docker-machine
-        # certificate lacks 127.0.0.1, so cert.issue will replace it. (A wrong guess costs a
-        # key made for nothing, or made by cert.issue itself.)
-        s.prepare_server_key()
-    info = s.vm()
+    info = s.view.vm()
     if info is None:
         raise HelperError(
             f"VirtualBox has no VM named {s.name!r} although the store has it: remove it with "
             f"`docker-machine rm {s.name}` and create it again"
         )
-    if info.running:
-        say(f"the VM is {info.state}: nothing to do")
-        s.warm_up()
-        return
     if info.state == "paused":
         raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
-    ensure_forward(s)  # while it is stopped, so the forward is in place when it boots
-    if s.dry_run:
-        say(f"would run: docker-machine start {s.name} (the VM is {info.state})")
-    else:
-        docker_machine(s).start(s.name)
-        s.forget_vm()
-        s.reload_machine()  # docker-machine start may have moved the SSH port and the IP
-        say(f"started the VM (it was {info.state})")
-        s.warm_up()
-    s.changed.add("machine")
+    start = ["docker-machine", "start", s.name]
+    forward = None if info.running else nat.plan_for(s, info)
+    chosen = plan_machine(s.name, info, start_command=start, forward=forward)
+    if info.running and not s.dry_run and not proven_healthy(s):
+        s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md
+    return chosen
+
+
+def proven_healthy(s: Session) -> bool:
+    """Our forward is there and the daemon serves the store's certificate through it."""
+    info = s.view.vm()
+    rule = (
+        current_forward(info.rules(), nat.wanted_rule(s), s.settings.port_source) if info else None
+    )
+    return rule is not None and s.view.serves_store_certificate(rule.host_port)
+
+
+def apply(s: Session, plan: MachinePlan) -> None:
+    if plan.action == "create":
+        if plan.kext_command:
+            kexts.apply(s, kexts.KextPlan(plan.kext_command))
+        docker_machine(s).create(s.name, store.LOOPBACK_NAMES)
+        s.view.refresh()
+        s.lock()
+        say(f"created {s.name!r}")
+        return
+    if plan.forward is not None and not plan.forward.present:
+        nat.apply(s, plan.forward)  # while it is stopped, so it is in place when it boots
+    docker_machine(s).start(s.name)
+    s.view.refresh()  # docker-machine start may have moved the SSH port and the IP
+    say(f"started the VM (it was {plan.state})")
+    s.link.open(s.view.ssh_port(), s.machine)
+
+
+STAGE = Stage("machine.create", "Checking the VM", plan, apply)

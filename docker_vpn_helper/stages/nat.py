@@ -7,17 +7,21 @@ another name (`docker`) survives restarts. Each machine keeps its own host port 
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..adapters.host import port_listener
 from ..core import store
+from ..core.plans import (
+    LOOPBACK,
+    PORT_SEARCH,
+    ForwardPlan,
+    PortTaken,
+    needs_holders,
+    plan_forward,
+)
 from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
-
-LOOPBACK = "127.0.0.1"
-PORT_SEARCH = 100  # how far past the configured port a new machine's forward may go
+from . import Stage
 
 
 def wanted_rule(s: Session) -> NatRule:
@@ -26,13 +30,8 @@ def wanted_rule(s: Session) -> NatRule:
     )
 
 
-def forwards_daemon(rule: NatRule, wanted: NatRule) -> bool:
-    """A loopback TCP rule to the daemon port (on any host port: compare that separately)."""
-    return rule.proto == "tcp" and rule.host_ip == LOOPBACK and rule.guest_port == wanted.guest_port
-
-
-def claimed_ports(s: Session, info: VMInfo, wanted: NatRule) -> dict[int, str]:
-    """{host port: who holds it}: this VM's other rules, other VMs' rules, other machines' ports."""
+def claimed_ports(s: Session) -> dict[int, str]:
+    """{host port: who holds it}: other VMs' rules and other machines' remembered ports."""
     claims = {
         port: f"machine {name!r} (its remembered port)"
         for port, name in store.remembered_ports(s.settings.storage_path, s.name).items()
@@ -43,86 +42,52 @@ def claimed_ports(s: Session, info: VMInfo, wanted: NatRule) -> dict[int, str]:
             for rule in rules:
                 if rule.holds_loopback_port():
                     claims[rule.host_port] = f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
-    for rule in info.forwarding.get(info.nat_nic or 1, ()):
-        if rule.name != wanted.name and rule.holds_loopback_port():
-            claims[rule.host_port] = f"this VM's NAT rule {rule.name!r}"
     return claims
 
 
-def owner_of(port: int, claims: dict[int, str]) -> str | None:
-    if port in claims:
-        return claims[port]
-    if port_listener(port):
-        return f"another program (see `lsof -nP -iTCP:{port} -sTCP:LISTEN`)"
-    return None
-
-
-def free_rule(s: Session, info: VMInfo, wanted: NatRule) -> NatRule:
-    """`wanted`, or (for a port that is only the configured default) the next free port."""
-    claims = claimed_ports(s, info, wanted)
-    owner = owner_of(wanted.host_port, claims)
-    if owner is None:
-        return wanted
-    if s.settings.port_source != "config":
-        raise HelperError(
-            f"127.0.0.1:{wanted.host_port} is already taken by {owner}: pick another port with "
-            f"--port {wanted.host_port + 1}"
-        )
-    for port in range(wanted.host_port + 1, wanted.host_port + PORT_SEARCH):
-        if owner_of(port, claims) is None:
-            say(f"127.0.0.1:{wanted.host_port} is taken by {owner}: using {port}")
-            return dataclasses.replace(wanted, host_port=port)
-    raise HelperError(f"no free port in 127.0.0.1:{wanted.host_port}-{port}: pick one with --port")
-
-
-def use_port(s: Session, port: int) -> None:
-    """From now on this run, and every later one, uses `port` for this machine."""
-    s.settings = dataclasses.replace(s.settings, host_port=port)
-    if not s.dry_run and s.settings.port_source != "remembered":
-        store.remember_port(s.machine, port)
-
-
-def current_forward(s: Session, info: VMInfo) -> NatRule | None:
-    """The rule that already forwards this machine's port to the daemon (shared with doctor)."""
-    wanted = wanted_rule(s)
-    daemon_rules = [
-        r for r in info.forwarding.get(info.nat_nic or 1, ()) if forwards_daemon(r, wanted)
-    ]
-    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
-    if present is None and s.settings.port_source == "config":
-        # Forwarded before its port was remembered (or by hand): keep that port.
-        present = next((r for r in daemon_rules if r.name == wanted.name), None)
-    return present
-
-
-def ensure_forward(s: Session) -> None:
-    info = s.vm()
-    if info is None:
-        raise HelperError(f"VirtualBox has no VM named {s.name!r}")
+def plan_for(s: Session, info: VMInfo) -> ForwardPlan:
+    """The forward `info`'s VM needs; who holds which port is asked only for a rule to add."""
     if info.nat_nic is None:
         raise HelperError(f"the VM {s.name!r} has no NAT network adapter to forward through")
     wanted = wanted_rule(s)
-    rules = info.forwarding.get(info.nat_nic, ())
-    present = current_forward(s, info)
-    if present is not None:
-        use_port(s, present.host_port)
-        say(
-            f"NAT rule {present.name!r} already forwards 127.0.0.1:{present.host_port} to the daemon"
+    source = s.settings.port_source
+    claims: dict[int, str] = {}
+    listening: frozenset[int] = frozenset()
+    if needs_holders(info.rules(), wanted, source):
+        claims = claimed_ports(s)
+        search = range(wanted.host_port, wanted.host_port + PORT_SEARCH)
+        listening = frozenset(port for port in search if port_listener(port))
+    try:
+        chosen = plan_forward(info, wanted, source, claims, listening)
+    except PortTaken as taken:
+        raise HelperError(str(taken)) from None
+    remembered = store.remembered_port(s.settings.storage_path, s.name) if s.view.exists() else None
+    return chosen.remembering(remembered)
+
+
+def plan(s: Session) -> ForwardPlan:
+    info = s.vm()
+    if info is None:
+        raise HelperError(f"VirtualBox has no VM named {s.name!r}")
+    return plan_for(s, info)
+
+
+def apply(s: Session, plan: ForwardPlan) -> None:
+    """Add the rule (replacing our stale one), then remember its port for every later run."""
+    if not plan.present:
+        info = s.vm()
+        assert info is not None and info.nat_nic is not None
+        if plan.moved_from:
+            say(f"127.0.0.1:{plan.moved_from} is taken by {plan.taken_by}: using {plan.port}")
+        if plan.stale is not None:
+            s.vbox.delete_rule(s.name, plan.stale.name, info.nat_nic, info.running)
+        s.vbox.add_rule(s.name, plan.rule, info.nat_nic, info.running)
+        s.journal.record(
+            nat={"added": plan.rule.spec(), "replaced": plan.stale.spec() if plan.stale else None}
         )
-        return
-    stale = next((r for r in rules if r.name == wanted.name), None)
-    if stale is None or stale.host_port != wanted.host_port:
-        wanted = free_rule(s, info, wanted)
-    how = "controlvm" if info.running else "modifyvm"
-    if s.dry_run:
-        replacing = f" replacing stale {stale.spec()!r}" if stale else ""
-        say(f"would add NAT rule {wanted.spec()!r} with {how}{replacing}")
-    else:
-        if stale is not None:
-            s.vbox.delete_rule(s.name, stale.name, info.nat_nic, info.running)
-        s.vbox.add_rule(s.name, wanted, info.nat_nic, info.running)
-        s.record(nat={"added": wanted.spec(), "replaced": stale.spec() if stale else None})
-        s.added_rule(info.nat_nic, wanted)
-        say(f"added NAT rule {wanted.spec()!r} ({how})")
-    use_port(s, wanted.host_port)
-    s.changed.add("nat")
+        say(f"added NAT rule {plan.rule.spec()!r} ({plan.how})")
+    if plan.remember:
+        store.remember_port(s.machine, plan.port)
+
+
+STAGE = Stage("nat.forward", "Forwarding 127.0.0.1:{port} to the daemon", plan, apply)

@@ -8,19 +8,51 @@ request, the NAT rule it added. What restore replaces is itself backed up first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.fsutil import atomic_write
 from ..core.store import REMOTE_DIR
+from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
+from . import Stage
 from .daemon import put_back
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """What undoing one run puts back: store files, VM files, the NAT rule it added."""
+
+    run: str  # the backup folder's name
+    local: dict[Path, Path]  # {target: saved copy}
+    guest: tuple[tuple[str, str], ...]  # (saved, target) in the VM
+    rule: NatRule | None = None  # the rule that run added, still there
+    vm: VMInfo | None = None  # where that rule is
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return ("restore",) if self.local or self.guest or self.rule else ()
+
+    def seen(self) -> str:
+        return f"the run of {self.run} left nothing to put back"
+
+    def actions(self) -> list[str]:
+        done = []
+        if self.local:
+            done.append(f"put back {', '.join(str(p) for p in self.local)}")
+        if self.guest:
+            done.append("put the previous certificate back in the VM and restart the daemon")
+        if self.rule:
+            done.append(f"delete NAT rule {self.rule.spec()!r}")
+        return done
 
 
 def find_backup(s: Session, name: str) -> tuple[Path, dict]:
     """The run to undo: the named one, or the latest; (its backup folder, its manifest)."""
-    runs = s.earlier_runs()
+    runs = s.journal.earlier_runs()
     if name:
         chosen = [run for run in runs if run[0].name == name]
         if not chosen:
@@ -28,62 +60,50 @@ def find_backup(s: Session, name: str) -> tuple[Path, dict]:
             raise HelperError(f"no backup {name!r} for {s.name!r} (backups: {known})")
         return chosen[0]
     if not runs:
-        root = s.machine.backup_root
-        raise HelperError(f"no backups for {s.name!r} in {root}: this tool has not changed it")
+        raise HelperError(
+            f"no backups for {s.name!r} in {s.journal.root}: this tool has not changed it"
+        )
     return runs[-1]
 
 
-def restore_local(s: Session, folder: Path, manifest: dict) -> None:
-    originals = {Path(target): folder / copy for target, copy in manifest.get("local", {}).items()}
-    if not originals:
-        return
-    if s.dry_run:
-        say(f"would put back {', '.join(str(p) for p in originals)}")
-        return
-    s.back_up(list(originals))
-    for target, copy in originals.items():
-        atomic_write(target, copy.read_bytes(), copy.stat().st_mode & 0o777)
-    s.reload_machine()
-    say(f"put back {', '.join(p.name for p in originals)} from {folder.name}")
-
-
-def restore_guest(s: Session, manifest: dict) -> None:
-    pairs = [tuple(pair) for pair in manifest.get("guest", [])]
-    if not pairs:
-        return
-    if s.dry_run:
-        say("would put the previous certificate back in the VM and restart the daemon")
-        return
-    replaced, back = put_back(s, pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.stamp}")
-    s.record(guest=list(zip(replaced, [target for _, target in pairs])))
-    state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
-    say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
-
-
-def remove_forward(s: Session, manifest: dict) -> None:
-    added = manifest.get("nat", {}).get("added")
-    if not added:
-        say("this run did not add a NAT rule: nothing to remove")
-        return
-    info = s.vm()
-    rule_name = added.split(",", 1)[0]
-    if info is None or not any(
-        r.name == rule_name for r in info.forwarding.get(info.nat_nic or 1, ())
-    ):
-        say(f"NAT rule {rule_name!r} is already gone")
-        return
-    if s.dry_run:
-        say(f"would delete NAT rule {added!r}")
-        return
-    s.vbox.delete_rule(s.name, rule_name, info.nat_nic or 1, info.running)
-    s.forget_vm()
-    say(f"deleted NAT rule {added!r}")
-
-
-def restore(s: Session, backup: str = "", forward: bool = False) -> None:
+def plan(s: Session, backup: str = "", forward: bool = False) -> RestorePlan:
+    s.machine  # noqa: B018  (a machine the store lacks is an error, not "no backups")
     folder, manifest = find_backup(s, backup)
-    say(f"undoing the run of {folder.name}")
-    restore_local(s, folder, manifest)
-    restore_guest(s, manifest)
-    if forward:
-        remove_forward(s, manifest)
+    local = {Path(target): folder / copy for target, copy in manifest.get("local", {}).items()}
+    guest = tuple((str(saved), str(target)) for saved, target in manifest.get("guest", []))
+    notes = [f"undoing the run of {folder.name}"]
+    rule, info = None, None
+    added = manifest.get("nat", {}).get("added")
+    if forward and not added:
+        notes.append("this run did not add a NAT rule: nothing to remove")
+    elif forward:
+        rule = NatRule.parse(added)
+        info = s.view.vm()
+        if info is None or not any(r.name == rule.name for r in info.rules()):
+            notes.append(f"NAT rule {rule.name!r} is already gone")
+            rule = None
+    return RestorePlan(folder.name, local, guest, rule, info, tuple(notes))
+
+
+def apply(s: Session, plan: RestorePlan) -> None:
+    if plan.guest:
+        s.guest()  # on the SSH port VirtualBox shows now, before config.json is put back
+    if plan.local:
+        s.journal.back_up(list(plan.local))
+        for target, copy in plan.local.items():
+            atomic_write(target, copy.read_bytes(), copy.stat().st_mode & 0o777)
+        s.view.refresh()
+        say(f"put back {', '.join(p.name for p in plan.local)} from {plan.run}")
+    if plan.guest:
+        pairs = list(plan.guest)
+        replaced, back = put_back(s, pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.journal.stamp}")
+        s.journal.record(guest=list(zip(replaced, [target for _, target in pairs])))
+        state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
+        say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
+    if plan.rule and plan.vm:
+        s.vbox.delete_rule(s.name, plan.rule.name, plan.vm.nat_nic or 1, plan.vm.running)
+        s.view.refresh()
+        say(f"deleted NAT rule {plan.rule.spec()!r}")
+
+
+STAGE = Stage("restore", "Restoring the previous certificate", plan, apply)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 
 from ..adapters import host, preflight
+from ..adapters.sudo import sudo
 from ..core import routes
 from ..core.hostonly import (
     ROUTE_EXISTS_MARKER,
@@ -20,15 +21,16 @@ from ..core.hostonly import (
     route_add_argv,
     route_delete_argv,
 )
+from ..core.plans import Plan
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
-from .kexts import sudo
+from . import Stage
 
 
 def host_only_adapter(s: Session) -> str:
     """VirtualBox's host-only adapter of the VM (docker-machine's NIC2, e.g. vboxnet0)."""
-    info = s.vm()
+    info = s.view.vm()
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}: nothing to route to")
     if not info.hostonly_adapters:
@@ -63,7 +65,7 @@ def refuse_if_tunnel_alive(s: Session, route: routes.Route, verdict: routes.Rout
 
 
 def run_as_root(s: Session, argv: list[str]) -> host.Output:
-    result = sudo(s, shlex.join(argv))
+    result = sudo(s.c, shlex.join(argv))
     if not result.ok and adapter_broken(result.stdout + result.stderr):
         raise kext_restart_needed(f"{shlex.join(argv)} failed ({result.last_line()})")
     return result
@@ -81,25 +83,29 @@ def put_route_back(s: Session, net: HostOnlyNetwork, adapter: str) -> None:
         raise HelperError(f"{shlex.join(add)} failed: {result.last_line()}")
 
 
-def restore_route(s: Session) -> None:
+def plan(s: Session) -> Plan:
+    """Put the route back only when a tunnel nobody holds keeps it, onto a live adapter."""
     net = network(s)
     adapter = host_only_adapter(s)
     address = net.probe_address(s.machine.ip)
     route = preflight.route_to(s.c, address)
     verdict = routes.judge_route(route, address, adapter)
     if not verdict.hijacked:
-        say(f"{verdict.detail}: nothing to do")
-        return
+        return Plan("route", verdict.detail)
     refuse_if_tunnel_alive(s, route, verdict)
     vboxnet = preflight.link(s.c, adapter)
     if not (vboxnet.exists and vboxnet.up):
         state = "is down" if vboxnet.exists else "does not exist"
         raise kext_restart_needed(f"{verdict.detail}, and {adapter} {state}")
-    if s.dry_run:
-        add = shlex.join(route_add_argv(host.platform(), net, adapter))
-        say(f"{verdict.detail}; would run: sudo {add}")
-        return
-    say(f"{verdict.detail}, with no live VPN behind it")
+    add = shlex.join(route_add_argv(host.platform(), net, adapter))
+    return Plan(
+        "route", verdict.detail, (f"run: sudo {add}",), verdict.detail, (net, adapter, address)
+    )
+
+
+def apply(s: Session, plan: Plan) -> None:
+    net, adapter, address = plan.detail  # type: ignore[misc]
+    say(f"{plan.seen_text}, with no live VPN behind it")
     put_route_back(s, net, adapter)
     after = routes.judge_route(preflight.route_to(s.c, address), address, adapter)
     if after.hijacked:
@@ -108,3 +114,6 @@ def restore_route(s: Session) -> None:
             "(the VPN's) still wins; look at `netstat -rn` / `ip route`"
         )
     say(f"routed {net.network} to {adapter} again")
+
+
+STAGE = Stage("routes.restore", "Restoring the host-only network's route", plan, apply)

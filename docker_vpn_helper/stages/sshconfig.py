@@ -12,9 +12,11 @@ from pathlib import Path
 
 from ..core import sshconfig
 from ..core.fsutil import atomic_write, backup_files
+from ..core.plans import Plan
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
+from . import Stage
 from .env import ssh_alias
 
 
@@ -24,7 +26,7 @@ def user_ssh_config() -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
-def ensure_ssh_config(s: Session) -> None:
+def plan(s: Session) -> Plan:
     alias = ssh_alias(s.name)
     m = s.machine
     path = user_ssh_config()
@@ -36,15 +38,20 @@ def ensure_ssh_config(s: Session) -> None:
         raise HelperError(f"cannot write {path}: {exc}") from None
     except OSError as exc:
         raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
+    seen = f"{path} already has Host {alias} (port {m.ssh_port})"
     if updated == current:
-        say(f"{path} already has Host {alias} (port {m.ssh_port}): nothing to do")
-        return
+        return Plan("ssh-config", seen)
     action = "updated" if sshconfig.markers(alias)[0] in current else "added"
-    if s.dry_run:
-        say(f"would write Host {alias} (127.0.0.1:{m.ssh_port}, user {m.ssh_user}) into {path}")
-        return
+    line = f"write Host {alias} (127.0.0.1:{m.ssh_port}, user {m.ssh_user}) into {path}"
+    return Plan("ssh-config", seen, (line,), detail=(path, updated, action))
+
+
+def apply(s: Session, plan: Plan) -> None:
+    path, updated, action = plan.detail  # type: ignore[misc]
+    m = s.machine
+    alias = ssh_alias(s.name)
     if path.exists():
-        copies = backup_files([path], m.backup_root / s.stamp)
+        copies = backup_files([path], s.journal.folder)
         mode = path.stat().st_mode & 0o777
         say(f"backed up {path} to {copies[path]}")
     else:
@@ -53,3 +60,6 @@ def ensure_ssh_config(s: Session) -> None:
     atomic_write(path, updated.encode(), mode)
     say(f"{action} Host {alias} (127.0.0.1:{m.ssh_port}, user {m.ssh_user}) in {path}; "
         f"use it with DOCKER_HOST=ssh://{alias} (env.print --transport ssh)")  # fmt: skip
+
+
+STAGE = Stage("env.ssh-config", "Writing the SSH client configuration", plan, apply)

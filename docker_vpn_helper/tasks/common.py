@@ -1,16 +1,10 @@
-"""What every stage task shares: its flags, their help, and the banner it prints."""
+"""What every stage task shares: its flags, their help, and how it runs its stage."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from invoke import task
-
-from ..executor import PLANNED
-from ..report import banner
-
-if TYPE_CHECKING:
-    from ..session import Session
 
 SHARED_HELP = {
     "machine": "docker-machine name (default: vpnhelper.machine, else 'default')",
@@ -30,19 +24,14 @@ def stage(*pre: Any, **help: str) -> Callable[[Callable[..., Any]], Any]:
     return task(pre=list(pre), help={**SHARED_HELP, **help}, auto_shortflags=False)
 
 
-def planned(c, task: Any) -> bool:
-    """Whether this command runs `task`, itself or as a prerequisite (per the MachineExecutor)."""
-    return task in c.config.get(PLANNED, ())
+def run_stage(c, stage_to_run, machine, storage_path, port, dry_run, **options: Any) -> Any:
+    """Run one stage for the machine the flags name; its plan, as applied.
 
-
-def begin(c, title: str, machine, storage_path, port, dry_run) -> Session:
-    """The run's Session for these flags, after the stage's banner (`{port}` in `title` is the
-    machine's host port).
-
-    Imported here, not at the top: `--list` and `env.print` never load the stages' machinery.
+    The stages' machinery is imported here, not at the top: `--list` and `env.print` never
+    load it.
     """
     from ..session import session_for
+    from ..stages import step
 
     s = session_for(c, machine, storage_path, port, dry_run)
-    banner(s.name, title.format(port=s.settings.host_port))
-    return s
+    return step(s, stage_to_run, **options)

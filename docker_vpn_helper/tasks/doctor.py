@@ -33,9 +33,8 @@ def doctor(c, machine=None, storage_path=None, port=0, json_=False):
         width = max(len(f.check) for f in findings)
         print(f"docker-vpn-helper doctor: machine {s.name!r}")
         for f in findings:
-            print(
-                f"  {f.status.upper() if f.status != 'ok' else 'ok':<5} {f.check:<{width}}  {f.seen}"
-            )
+            status = f.status if f.status in ("ok", "info") else f.status.upper()
+            print(f"  {status:<5} {f.check:<{width}}  {f.seen}")
             if f.fix:
                 print(f"  {'':<5} {'':<{width}}  fix: {f.fix}")
     if any(f.status == FAIL for f in findings):

@@ -7,7 +7,7 @@ from invoke import task
 from ..core.envfmt import FORMATS
 from ..settings import CONFIG_KEY, resolve
 from ..stages.env import render
-from .common import SHARED_HELP, begin, stage
+from .common import SHARED_HELP, run_stage, stage
 
 ENV_HELP = {
     "machine": SHARED_HELP["machine"],
@@ -32,15 +32,14 @@ def print_(c, machine=None, storage_path=None, port=0, shell=None, unset=False, 
 @stage()
 def context(c, machine=None, storage_path=None, port=0, dry_run=False):
     """Create or update the docker context NAME for tcp://localhost:<port> (`docker --context NAME`)."""
-    from ..stages.context import ensure_context
+    from ..stages.context import STAGE
 
-    ensure_context(begin(c, "Writing the docker context", machine, storage_path, port, dry_run))
+    run_stage(c, STAGE, machine, storage_path, port, dry_run)
 
 
 @stage()
 def ssh_config(c, machine=None, storage_path=None, port=0, dry_run=False):
     """Write `Host docker-machine-NAME` into ~/.ssh/config, for DOCKER_HOST=ssh://docker-machine-NAME."""
-    from ..stages.sshconfig import ensure_ssh_config
+    from ..stages.sshconfig import STAGE
 
-    title = "Writing the SSH client configuration"
-    ensure_ssh_config(begin(c, title, machine, storage_path, port, dry_run))
+    run_stage(c, STAGE, machine, storage_path, port, dry_run)

@@ -28,21 +28,16 @@ def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, a
 
     Given several machines (or --all), it runs for each in turn.
     """
+    from dataclasses import replace
+
     from ..session import session_for
     from ..stages.env import render
 
     s = session_for(c, machine, storage_path, port, dry_run)
+    changes = ", ".join(s.changes())
     if s.dry_run:
-        summary = (
-            f"dry run: would change {', '.join(sorted(s.changed))}"
-            if s.changed
-            else "dry run: nothing to change"
-        )
+        summary = f"dry run: would change {changes}" if changes else "dry run: nothing to change"
     else:
-        summary = (
-            f"changed {', '.join(sorted(s.changed))}"
-            if s.changed
-            else "already fixed: nothing changed"
-        )
+        summary = f"changed {changes}" if changes else "already fixed: nothing changed"
     banner(s.name, f"Done ({summary}); the environment to export follows on stdout")
-    print(render(s.settings, shell, False, storage_path), end="")
+    print(render(replace(s.settings, host_port=s.port), shell, False, storage_path), end="")

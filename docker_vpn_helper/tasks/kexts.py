@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from .common import begin, stage
+from .common import run_stage, stage
 
 
 @stage()
 def restart(c, machine=None, storage_path=None, port=0, dry_run=False):
     """Restart VirtualBox's kernel extensions (sudo; refuses while VirtualBox runs)."""
-    from ..stages.kexts import restart_kexts
+    from ..stages.kexts import STAGE
 
-    s = begin(c, "Restarting VirtualBox's kernel extensions", machine, storage_path, port, dry_run)
-    restart_kexts(s)
+    run_stage(c, STAGE, machine, storage_path, port, dry_run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import begin, stage
+from .common import run_stage, stage
 
 
 @stage(
@@ -11,7 +11,6 @@ from .common import begin, stage
 )
 def restore(c, machine=None, storage_path=None, port=0, dry_run=False, backup="", forward=False):
     """Undo a run: put the previous certificate back in the store and the VM, restart the daemon."""
-    from ..stages.restore import restore as undo
+    from ..stages.restore import STAGE
 
-    s = begin(c, "Restoring the previous certificate", machine, storage_path, port, dry_run)
-    undo(s, backup, forward)
+    run_stage(c, STAGE, machine, storage_path, port, dry_run, backup=backup, forward=forward)

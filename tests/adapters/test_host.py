@@ -1,15 +1,11 @@
-"""Local commands, and the one a `fix` starts before invoke loads."""
+"""Local commands: their answers, and the one-line errors for the ways they fail."""
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 import sys
-import time
 
 import pytest
-from invoke import Context, MockContext, Result
+from invoke import Context
 
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
@@ -19,66 +15,27 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-ANSWER = python("import sys; print('VMState=\"running\"'); sys.stderr.write('note'); sys.exit(3)")
-SILENT = python("import time; time.sleep(60)")
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_early():
-    yield
-    host.drop_early()
-
-
-def test_the_first_command_takes_the_answer_started_early():
-    host.start_early(ANSWER)
-    output = host.run(MockContext(), ANSWER, timeout=30)  # a MockContext fails if asked
-    assert output == host.Output('VMState="running"\n', "note", 3)
-
-
-def test_an_answer_started_early_is_asked_for_once():
-    host.start_early(ANSWER)
-    host.run(MockContext(), ANSWER, timeout=30)
-    c = MockContext(run={shlex.join(ANSWER): Result(stdout="again", exited=0)})
-    assert host.run(c, ANSWER, timeout=30).stdout == "again"
-
-
-def test_another_first_command_drops_what_was_started_early():
-    # Its answer could predate what the run changes from now on.
-    host.start_early(SILENT)
-    process = host._started_early[tuple(SILENT)]
-    host.run(MockContext(run={"true": Result(exited=0)}), ["true"], timeout=30)
-    assert host._started_early == {} and process.poll() is not None
-
-
-def test_an_early_command_that_does_not_answer_times_out():
-    host.start_early(SILENT)
-    process = host._started_early[tuple(SILENT)]
-    with pytest.raises(HelperError, match=r"^VBoxManage did not answer within 0.2 s: "):
-        host.run(MockContext(), SILENT, timeout=0.2, what="VBoxManage")
-    assert process.poll() is not None
-
-
-def test_a_program_that_cannot_start_is_reported_by_the_usual_run(tmp_path):
-    missing = [str(tmp_path / "VBoxManage"), "--version"]
-    host.start_early(missing)
-    assert host._started_early == {}
-    with pytest.raises(HelperError, match="is not installed or not on PATH"):
-        host.run(Context(), missing, timeout=30)
-
-
-def test_what_nobody_asked_for_is_stopped_at_exit():
-    code = (
-        "from docker_vpn_helper.adapters import host\n"
-        f"host.start_early({SILENT!r})\n"
-        "print(next(iter(host._started_early.values())).pid)\n"
+def test_a_command_that_fails_is_answered_for_the_caller_to_judge():
+    answer = python(
+        "import sys; print('VMState=\"running\"'); sys.stderr.write('note'); sys.exit(3)"
     )
-    done = subprocess.run(python(code), capture_output=True, text=True, timeout=60)
-    pid = int(done.stdout)
-    deadline = time.monotonic() + 10  # reaped by its parent: gone at once, not after 60 s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"the early command (pid {pid}) outlived the run")
+    output = host.run(Context(), answer, timeout=30)
+    assert (output.stdout, output.stderr, output.exited) == ('VMState="running"\n', "note", 3)
+    assert not output.ok and output.last_line() == "note"
+
+
+def test_a_command_that_does_not_answer_times_out_in_one_line():
+    with pytest.raises(HelperError, match=r"^VBoxManage did not answer within 0.2 s: "):
+        host.run(Context(), python("import time; time.sleep(60)"), timeout=0.2, what="VBoxManage")
+
+
+def test_a_missing_program_is_named(tmp_path):
+    missing = str(tmp_path / "VBoxManage")
+    with pytest.raises(HelperError, match="is not installed or not on PATH \\(VBoxManage\\)"):
+        host.run(Context(), [missing, "--version"], timeout=30, what="VBoxManage")
+
+
+def test_values_are_quoted_never_interpreted_by_the_shell(tmp_path):
+    marker = tmp_path / "touched"
+    output = host.run(Context(), ["echo", f"$(touch {marker})"], timeout=30)
+    assert output.stdout == f"$(touch {marker})\n" and not marker.exists()

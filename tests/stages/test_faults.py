@@ -24,7 +24,7 @@ from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.lab import store as dm
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, nat
+from docker_vpn_helper.stages import cert, nat, step
 from docker_vpn_helper.stages import daemon as daemon_stage
 
 from .standins import (
@@ -258,7 +258,7 @@ def test_a_docker_rule_open_to_every_interface_is_replaced_by_a_loopback_one(sto
     c = context(
         {show: ok(showvminfo(rules=(SSH_RULE, "docker,tcp,,2376,,2376"))), delete: ok(), add: ok()}
     )
-    nat.ensure_forward(session_for(c, "default", str(store)))
+    step(session_for(c, "default", str(store)), nat.STAGE)
     assert commands(c)[-2:] == [delete, add]
 
 
@@ -284,14 +284,14 @@ def test_rollback_after_a_run_stopped_between_deploy_and_restart(store, guest, d
     the certificate from before the first run back, and its daemon answers."""
     old = guest.files[FakeGuest.CERT]
     first = session_for(context(RUNNING), "default", str(store))
-    cert.issue_certificate(first)
-    cert.deploy_certificate(first)
+    step(first, cert.ISSUE)
+    step(first, cert.DEPLOY)
     close_all()  # Ctrl-C here: no restart
     guest.refuse = guest.files[FakeGuest.CERT]
     s = session_for(context(RUNNING), "default", str(store))
     s.settings = replace(s.settings, daemon_wait=0.3)
     with pytest.raises(HelperError) as caught:
-        daemon_stage.restart_daemon(s)
+        step(s, daemon_stage.STAGE)
     assert "the previous certificate was put back" in caught.value.message
     assert guest.files[FakeGuest.CERT] == old and guest.served == old
 
@@ -307,16 +307,16 @@ def test_a_failed_upload_leaves_a_state_the_next_run_completes(store, guest, doc
     real_install = guest.install_files
     guest.install_files = full
     s = session_for(context(RUNNING), "default", str(store))
-    cert.issue_certificate(s)
+    step(s, cert.ISSUE)
     with pytest.raises(HelperError):
-        cert.deploy_certificate(s)
+        step(s, cert.DEPLOY)
     assert guest.files[FakeGuest.CERT] == old and guest.served == old and guest.restarts == 0
     close_all()
     guest.install_files = real_install
     again = session_for(context(RUNNING), "default", str(store))
-    cert.issue_certificate(again)
-    cert.deploy_certificate(again)
-    daemon_stage.restart_daemon(again)
+    step(again, cert.ISSUE)
+    step(again, cert.DEPLOY)
+    step(again, daemon_stage.STAGE)
     assert guest.served == (store / "machines/default/server.pem").read_bytes() != old
 
 
@@ -329,8 +329,8 @@ def test_a_host_clock_behind_the_current_certificate_reissues_one_valid_now(stor
     skewed = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
     monkeypatch.setattr(session_module.Session, "now", lambda self: skewed)
     s = session_for(context({}), "default", str(store))
-    cert.issue_certificate(s)
-    assert "cert" in s.changed
+    step(s, cert.ISSUE)
+    assert "cert" in set(s.changes())
     pem = (store / "machines/default/server.pem").read_bytes()
     new = x509.load_pem_x509_certificate(pem)
     assert new.not_valid_before_utc == skewed.replace(microsecond=0) - dt.timedelta(minutes=5)

@@ -5,15 +5,16 @@ from invoke import MockContext
 
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
+from docker_vpn_helper.stages import step
 from docker_vpn_helper.stages.env import render
-from docker_vpn_helper.stages.sshconfig import ensure_ssh_config
+from docker_vpn_helper.stages.sshconfig import STAGE
 
 BEGIN = "# BEGIN docker-vpn-helper docker-machine-default"
 
 
 def run(store, dry_run=False):
     c = MockContext()
-    ensure_ssh_config(session_for(c, "default", str(store), dry_run=dry_run))
+    step(session_for(c, "default", str(store), dry_run=dry_run), STAGE)
     return c
 
 

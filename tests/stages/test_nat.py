@@ -4,7 +4,7 @@ from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
-from docker_vpn_helper.stages import nat
+from docker_vpn_helper.stages import nat, step
 
 from .standins import (
     DOCKER_RULE,
@@ -30,7 +30,7 @@ def port_free(monkeypatch):
 def run(store, results, **flags):
     c = context(results)
     s = session_for(c, "default", str(store), **flags)
-    nat.ensure_forward(s)
+    step(s, nat.STAGE)
     return c, s
 
 
@@ -39,7 +39,7 @@ def test_running_vm_gets_the_rule_with_controlvm_and_ssh_is_untouched(store):
         store, {SHOW: ok(showvminfo()), ADD_RUNNING: ok(), cmd("VBoxManage", "list", "vms"): ok()}
     )
     assert commands(c) == [SHOW, cmd("VBoxManage", "list", "vms"), ADD_RUNNING]
-    assert "nat" in s.changed
+    assert "nat" in set(s.changes())
     assert not any("ssh" in command and "delete" in command for command in commands(c))
 
 
@@ -59,7 +59,7 @@ def test_existing_forward_under_any_name_means_nothing_to_do(store, capsys):
     rules = (SSH_RULE, "dockerd,tcp,127.0.0.1,2376,,2376")
     c, s = run(store, {SHOW: ok(showvminfo(rules=rules))})
     assert commands(c) == [SHOW]
-    assert s.changed == set()
+    assert set(s.changes()) == set()
     assert "already forwards 127.0.0.1:2376" in capsys.readouterr().err
 
 
@@ -96,7 +96,7 @@ def test_a_new_forward_moves_past_the_default_port_when_taken_and_remembers(stor
     add = cmd("VBoxManage", "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2377,,2376")
     c, s = run(store, {SHOW: ok(showvminfo()), **OTHER_VM, add: ok()})
     assert commands(c)[-1] == add
-    assert s.settings.host_port == 2377
+    assert s.port == 2377
     assert "127.0.0.1:2376 is taken by VM 'dev' (NAT rule 'docker', poweroff): using 2377" in (
         capsys.readouterr().err
     )
@@ -123,7 +123,7 @@ def test_port_held_by_another_program(store, monkeypatch):
 def test_an_existing_forward_on_another_port_is_adopted(store):
     rules = (SSH_RULE, "docker,tcp,127.0.0.1,2381,,2376")
     c, s = run(store, {SHOW: ok(showvminfo(rules=rules))})
-    assert commands(c) == [SHOW] and s.changed == set()
+    assert commands(c) == [SHOW] and set(s.changes()) == set()
     assert store_module.remembered_port(store, "default") == 2381
 
 
@@ -146,7 +146,7 @@ def test_dry_run_plans_without_mutating(store, capsys):
         "would add NAT rule 'docker,tcp,127.0.0.1,2376,,2376' with controlvm"
         in capsys.readouterr().err
     )
-    assert s.changed == {"nat"}
+    assert set(s.changes()) == {"nat"}
 
 
 def test_vm_not_registered(store):
@@ -181,8 +181,7 @@ def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
     c, s = run(
         store, {SHOW: ok(showvminfo()), ADD_RUNNING: ok(), cmd("VBoxManage", "list", "vms"): ok()}
     )
-    rules = s.vm().forwarding[1]
-    assert [r.spec() for r in rules] == [SSH_RULE, DOCKER_RULE]
+    assert s.results["nat.forward"].rule.spec() == DOCKER_RULE and s.port == 2376
     assert commands(c).count(SHOW) == 1
 
 

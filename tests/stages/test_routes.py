@@ -3,7 +3,7 @@ import pytest
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
-from docker_vpn_helper.stages import routes
+from docker_vpn_helper.stages import routes, step
 
 from .standins import SHOW, cmd, commands, context, fail, ok, showvminfo
 
@@ -41,7 +41,7 @@ destination: 192.168.99.0
 def run(store, results, dry_run=False):
     c = context(results)
     s = session_for(c, "default", str(store), dry_run=dry_run)
-    routes.restore_route(s)
+    step(s, routes.STAGE)
     return c
 
 
@@ -72,7 +72,7 @@ def test_linux_stale_route_on_a_dead_tunnel_is_replaced(store, linux, capsys):
         }
     )
     c.set_result_for("run", IP_GET, [ok(HIJACKED), ok(HEALTHY)])
-    routes.restore_route(session_for(c, "default", str(store)))
+    step(session_for(c, "default", str(store)), routes.STAGE)
     assert commands(c) == [SHOW, IP_GET, IP_TUN, IP_LINK, SUDO_OK, REPLACE, IP_GET]
     assert "routed 192.168.99.0/24 to vboxnet0 again" in capsys.readouterr().err
 
@@ -151,7 +151,7 @@ def test_macos_deletes_the_stale_route_when_add_says_file_exists(store, macos):
             ok("add net 192.168.99.0: gateway vboxnet0\n"),
         ],
     )
-    routes.restore_route(session_for(c, "default", str(store)))
+    step(session_for(c, "default", str(store)), routes.STAGE)
     assert commands(c)[4:] == [SUDO_OK, MAC_ADD, SUDO_OK, MAC_DELETE, SUDO_OK, MAC_ADD, MAC_GET]
 
 

@@ -4,43 +4,43 @@ import pytest
 
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
-from docker_vpn_helper.stages import cert, daemon
+from docker_vpn_helper.stages import cert, daemon, step
 
 from .standins import RUNNING, FakeGuest, context
 
 
 def fixed_session(store):
     s = session_for(context(RUNNING), "default", str(store))
-    cert.issue_certificate(s)
-    cert.deploy_certificate(s)
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
     return s
 
 
 def test_restart_after_deploy_waits_for_the_new_certificate(store, guest, dockerd, capsys):
     s = fixed_session(store)
-    daemon.restart_daemon(s)
+    step(s, daemon.STAGE)
     assert guest.restarts == 1
     assert "the daemon is back on tcp://localhost:2376 (Docker 20.10.24" in capsys.readouterr().err
 
 
 def test_no_restart_when_the_daemon_already_serves_the_certificate(store, guest, dockerd):
-    daemon.restart_daemon(fixed_session(store))
+    step(fixed_session(store), daemon.STAGE)
     from docker_vpn_helper.session import close_all
 
     close_all()
     s = session_for(context(RUNNING), "default", str(store))
-    daemon.restart_daemon(s)
-    assert guest.restarts == 1 and s.changed == set()
+    step(s, daemon.STAGE)
+    assert guest.restarts == 1 and set(s.changes()) == set()
 
 
 def test_restart_without_deploy_when_the_daemon_serves_an_old_certificate(
     store, guest, dockerd, capsys
 ):
     s = session_for(context(RUNNING), "default", str(store))
-    cert.issue_certificate(s)
+    step(s, cert.ISSUE)
     guest.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()  # deployed,
-    s.changed.clear()  # by an earlier run that was interrupted before the restart
-    daemon.restart_daemon(s)
+    set(s.changes()).clear()  # by an earlier run that was interrupted before the restart
+    step(s, daemon.STAGE)
     assert guest.restarts == 1
     assert (
         "the daemon needs a restart: it still presents the previous certificate"
@@ -54,7 +54,7 @@ def test_rollback_when_the_daemon_refuses_the_new_certificate(store, guest, dock
     guest.refuse = guest.files[FakeGuest.CERT]
     s.settings = replace(s.settings, daemon_wait=0.5)
     with pytest.raises(HelperError) as caught:
-        daemon.restart_daemon(s)
+        step(s, daemon.STAGE)
     assert guest.log == ["read", "install", "restart", "restore", "restart"]
     assert guest.files[FakeGuest.CERT] == old and guest.served == old
     assert (
@@ -65,9 +65,9 @@ def test_rollback_when_the_daemon_refuses_the_new_certificate(store, guest, dock
 
 def test_dry_run_does_not_restart(store, guest, dockerd, capsys):
     s = session_for(context(RUNNING), "default", str(store), dry_run=True)
-    cert.issue_certificate(s)
-    cert.deploy_certificate(s)
-    daemon.restart_daemon(s)
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    step(s, daemon.STAGE)
     assert guest.restarts == 0
     assert "would run in the VM: sudo /etc/init.d/docker restart" in capsys.readouterr().err
 
@@ -93,7 +93,7 @@ def test_a_failed_restart_command_counts_for_nothing_when_the_daemon_answers(
 ):
     s = fixed_session(store)
     guest.restart_daemon = failing_restart(guest, daemon_comes_up=True)
-    daemon.restart_daemon(s)
+    step(s, daemon.STAGE)
     assert "restore" not in guest.log
     assert "the daemon is back on tcp://localhost:2376" in capsys.readouterr().err
 
@@ -105,5 +105,5 @@ def test_a_failed_restart_command_without_a_daemon_is_rolled_back_with_its_reaso
     s = fixed_session(store)
     guest.restart_daemon = failing_restart(guest, daemon_comes_up=False)
     with pytest.raises(HelperError, match=r"dockerd exited during start-up.*previous certificate"):
-        daemon.restart_daemon(s)
+        step(s, daemon.STAGE)
     assert "restore" in guest.log

@@ -1,12 +1,9 @@
-import os
-
 import pytest
 
-from docker_vpn_helper import cli
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
-from docker_vpn_helper.stages import machine, nat
+from docker_vpn_helper.stages import machine, nat, step
 
 from .standins import (
     DOCKER_RULE,
@@ -17,7 +14,6 @@ from .standins import (
     context,
     fail,
     ok,
-    record_loopback_sans,
     set_driver,
     showvminfo,
 )
@@ -37,27 +33,8 @@ def linux_host(monkeypatch):
 def test_running_machine_is_left_alone(store):
     c = context({SHOW: ok(showvminfo())})
     s = session_for(c, "default", str(store))
-    machine.ensure_machine(s)
-    assert commands(c) == [SHOW] and s.changed == set()
-
-
-@pytest.mark.parametrize(
-    "certificate_follows, sans_recorded, dry_run, made_ahead",
-    [
-        (True, False, False, True),  # docker-machine's certificate: cert.issue replaces it
-        (False, False, False, False),  # nat.forward alone: no certificate follows
-        (True, True, False, False),  # a machine fixed before: its certificate stays
-        (True, False, True, False),  # a dry run issues nothing
-    ],
-)
-def test_a_key_is_made_ahead_only_for_a_certificate_that_will_be_replaced(
-    store, certificate_follows, sans_recorded, dry_run, made_ahead
-):
-    if sans_recorded:
-        record_loopback_sans(store)
-    s = session_for(context({SHOW: ok(showvminfo())}), "default", str(store), dry_run=dry_run)
-    machine.ensure_machine(s, certificate_follows=certificate_follows)
-    assert (s.server_key() is not None) == made_ahead  # server_key() waits for one being made
+    step(s, machine.STAGE)
+    assert commands(c) == [SHOW] and set(s.changes()) == set()
 
 
 def test_stopped_machine_gets_the_forward_while_stopped_then_starts(store):
@@ -71,20 +48,20 @@ def test_stopped_machine_gets_the_forward_while_stopped_then_starts(store):
         }
     )
     s = session_for(c, "default", str(store))
-    machine.ensure_machine(s)
+    step(s, machine.STAGE)
     # the forward goes in while stopped; after the start the VM is read again (new SSH port)
     assert commands(c)[-3:] == [
         cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE),
         start,
         SHOW,
     ]
-    assert s.changed == {"nat", "machine"}
+    assert set(s.changes()) == {"nat", "machine"}
 
 
 def test_saved_machine_with_forward_just_starts(store):
     start = cmd("docker-machine", "--storage-path", str(store), "start", "default")
     c = context({SHOW: ok(showvminfo("saved", rules=(SSH_RULE, DOCKER_RULE))), start: ok()})
-    machine.ensure_machine(session_for(c, "default", str(store)))
+    step(session_for(c, "default", str(store)), machine.STAGE)
     assert commands(c) == [SHOW, start, SHOW]
 
 
@@ -95,14 +72,14 @@ def test_store_entry_without_vm(store):
     with pytest.raises(
         HelperError, match="VirtualBox has no VM named 'default' although the store has it"
     ):
-        machine.ensure_machine(session_for(c, "default", str(store)))
+        step(session_for(c, "default", str(store)), machine.STAGE)
 
 
 def test_new_machine_is_refused_while_the_vpn_hijacks_the_route(store, monkeypatch):
     monkeypatch.setattr("sys.argv", ["docker-vpn-helper", "fix", "--machine", "new"])
     c = context({ROUTE: VPN_ROUTE})
     with pytest.raises(HelperError) as caught:
-        machine.ensure_machine(session_for(c, "new", str(store)))
+        step(session_for(c, "new", str(store)), machine.STAGE)
     message = caught.value.message
     assert "cannot create 'new' while a VPN is up" in message and "utun0" in message
     assert message.endswith(
@@ -117,7 +94,7 @@ def test_new_machine_is_refused_while_virtualbox_runs(store):
     )
     c = context({ROUTE: HEALTHY_ROUTE, PS: ps})
     with pytest.raises(HelperError) as caught:
-        machine.ensure_machine(session_for(c, "new", str(store)))
+        step(session_for(c, "new", str(store)), machine.STAGE)
     assert (
         "VirtualBox is running (VBoxHeadless (pid 812), VBoxSVC (pid 790))" in caught.value.message
     )
@@ -145,14 +122,14 @@ def test_new_machine_restarts_drivers_then_creates_with_loopback_sans(store):
     create = create_command(store)
     c = context(creating(store, ok()))
     s = session_for(c, "new", str(store))
-    machine.ensure_machine(s)
+    step(s, machine.STAGE)
     assert commands(c) == [ROUTE, PS, "sudo -n true", "sudo -n systemctl restart vboxdrv", create]
-    assert s.changed == {"machine"}
+    assert set(s.changes()) == {"machine"}
 
 
 def test_dry_run_create_plans_only(store, capsys):
     c = context({ROUTE: HEALTHY_ROUTE, PS: ok("")})
-    machine.ensure_machine(session_for(c, "new", str(store), dry_run=True))
+    step(session_for(c, "new", str(store), dry_run=True), machine.STAGE)
     assert commands(c) == [ROUTE, PS]
     err = capsys.readouterr().err
     assert "would run: sudo systemctl restart vboxdrv" in err
@@ -169,7 +146,7 @@ def test_failed_create_is_one_line(store):
     )
     c = context(creating(store, refusal))
     with pytest.raises(HelperError) as caught:
-        machine.ensure_machine(session_for(c, "new", str(store)))
+        step(session_for(c, "new", str(store)), machine.STAGE)
     assert caught.value.message == (
         'docker-vpn-helper: docker-machine create new failed: Error with pre-create check: "VBoxManage not found. '
         'Make sure VirtualBox is installed and VBoxManage is in the path"'
@@ -197,24 +174,5 @@ def test_a_machine_of_another_driver_is_refused(store):
         HelperError,
         match="uses docker-machine's 'amazonec2' driver: this tool repairs VirtualBox machines only",
     ):
-        machine.ensure_machine(session_for(c, "default", str(store)))
+        step(session_for(c, "default", str(store)), machine.STAGE)
     assert commands(c) == []
-
-
-def test_the_answer_the_command_asked_for_early_is_the_check(store, tmp_path, monkeypatch):
-    # cli.main asks before invoke loads; the stage then asks VirtualBox nothing itself.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "showvminfo.txt").write_text(showvminfo("running", (SSH_RULE, DOCKER_RULE)))
-    fake = bin_dir / "VBoxManage"
-    fake.write_text(
-        f'#!/bin/sh\n[ "$*" = "showvminfo default --machinereadable" ] && exec cat "{bin_dir}/showvminfo.txt"\nexit 9\n'
-    )
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    cli.ask_virtualbox_early(["fix", "--storage-path", str(store)])
-    c = context({})
-    s = session_for(c, "default", str(store))
-    machine.ensure_machine(s)
-    nat.ensure_forward(s)  # the daemon's rule is in the early answer: nothing to add
-    assert commands(c) == [] and s.vbox.calls == 1 and s.changed == set()

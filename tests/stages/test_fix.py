@@ -2,33 +2,45 @@
 
 import pytest
 
-from docker_vpn_helper import cli
-from docker_vpn_helper.adapters import vboxmanage
 from docker_vpn_helper.program import program
-
-from .standins import record_loopback_sans, set_driver
 
 
 @pytest.fixture
 def ran(monkeypatch):
     """Replace every stage's work with a recorder of (stage, machine, dry_run)."""
+    from docker_vpn_helper.stages import Stage, cert, daemon, machine, nat
+
     calls = []
 
+    class Recorded:
+        """A plan with nothing to do, on the machine's port."""
+
+        changes = ()
+
+        def __init__(self, port):
+            self.port = port
+
+        def seen(self):
+            return "recorded"
+
+        def actions(self):
+            return []
+
     def recorder(stage):
-        def record(s, **kwargs):
-            calls.append((stage, s.name, s.dry_run))
+        def plan(s, **options):
+            calls.append((stage.name, s.name, s.dry_run))
+            return Recorded(s.settings.host_port)
 
-        return record
+        return Stage(stage.name, stage.title, plan, apply=None)
 
-    monkeypatch.setattr(
-        "docker_vpn_helper.stages.machine.ensure_machine", recorder("machine.create")
-    )
-    monkeypatch.setattr("docker_vpn_helper.stages.nat.ensure_forward", recorder("nat.forward"))
-    monkeypatch.setattr("docker_vpn_helper.stages.cert.issue_certificate", recorder("cert.issue"))
-    monkeypatch.setattr("docker_vpn_helper.stages.cert.deploy_certificate", recorder("cert.deploy"))
-    monkeypatch.setattr(
-        "docker_vpn_helper.stages.daemon.restart_daemon", recorder("daemon.restart")
-    )
+    for module, attribute in (
+        (machine, "STAGE"),
+        (nat, "STAGE"),
+        (cert, "ISSUE"),
+        (cert, "DEPLOY"),
+        (daemon, "STAGE"),
+    ):
+        monkeypatch.setattr(module, attribute, recorder(getattr(module, attribute)))
     return calls
 
 
@@ -106,26 +118,6 @@ def test_daemon_restart_alone_runs_the_pipeline_in_fix_order(ran, store):
     ]
 
 
-@pytest.mark.parametrize(
-    "argv, follows",
-    [
-        (["fix"], True),
-        (["cert.issue"], True),
-        (["daemon.restart"], True),
-        (["nat.forward"], False),
-        (["machine.create"], False),
-    ],
-)
-def test_machine_create_knows_whether_a_certificate_follows(ran, store, monkeypatch, argv, follows):
-    told = []
-    monkeypatch.setattr(
-        "docker_vpn_helper.stages.machine.ensure_machine",
-        lambda s, certificate_follows: told.append(certificate_follows),
-    )
-    run(*argv, "--machine", "default", "--storage-path", str(store))
-    assert told == [follows]
-
-
 def test_env_print_prints_only_the_environment(store, capsys, monkeypatch):
     monkeypatch.setenv("SHELL", "/usr/bin/fish")
     run("env.print", "--machine", "default", "--storage-path", str(store), "--port", "2377")
@@ -176,49 +168,3 @@ def test_bad_input_is_one_line_on_stderr_and_exit_1(store, capsys, argv, message
     assert caught.value.code == 1
     assert out == ""
     assert err.startswith(f"docker-vpn-helper: {message}") and err.count("\n") == 1
-
-
-@pytest.fixture
-def asked(monkeypatch):
-    """What the command asks VirtualBox before invoke loads (nothing is started)."""
-    started = []
-    monkeypatch.setattr(vboxmanage, "start_early", started.append)
-    return started
-
-
-def test_fix_asks_virtualbox_early_about_a_machine_it_never_fixed(store, asked):
-    cli.ask_virtualbox_early(["fix", "--storage-path", str(store), "--shell", "bash"])
-    assert asked == [["VBoxManage", "showvminfo", "default", "--machinereadable"]]
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["fix", "--machine", "new"],  # to be created: VirtualBox must not be started first
-        ["fix", "--machine", "a;b"],
-        ["fix", "--all"],
-        ["fix", "--machine", "default", "--machine", "dev"],
-        ["fix", "--help"],
-        ["nat.forward"],
-        ["env.print"],
-    ],
-)
-def test_other_command_lines_ask_virtualbox_nothing_early(argv, store, asked, monkeypatch):
-    monkeypatch.setenv("MACHINE_STORAGE_PATH", str(store))
-    cli.ask_virtualbox_early(argv)
-    assert asked == []
-
-
-def test_invoke_configuration_or_another_driver_asks_nothing_early(store, asked):
-    argv = ["fix", "--storage-path", str(store)]
-    cli.ask_virtualbox_early(argv, environ={"INVOKE_VPNHELPER_VBOXMANAGE": "/opt/vbox"})
-    set_driver(store, "hyperv")
-    cli.ask_virtualbox_early(argv)
-    assert asked == []
-
-
-def test_a_machine_fixed_before_is_not_asked_about_early(store, asked):
-    # Likely healthy: its SSH connection opens best while the stage waits for VirtualBox.
-    record_loopback_sans(store)
-    cli.ask_virtualbox_early(["fix", "--storage-path", str(store)])
-    assert asked == []

@@ -8,7 +8,7 @@ from cryptography import x509
 from docker_vpn_helper.core import certs
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import Session, close_all, session_for
-from docker_vpn_helper.stages import cert
+from docker_vpn_helper.stages import cert, step
 
 from .standins import RUNNING, FakeGuest, context
 
@@ -26,12 +26,12 @@ def test_issue_replaces_docker_machines_cert_backs_up_and_records_sans(store, ca
     server, key, config = machine_files(store)
     old_cert, old_key, old_config = server.read_bytes(), key.read_bytes(), config.read_text()
     s = session_for(context({}), "default", str(store))
-    cert.issue_certificate(s)
-    assert s.changed == {"cert", "config"}
+    step(s, cert.ISSUE)
+    assert set(s.changes()) == {"cert", "config"}
     new = server.read_bytes()
     assert names_of(new) == ["localhost", "default", "127.0.0.1", "192.168.99.100"]
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    backup = store / "machines/default/backups" / s.stamp
+    backup = store / "machines/default/backups" / s.journal.stamp
     assert (backup / "server.pem").read_bytes() == old_cert
     assert (backup / "server-key.pem").read_bytes() == old_key
     assert (backup / "config.json").read_text() == old_config
@@ -43,102 +43,70 @@ def test_issue_replaces_docker_machines_cert_backs_up_and_records_sans(store, ca
 
 
 def test_second_issue_changes_nothing(store, capsys):
-    cert.issue_certificate(session_for(context({}), "default", str(store)))
+    step(session_for(context({}), "default", str(store)), cert.ISSUE)
     server, _, config = machine_files(store)
     before = (server.read_bytes(), config.read_text())
     close_all()
     s = session_for(context({}), "default", str(store))
-    cert.issue_certificate(s)
-    assert s.changed == set()
+    step(s, cert.ISSUE)
+    assert set(s.changes()) == set()
     assert (server.read_bytes(), config.read_text()) == before
     assert "is signed by this CA and is valid until" in capsys.readouterr().err
 
 
 def test_force_reissues(store):
-    cert.issue_certificate(session_for(context({}), "default", str(store)))
+    step(session_for(context({}), "default", str(store)), cert.ISSUE)
     server, _, _ = machine_files(store)
     first = server.read_bytes()
     close_all()
     s = session_for(context({}), "default", str(store))
-    cert.issue_certificate(s, force=True)
-    assert server.read_bytes() != first and s.changed == {"cert"}
+    step(s, cert.ISSUE, force=True)
+    assert server.read_bytes() != first and set(s.changes()) == {"cert"}
 
 
 def test_dry_run_writes_nothing(store, capsys):
     server, key, config = machine_files(store)
     before = [p.read_bytes() for p in (server, key, config)]
     s = session_for(context({}), "default", str(store), dry_run=True)
-    cert.issue_certificate(s)
+    step(s, cert.ISSUE)
     assert [p.read_bytes() for p in (server, key, config)] == before
     assert not (store / "machines/default/backups").exists()
     err = capsys.readouterr().err
     assert "would issue a new server certificate" in err and "would record localhost" in err
 
 
-@pytest.fixture
-def keys_made(monkeypatch):
-    """Every server key generated, in order (the real generator, counted)."""
-    made = []
-
-    def counted():
-        made.append(real())
-        return made[-1]
-
-    real = certs.new_server_key
-    monkeypatch.setattr(certs, "new_server_key", counted)
-    return made
-
-
-def public_numbers(key_pem: bytes):
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    return load_pem_private_key(key_pem, None).public_key().public_numbers()
-
-
-def test_issue_uses_the_key_prepared_ahead_and_only_once(store, keys_made):
-    _, key, _ = machine_files(store)
-    s = session_for(context({}), "default", str(store))
-    s.prepare_server_key()
-    cert.issue_certificate(s)
-    assert len(keys_made) == 1
-    assert public_numbers(key.read_bytes()) == keys_made[0].public_key().public_numbers()
-    cert.issue_certificate(s, force=True)  # a second certificate gets a key of its own
-    assert len(keys_made) == 2
-    assert public_numbers(key.read_bytes()) == keys_made[1].public_key().public_numbers()
-
-
 def test_missing_ca_key_is_a_one_line_error(store):
     (store / "certs" / "ca-key.pem").unlink()
     with pytest.raises(HelperError, match=r"CA key .*ca-key.pem is missing"):
-        cert.issue_certificate(session_for(context({}), "default", str(store)))
+        step(session_for(context({}), "default", str(store)), cert.ISSUE)
 
 
 def test_deploy_uploads_cert_and_key_only(store, guest):
     s = session_for(context(RUNNING), "default", str(store))
-    cert.issue_certificate(s)
-    cert.deploy_certificate(s)
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
     server, key, _ = machine_files(store)
     assert guest.files[FakeGuest.CERT] == server.read_bytes()
     assert guest.files[FakeGuest.KEY] == key.read_bytes()
-    assert s.guest_backups == [
-        (f"/var/lib/boot2docker/backups/{s.stamp}/server.pem", FakeGuest.CERT),
-        (f"/var/lib/boot2docker/backups/{s.stamp}/server-key.pem", FakeGuest.KEY),
+    assert s.journal.guest_backups == [
+        (f"/var/lib/boot2docker/backups/{s.journal.stamp}/server.pem", FakeGuest.CERT),
+        (f"/var/lib/boot2docker/backups/{s.journal.stamp}/server-key.pem", FakeGuest.KEY),
     ]
     ca_key = (store / "certs" / "ca-key.pem").read_bytes()
     assert all(content != ca_key for content in guest.files.values())
-    assert "deploy" in s.changed
+    assert "deploy" in set(s.changes())
 
 
 def test_deploy_skips_when_the_vm_has_the_same_certificate(store, guest):
     s = session_for(context(RUNNING), "default", str(store))
-    cert.deploy_certificate(s)
-    assert guest.log == ["read"] and "deploy" not in s.changed
+    step(s, cert.DEPLOY)
+    assert guest.log == ["read"] and "deploy" not in set(s.changes())
 
 
 def test_deploy_dry_run_reads_but_does_not_write(store, guest, capsys):
     s = session_for(context(RUNNING), "default", str(store), dry_run=True)
-    cert.issue_certificate(s)
-    cert.deploy_certificate(s)
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
     assert guest.log == ["read"]
     assert "would upload server.pem and server-key.pem" in capsys.readouterr().err
 
@@ -159,5 +127,5 @@ def test_a_second_run_on_the_same_machine_is_refused_while_the_first_holds_the_l
 
 def test_a_legacy_ssh_rsa_guest_is_named(store, guest, capsys):
     guest.signature_algorithm = "ssh-rsa"
-    cert.deploy_certificate(session_for(context(RUNNING), "default", str(store)))
+    step(session_for(context(RUNNING), "default", str(store)), cert.DEPLOY)
     assert "only accepts legacy ssh-rsa signatures" in capsys.readouterr().err

@@ -2,7 +2,7 @@ import pytest
 
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, daemon, nat, restore
+from docker_vpn_helper.stages import cert, daemon, nat, restore, step
 
 from .standins import (
     DOCKER_RULE,
@@ -37,10 +37,10 @@ def fixed(store, guest, monkeypatch):
         cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE): ok(),
     }
     s = session_for(context(results), "default", str(store))
-    nat.ensure_forward(s)
-    cert.issue_certificate(s)
-    cert.deploy_certificate(s)
-    daemon.restart_daemon(s)
+    step(s, nat.STAGE)
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    step(s, daemon.STAGE)
     close_all()
 
 
@@ -49,7 +49,7 @@ def test_restore_returns_store_and_vm_to_before_the_run(store, guest, dockerd, m
     fixed(store, guest, monkeypatch)
     assert snapshot(store, guest) != before
     s = session_for(context(RUNNING), "default", str(store))
-    restore.restore(s)
+    step(s, restore.STAGE)
     assert snapshot(store, guest) == before
     assert guest.log[-2:] == ["restore", "restart"]
     assert guest.served == before[1][FakeGuest.CERT]
@@ -59,9 +59,13 @@ def test_restore_is_itself_undoable(store, guest, dockerd, monkeypatch):
     fixed(store, guest, monkeypatch)
     after_fix = snapshot(store, guest)
     undo = session_for(context(RUNNING), "default", str(store))
-    restore.restore(undo)
+    step(undo, restore.STAGE)
     close_all()
-    restore.restore(session_for(context(RUNNING), "default", str(store)), backup=undo.stamp)
+    step(
+        session_for(context(RUNNING), "default", str(store)),
+        restore.STAGE,
+        backup=undo.journal.stamp,
+    )
     assert snapshot(store, guest) == after_fix
 
 
@@ -69,21 +73,21 @@ def test_restore_removes_the_forward_only_on_request(store, guest, dockerd, monk
     fixed(store, guest, monkeypatch)
     delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
     c = context({SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE))), delete: ok()})
-    restore.restore(session_for(c, "default", str(store)), forward=True)
+    step(session_for(c, "default", str(store)), restore.STAGE, forward=True)
     assert commands(c) == [SHOW, delete]
 
 
 def test_restore_dry_run_changes_nothing(store, guest, dockerd, monkeypatch, capsys):
     fixed(store, guest, monkeypatch)
     after = snapshot(store, guest)
-    restore.restore(session_for(context({}), "default", str(store), dry_run=True))
+    step(session_for(context({}), "default", str(store), dry_run=True), restore.STAGE)
     assert snapshot(store, guest) == after
     assert "would put back" in capsys.readouterr().err
 
 
 def test_nothing_to_restore(store):
     with pytest.raises(HelperError, match="no backups for 'default'"):
-        restore.restore(session_for(context({}), "default", str(store)))
+        step(session_for(context({}), "default", str(store)), restore.STAGE)
 
 
 def test_unknown_backup_lists_the_known_ones(store, guest, dockerd, monkeypatch):
@@ -91,4 +95,4 @@ def test_unknown_backup_lists_the_known_ones(store, guest, dockerd, monkeypatch)
     with pytest.raises(
         HelperError, match=r"no backup '2001' for 'default' \(backups: \d{8}T\d{6}\.\d{6}Z\)"
     ):
-        restore.restore(session_for(context({}), "default", str(store)), backup="2001")
+        step(session_for(context({}), "default", str(store)), restore.STAGE, backup="2001")

@@ -1,6 +1,6 @@
 import pytest
 
-from docker_vpn_helper.session import Session
+from docker_vpn_helper.link import GuestLink
 
 from .standins import RefusedGuest, dockerd, guest, store, store_template  # noqa: F401  (fixtures)
 
@@ -8,4 +8,4 @@ from .standins import RefusedGuest, dockerd, guest, store, store_template  # noq
 @pytest.fixture(autouse=True)
 def no_ssh(monkeypatch):
     """In-process tests never open SSH: the VM refuses, unless a test installs a fake guest."""
-    monkeypatch.setattr(Session, "_open_guest", lambda self, port, machine: RefusedGuest(port))
+    monkeypatch.setattr(GuestLink, "_open_guest", lambda self, port, machine: RefusedGuest(port))

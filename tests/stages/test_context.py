@@ -6,6 +6,7 @@ import pytest
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import context as ctx
+from docker_vpn_helper.stages import step
 
 from .standins import cmd, commands, context, fail, ok
 
@@ -60,7 +61,7 @@ def copies(store, tmp_path):
 
 def run(store, results, dry_run=False):
     c = context(results)
-    ctx.ensure_context(session_for(c, "default", str(store), dry_run=dry_run))
+    step(session_for(c, "default", str(store), dry_run=dry_run), ctx.STAGE)
     return c
 
 
@@ -96,7 +97,7 @@ def test_a_store_path_with_a_comma_is_refused_before_docker_runs(store, tmp_path
     shutil.copytree(store, odd)
     c = context({})
     with pytest.raises(HelperError, match=r"contains a comma.*cannot carry"):
-        ctx.ensure_context(session_for(c, "default", str(odd)))
+        step(session_for(c, "default", str(odd)), ctx.STAGE)
     assert commands(c) == []
 
 

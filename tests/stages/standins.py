@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from invoke import MockContext, Result
 
-from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.lab import store as dm
 from docker_vpn_helper.lab.paths import LabPaths
+from docker_vpn_helper.link import GuestLink
 
 DATA = Path(__file__).parent.parent / "core" / "data"
 SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
@@ -186,7 +186,7 @@ def install_guest(monkeypatch, store: Path) -> FakeGuest:
         fake.ports.append(port)
         return fake
 
-    monkeypatch.setattr(session_module.Session, "_open_guest", open_guest)
+    monkeypatch.setattr(GuestLink, "_open_guest", open_guest)
     return fake
 
 

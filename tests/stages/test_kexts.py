@@ -6,7 +6,7 @@ from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import Session
 from docker_vpn_helper.settings import MACOS_KEXT_COMMAND, resolve
-from docker_vpn_helper.stages import kexts
+from docker_vpn_helper.stages import kexts, step
 
 from .standins import cmd, commands, fail, ok
 
@@ -36,7 +36,7 @@ def test_macos_virtualbox6_restarts_the_startup_script_with_passwordless_sudo(ma
             ),
         }
     )
-    kexts.restart_kexts(s)
+    step(s, kexts.STAGE)
     assert (
         commands(s.c)[-1]
         == 'sudo -n "/Library/Application Support/VirtualBox/LaunchDaemons/VirtualBoxStartup.sh" restart'
@@ -45,7 +45,7 @@ def test_macos_virtualbox6_restarts_the_startup_script_with_passwordless_sudo(ma
 
 def test_macos_virtualbox7_has_nothing_to_restart(macos, capsys):
     s = session({PS: ok(""), VERSION: ok("7.0.14r161095\n")})
-    kexts.restart_kexts(s)
+    step(s, kexts.STAGE)
     assert commands(s.c) == [PS, VERSION]
     assert (
         "VirtualBox 7 on macOS has no kernel extensions to restart: skipped"
@@ -56,7 +56,7 @@ def test_macos_virtualbox7_has_nothing_to_restart(macos, capsys):
 def test_linux_restarts_vboxdrv(monkeypatch):
     monkeypatch.setattr(host, "platform", lambda: "linux")
     s = session({PS: ok(""), "sudo -n true": ok(), "sudo -n systemctl restart vboxdrv": ok()})
-    kexts.restart_kexts(s)
+    step(s, kexts.STAGE)
     assert commands(s.c) == [PS, "sudo -n true", "sudo -n systemctl restart vboxdrv"]
 
 
@@ -72,7 +72,7 @@ def test_refuses_while_virtualbox_runs_and_lists_pids(macos):
         HelperError,
         match=r"VirtualBox is running \(VBoxXPCOMIPCD \(pid 412\), VBoxSVC \(pid 415\)\)",
     ):
-        kexts.restart_kexts(s)
+        step(s, kexts.STAGE)
 
 
 def test_no_terminal_and_no_password_fails_instead_of_hanging(macos, monkeypatch):
@@ -85,7 +85,7 @@ def test_no_terminal_and_no_password_fails_instead_of_hanging(macos, monkeypatch
         }
     )
     with pytest.raises(HelperError, match="sudo needs a password and there is no terminal"):
-        kexts.restart_kexts(s)
+        step(s, kexts.STAGE)
 
 
 def test_configured_password_is_used_and_never_printed(macos, monkeypatch, capsys):
@@ -99,7 +99,7 @@ def test_configured_password_is_used_and_never_printed(macos, monkeypatch, capsy
         sudo={MACOS_KEXT_COMMAND: ok()},
         password="hunter2",
     )
-    kexts.restart_kexts(s)
+    step(s, kexts.STAGE)
     s.c.sudo.assert_called_once()
     assert "hunter2" not in "".join(capsys.readouterr())
 
@@ -119,7 +119,7 @@ def test_wrong_password_is_one_line(macos, monkeypatch):
 
     s.c.sudo = refuse
     with pytest.raises(HelperError, match="sudo did not accept the password"):
-        kexts.restart_kexts(s)
+        step(s, kexts.STAGE)
 
 
 def test_configured_command_wins(monkeypatch):
@@ -128,7 +128,7 @@ def test_configured_command_wins(monkeypatch):
         {PS: ok(""), "sudo -n true": ok(), "sudo -n /opt/vbox/vboxdrv.sh restart": ok()},
         kext_command="/opt/vbox/vboxdrv.sh restart",
     )
-    kexts.restart_kexts(s)
+    step(s, kexts.STAGE)
     assert commands(s.c)[-1] == "sudo -n /opt/vbox/vboxdrv.sh restart"
 
 
@@ -136,7 +136,7 @@ def test_dry_run_does_not_sudo(monkeypatch, capsys):
     monkeypatch.setattr(host, "platform", lambda: "linux")
     s = session({PS: ok("")}, dry_run=True)
     s.settings = resolve({}, machine="default", storage_path="/nowhere", dry_run=True)
-    kexts.restart_kexts(s)
+    step(s, kexts.STAGE)
     assert commands(s.c) == [PS]
     assert "would run: sudo systemctl restart vboxdrv" in capsys.readouterr().err
 
@@ -146,4 +146,4 @@ def test_a_failing_restart_is_one_line_with_its_last_words(monkeypatch):
     failed = fail("Job for vboxdrv.service failed.\nSee 'journalctl -xe' for details.")
     s = session({PS: ok(""), "sudo -n true": ok(), "sudo -n systemctl restart vboxdrv": failed})
     with pytest.raises(HelperError, match=r"drivers failed: See 'journalctl -xe' for details\.$"):
-        kexts.restart_kexts(s)
+        step(s, kexts.STAGE)

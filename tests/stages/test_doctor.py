@@ -5,7 +5,7 @@ from invoke.exceptions import Exit
 
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, daemon, doctor, nat
+from docker_vpn_helper.stages import cert, daemon, doctor, nat, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
 from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo
@@ -26,7 +26,12 @@ def offline(monkeypatch):
 
 
 def results(rules=(SSH_RULE,)):
-    return {SHOW: ok(showvminfo(rules=rules)), ROUTE: VPN_ROUTE, VERSION: ok("6.1.50r161033\n")}
+    return {
+        SHOW: ok(showvminfo(rules=rules)),
+        cmd("VBoxManage", "list", "vms"): ok(),
+        ROUTE: VPN_ROUTE,
+        VERSION: ok("6.1.50r161033\n"),
+    }
 
 
 def by_check(findings):
@@ -56,9 +61,9 @@ def test_a_broken_machine_behind_the_vpn(store, guest, dockerd):
 
 def test_a_fixed_machine_is_healthy_even_with_the_vpn_on(store, guest, dockerd, monkeypatch):
     s = session_for(context(results()), "default", str(store))
-    cert.issue_certificate(s)
-    cert.deploy_certificate(s)
-    daemon.restart_daemon(s)
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    step(s, daemon.STAGE)
     close_all()
     d = session_for(context(results((SSH_RULE, DOCKER_RULE))), "default", str(store), dry_run=True)
     found = doctor.diagnose(d)

@@ -1,0 +1,28 @@
+"""Commands as root: passwordless sudo, invoke's configured password, or a terminal prompt."""
+
+from __future__ import annotations
+
+from invoke import Context
+from invoke.exceptions import AuthFailure
+
+from ..errors import HelperError
+from . import host
+
+
+def sudo(c: Context, command: str) -> host.Output:
+    """Run `command` (a shell line) as root. A refusal to authenticate is an error; the
+    command's own failure is returned for the caller to judge."""
+    passwordless = c.run("sudo -n true", hide=True, warn=True, in_stream=False)
+    if passwordless.ok:
+        result = c.run(f"sudo -n {command}", hide=True, warn=True, in_stream=False)
+    else:
+        if not c.config.sudo.password and not host.interactive():
+            raise HelperError(
+                "sudo needs a password and there is no terminal to ask for it: run this from a "
+                "terminal, or provide it as INVOKE_SUDO_PASSWORD / sudo.password in invoke.yaml"
+            )
+        try:
+            result = c.sudo(command, hide=True, warn=True)
+        except AuthFailure:
+            raise HelperError("sudo did not accept the password") from None
+    return host.Output(result.stdout, result.stderr, result.exited)

@@ -1,0 +1,364 @@
+"""What each stage will do, decided from what was observed: pure values, no effects.
+
+Every stage observes (the store, VirtualBox's answer, the served certificate, the route), hands
+what it saw to a planner here, and gets a plan: what is wrong, what it will do, in one line each.
+`--dry-run` prints the plans, `doctor` renders them, and the stage applies them: the three can
+never disagree. A dry run then goes on with `projected()`, what the next stage would observe.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .vbox import NatRule, VMInfo
+
+LOOPBACK = "127.0.0.1"
+PORT_SEARCH = 100  # how far past the configured port a new machine's forward may go
+
+
+@dataclass(frozen=True)
+class ForwardPlan:
+    """nat.forward: the rule that forwards 127.0.0.1:<port> to the daemon."""
+
+    rule: NatRule  # the rule in place after this stage
+    present: bool  # it is there already
+    stale: NatRule | None = None  # our rule's name on another port: replaced
+    moved_from: int = 0  # the configured port was taken: `rule` uses the next free one
+    taken_by: str = ""  # who holds the configured port, when moved
+    running: bool = True
+    remember: bool = False  # the machine folder does not record this port yet
+
+    def remembering(self, remembered: int | None) -> ForwardPlan:
+        """This plan, noting whether the machine folder must be told its port."""
+        return replace(self, remember=remembered != self.port)
+
+    @property
+    def port(self) -> int:
+        return self.rule.host_port
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return () if self.present else ("nat",)
+
+    @property
+    def chores(self) -> tuple[str, ...]:
+        """Bookkeeping done even when nothing changes: the machine folder learns its port."""
+        return (f"remember port {self.port} in the machine folder",) if self.remember else ()
+
+    @property
+    def problem(self) -> str:
+        return "" if self.present else f"no NAT rule forwards 127.0.0.1:{self.port} to the daemon"
+
+    @property
+    def how(self) -> str:
+        return "controlvm" if self.running else "modifyvm"
+
+    def seen(self) -> str:
+        return f"NAT rule {self.rule.name!r} already forwards 127.0.0.1:{self.port} to the daemon"
+
+    def actions(self) -> list[str]:
+        if self.present:
+            return []
+        moved = (
+            [f"use 127.0.0.1:{self.port}: {self.moved_from} is taken by {self.taken_by}"]
+            if self.moved_from
+            else []
+        )
+        replacing = f" replacing stale {self.stale.spec()!r}" if self.stale else ""
+        return [*moved, f"add NAT rule {self.rule.spec()!r} with {self.how}{replacing}"]
+
+
+def forwards_daemon(rule: NatRule, daemon_port: int) -> bool:
+    """A loopback TCP rule to the daemon port (on any host port)."""
+    return rule.proto == "tcp" and rule.host_ip == LOOPBACK and rule.guest_port == daemon_port
+
+
+def current_forward(rules: Sequence[NatRule], wanted: NatRule, port_source: str) -> NatRule | None:
+    """The rule that already forwards this machine's port to the daemon.
+
+    A port that is only the configured default also accepts our rule on another port: forwarded
+    before its port was remembered (or by hand), that port is kept.
+    """
+    daemon_rules = [r for r in rules if forwards_daemon(r, wanted.guest_port)]
+    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
+    if present is None and port_source == "config":
+        present = next((r for r in daemon_rules if r.name == wanted.name), None)
+    return present
+
+
+def needs_holders(rules: Sequence[NatRule], wanted: NatRule, port_source: str) -> bool:
+    """Whether planning the forward must know who holds which host port: only for a rule to
+    add on a port our stale rule does not hold already."""
+    if current_forward(rules, wanted, port_source) is not None:
+        return False
+    stale = next((r for r in rules if r.name == wanted.name), None)
+    return stale is None or stale.host_port != wanted.host_port
+
+
+class PortTaken(Exception):
+    """The wanted port is held and may not move (it was asked for, or no port is free)."""
+
+
+def plan_forward(
+    vm: VMInfo,
+    wanted: NatRule,
+    port_source: str,
+    claims: dict[int, str] | None = None,
+    listening: frozenset[int] = frozenset(),
+) -> ForwardPlan:
+    """Keep a rule that forwards the port, else add `wanted` (or on the next free port, for a
+    port that is only the configured default). `claims` ({port: holder}: other VMs' and
+    machines' ports) and `listening` (ports something on the host listens on) are needed only
+    when a rule must be added."""
+    rules = vm.rules()
+    present = current_forward(rules, wanted, port_source)
+    if present is not None:
+        return ForwardPlan(present, True, running=vm.running)
+    stale = next((r for r in rules if r.name == wanted.name), None)
+    if stale is not None and stale.host_port == wanted.host_port:
+        return ForwardPlan(wanted, False, stale, running=vm.running)
+    held = dict(claims or {})
+    for rule in rules:
+        if rule.name != wanted.name and rule.holds_loopback_port():
+            held[rule.host_port] = f"this VM's NAT rule {rule.name!r}"
+
+    def holder(port: int) -> str | None:
+        if port in held:
+            return held[port]
+        if port in listening:
+            return f"another program (see `lsof -nP -iTCP:{port} -sTCP:LISTEN`)"
+        return None
+
+    owner = holder(wanted.host_port)
+    if owner is None:
+        return ForwardPlan(wanted, False, stale, running=vm.running)
+    if port_source != "config":
+        raise PortTaken(
+            f"127.0.0.1:{wanted.host_port} is already taken by {owner}: pick another port with "
+            f"--port {wanted.host_port + 1}"
+        )
+    last = wanted.host_port + PORT_SEARCH - 1
+    for port in range(wanted.host_port + 1, last + 1):
+        if holder(port) is None:
+            moved = replace(wanted, host_port=port)
+            return ForwardPlan(moved, False, stale, wanted.host_port, owner, vm.running)
+    raise PortTaken(f"no free port in 127.0.0.1:{wanted.host_port}-{last}: pick one with --port")
+
+
+@dataclass(frozen=True)
+class MachinePlan:
+    """machine.create: create the machine, start its VM, or leave it as it is."""
+
+    name: str
+    action: str  # "none", "create" or "start"
+    state: str  # the VM's state, or "missing" (not in the store)
+    commands: tuple[str, ...] = ()  # exact command lines, as the dry run shows them
+    kext_command: str | None = None  # restarted with sudo before a create
+    forward: ForwardPlan | None = None  # added to a stopped VM before it starts
+    vm_after: VMInfo | None = None  # the VM as the next stage would see it
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        forward = self.forward.changes if self.forward else ()
+        return () if self.action == "none" else ("machine", *forward)
+
+    @property
+    def problem(self) -> str:
+        if self.action == "create":
+            return f"the store has no machine {self.name!r}"
+        return f"the VM is {self.state}" if self.action == "start" else ""
+
+    def seen(self) -> str:
+        return f"the VM is {self.state}"
+
+    def actions(self) -> list[str]:
+        forward = self.forward.actions() if self.forward else []
+        return forward + [f"run: {command}" for command in self.commands]
+
+
+def plan_machine(
+    name: str,
+    vm: VMInfo | None,
+    create_command: Sequence[str] = (),
+    kext_command: str | None = None,
+    start_command: Sequence[str] = (),
+    forward: ForwardPlan | None = None,
+) -> MachinePlan:
+    """`vm` is None for a machine the store lacks (the stage checks first that it may create
+    one: no VPN, no VirtualBox running); a stopped VM gets `forward` before it starts, so the
+    forward is in place when it boots."""
+    if vm is None:
+        commands = ([f"sudo {kext_command}"] if kext_command else []) + [shlex.join(create_command)]
+        fresh = VMInfo(name, "running", {1: "nat", 2: "hostonly"}, {}, {1: ()})
+        return MachinePlan(name, "create", "missing", tuple(commands), kext_command, vm_after=fresh)
+    if vm.running:
+        return MachinePlan(name, "none", vm.state, vm_after=vm)
+    rules = vm.rules()
+    if forward is not None and not forward.present:
+        rules = (*(r for r in rules if r.name != forward.rule.name), forward.rule)
+    nic = vm.nat_nic or 1
+    started = replace(vm, state="running", forwarding={**vm.forwarding, nic: rules})
+    command = (shlex.join(start_command),)
+    return MachinePlan(name, "start", vm.state, command, forward=forward, vm_after=started)
+
+
+@dataclass(frozen=True)
+class CertPlan:
+    """cert.issue: keep server.pem, or issue a new one; record the loopback names."""
+
+    names: tuple[str, ...]  # what the certificate must cover
+    problems: tuple[str, ...]  # why the current one cannot stay (empty: it can)
+    force: bool = False
+    record_sans: bool = False  # ServerCertSANs lacks localhost/127.0.0.1
+    config_path: str = ""
+    valid_until: str = ""  # of the current one, when it stays
+    note: str = ""  # what is seen instead, when there is no certificate to judge yet
+
+    @property
+    def issue(self) -> bool:
+        return bool(self.problems) or self.force
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.problems) if self.problems else "--force"
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return ("cert",) * self.issue + ("config",) * self.record_sans
+
+    @property
+    def problem(self) -> str:
+        return self.reason if self.problems else ""
+
+    def seen(self) -> str:
+        return self.note or (
+            f"server.pem already covers {', '.join(self.names)}, is signed by this CA and is "
+            f"valid until {self.valid_until}"
+        )
+
+    def actions(self) -> list[str]:
+        done = [f"issue a new server certificate ({self.reason})"] if self.issue else []
+        if self.record_sans:
+            done.append(f"record localhost and 127.0.0.1 in {self.config_path} (ServerCertSANs)")
+        return done
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """cert.deploy: upload server.pem and its key into the VM, or leave the VM's."""
+
+    upload: bool
+    why: str  # what was seen: the reason to upload, or why not
+    cert_path: str = ""
+    key_path: str = ""
+    certain: bool = True  # False: decided only once the VM can be read (dry run)
+    notes: tuple[str, ...] = ()  # what was seen of the guest on the way
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return ("deploy",) if self.upload else ()
+
+    @property
+    def problem(self) -> str:
+        return self.why if self.upload and self.certain else ""
+
+    def seen(self) -> str:
+        return self.why
+
+    def actions(self) -> list[str]:
+        if not self.upload:
+            return []
+        if not self.certain:
+            return [f"upload server.pem and server-key.pem if the VM's differ ({self.why})"]
+        return [
+            f"upload server.pem and server-key.pem to {self.cert_path} and {self.key_path} "
+            f"({self.why})"
+        ]
+
+
+def plan_deploy(
+    issued: bool,
+    serves_it: bool,
+    remote_matches: bool | None,
+    cert_path: str,
+    key_path: str,
+) -> DeployPlan:
+    """`issued`: cert.issue replaces server.pem in this run; `serves_it`: the daemon presents
+    exactly the store's server.pem through the forward (so the VM has it and its key);
+    `remote_matches`: the VM's server.pem compared with the store's (None: not read)."""
+    if issued:
+        return DeployPlan(True, "cert.issue issues a new certificate", cert_path, key_path)
+    if serves_it:
+        return DeployPlan(False, "the daemon already serves this certificate")
+    if remote_matches is None:
+        return DeployPlan(True, "the VM cannot be read before it runs", certain=False)
+    if remote_matches:
+        return DeployPlan(False, f"the VM already has this certificate ({cert_path})")
+    return DeployPlan(True, "the VM has another certificate", cert_path, key_path)
+
+
+@dataclass(frozen=True)
+class RestartPlan:
+    """daemon.restart: restart dockerd unless it serves the store's certificate already."""
+
+    restart: bool
+    why: str
+    port: int
+    certain: bool = True  # False: decided only once the VM runs (dry run)
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return ("daemon",) if self.restart else ()
+
+    @property
+    def problem(self) -> str:
+        return self.why if self.restart and self.certain else ""
+
+    def seen(self) -> str:
+        if not self.certain:
+            return self.why
+        return (
+            f"the daemon answers on tcp://localhost:{self.port} with this certificate ({self.why})"
+        )
+
+    def actions(self) -> list[str]:
+        if not self.restart:
+            return []
+        unless = "" if self.certain else f" ({self.why})"
+        return [f"run in the VM: sudo /etc/init.d/docker restart{unless}"]
+
+
+def plan_restart(
+    deployed: bool, served_ok: bool, serves_it: bool, detail: str, port: int
+) -> RestartPlan:
+    """`detail`: the probe's one line (the version, or why it failed)."""
+    if deployed:
+        return RestartPlan(True, "a new certificate was deployed", port)
+    if served_ok and serves_it:
+        return RestartPlan(False, detail, port)
+    reason = detail if not served_ok else "it still presents the previous certificate"
+    return RestartPlan(True, reason, port)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A stage with one thing to do or nothing (env.context, env.ssh-config, routes.restore,
+    restore): `actions` say what it will do, `seen` what made it decide."""
+
+    change: str  # the word for the run's summary
+    seen_text: str
+    action_lines: tuple[str, ...] = ()
+    problem: str = ""
+    detail: object = None  # what apply needs, as observed (the stage's own value)
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return (self.change,) if self.action_lines else ()
+
+    def seen(self) -> str:
+        return self.seen_text
+
+    def actions(self) -> list[str]:
+        return list(self.action_lines)

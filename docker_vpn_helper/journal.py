@@ -1,0 +1,83 @@
+"""What a run replaced, so `restore` can undo it, and the lock that keeps runs apart.
+
+Every run that changes something gets one backup folder `machines/NAME/backups/<UTC time>/`
+with copies of the files it replaced and a manifest.json saying what it did.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .core.fsutil import Busy, ProcessLock, atomic_write, backup_files, timestamp
+from .errors import HelperError
+
+MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
+LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
+
+
+class Journal:
+    def __init__(self, machine_folder: Path, machine_name: str) -> None:
+        self.name = machine_name
+        self.root = machine_folder / "backups"
+        self.lock_path = machine_folder / LOCK_NAME
+        self.stamp = timestamp()  # one backup folder name for everything this run replaces
+        self.guest_backups: list[tuple[str, str]] = []  # (backup, target) of this run's deploy
+        self._lock: ProcessLock | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.stamp
+
+    def record(self, **entries: Any) -> None:
+        """Note in this run's manifest what it replaced; written after each change (atomically),
+        so an interrupted run is undoable too."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.folder / MANIFEST
+        data = json.loads(path.read_text()) if path.exists() else {"machine": self.name}
+        for key, value in entries.items():
+            if isinstance(value, dict):
+                data.setdefault(key, {}).update(value)
+            else:
+                data[key] = value
+        atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
+
+    def back_up(self, paths: list[Path]) -> dict[Path, Path]:
+        """Copy the existing `paths` into this run's folder and note them: {original: copy}."""
+        copies = backup_files(paths, self.folder)
+        self.record(local={str(original): copy.name for original, copy in copies.items()})
+        return copies
+
+    def earlier_runs(self) -> list[tuple[Path, dict[str, Any]]]:
+        """Earlier runs' folders with their manifests, oldest first (unreadable ones skipped)."""
+        runs = []
+        for path in sorted(self.root.glob(f"*/{MANIFEST}")):
+            if path.parent.name == self.stamp:
+                continue
+            try:
+                manifest = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict):
+                runs.append((path.parent, manifest))
+        return runs
+
+    def lock(self) -> None:
+        """One run at a time per machine: a second run stops instead of interleaving its writes."""
+        if self._lock is not None:
+            return
+        lock = ProcessLock(self.lock_path)
+        try:
+            lock.acquire()
+        except Busy as busy:
+            raise HelperError(
+                f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
+                "wait for it to finish, then run the command again"
+            ) from None
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

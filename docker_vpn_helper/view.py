@@ -1,0 +1,82 @@
+"""What one run sees of one machine: the store's entry, VirtualBox's VM, the daemon's answer.
+
+Each is read once and kept; a stage that changes the machine calls `refresh()`, and the next
+reader asks again. Nothing here decides anything: the planners in core/plans.py do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Context
+
+from .adapters import daemon
+from .adapters.vboxmanage import VBoxManage
+from .core import store, vbox
+from .settings import Settings
+
+
+class MachineView:
+    def __init__(self, c: Context, settings: Settings) -> None:
+        self.settings = settings
+        self.vbox = VBoxManage(c, settings.vboxmanage, settings.vboxmanage_timeout)
+        self._machine: store.Machine | None = None
+        self._vm: vbox.VMInfo | object | None = _UNREAD
+        self._served: dict[int, daemon.Probe] = {}
+
+    @property
+    def name(self) -> str:
+        return self.settings.machine
+
+    @property
+    def folder(self) -> Path:
+        return store.machine_folder(self.settings.storage_path, self.name)
+
+    def exists(self) -> bool:
+        return store.machine_exists(self.settings.storage_path, self.name)
+
+    @property
+    def machine(self) -> store.Machine:
+        if self._machine is None:
+            self._machine = store.load_machine(self.settings.storage_path, self.name)
+        return self._machine
+
+    def vm(self) -> vbox.VMInfo | None:
+        """The VM as VirtualBox describes it (None: not registered)."""
+        if self._vm is _UNREAD:
+            self._vm = self.vbox.showvminfo(self.name)
+        return self._vm  # type: ignore[return-value]
+
+    def served(self, port: int) -> daemon.Probe:
+        """What the daemon answers through tcp://localhost:`port`, like the docker client."""
+        if port not in self._served:
+            auth = self.machine.auth
+            self._served[port] = daemon.probe(port, auth.ca_cert, auth.client_cert, auth.client_key)
+        return self._served[port]
+
+    def serves_store_certificate(self, port: int) -> bool:
+        """The daemon answers through the forward presenting exactly the store's server.pem:
+        the VM has it and its key, and the client can use it. Nothing else proves that."""
+        from .core.certs import to_der
+        from .core.fsutil import read_optional
+
+        probe = self.served(port)
+        current = read_optional(self.machine.auth.server_cert)
+        return probe.ok and current is not None and probe.served_cert == to_der(current)
+
+    def ssh_port(self) -> int:
+        """The live NAT `ssh` rule wins over config.json's SSHPort, which can be stale."""
+        info = self.vm()
+        for rule in info.rules() if info is not None else ():
+            if rule.name == "ssh" and rule.guest_port == 22:
+                return rule.host_port
+        return self.machine.ssh_port
+
+    def refresh(self) -> None:
+        """After a change to the machine: read everything again when next asked."""
+        self._machine = None
+        self._vm = _UNREAD
+        self._served.clear()
+
+
+_UNREAD = object()
