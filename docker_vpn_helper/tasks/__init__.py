@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from ..adapters.runner import PromptLocal
 from ..lab.tasks import lab
 from ..settings import CONFIG_KEY, DEFAULTS
 from . import cert, daemon, env, kexts, machine, nat, routes
@@ -16,4 +15,4 @@ namespace = Collection(fix, doctor, restore)
 for module in (kexts, machine, nat, cert, daemon, env, routes):
     namespace.add_collection(Collection.from_module(module))
 namespace.add_collection(lab)
-namespace.configure({CONFIG_KEY: dict(DEFAULTS), "runners": {"local": PromptLocal}})
+namespace.configure({CONFIG_KEY: dict(DEFAULTS)})
