@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from docker_vpn_helper.core.profile import parse_profile
+from docker_vpn_helper.core.text import last_line
 from docker_vpn_helper.errors import HelperError
 
 if TYPE_CHECKING:
@@ -59,15 +60,6 @@ class DaemonFiles:
 def _sha256(data: bytes) -> str:
     """Hex digest the guest's `sha256sum` must report for an uploaded file."""
     return hashlib.sha256(data).hexdigest()
-
-
-def _last_line(*texts: str) -> str:
-    """The last non-blank line of the first text that has one, shortened for a one-line error."""
-    for text in texts:
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if lines:
-            return lines[-1][:200]
-    return "no output"
 
 
 def _short_name(command: str) -> str:
@@ -313,7 +305,7 @@ class Guest:
         if result.exited != 0:
             raise HelperError(
                 f"guest command `{name}` failed (exit {result.exited}): "
-                f"{_last_line(result.stderr, result.stdout)}"
+                f"{last_line(result.stderr, result.stdout, default='no output')[:200]}"
             )
         return result.stdout
 
