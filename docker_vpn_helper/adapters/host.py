@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import stats
 from ..core.text import last_line
 from ..errors import HelperError
 
@@ -53,7 +52,6 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
 
     command = shlex.join(argv)
     late = f"{what or argv[0]} did not answer within {timeout:g} s: {command}"
-    stats.spawned[os.path.basename(argv[0])] += 1
     early = _started_early.pop(tuple(argv), None)
     drop_early()  # asked first, the run decides: later answers could predate its changes
     if early is not None:

@@ -27,10 +27,8 @@ class VBoxManage:
         self._c = c
         self._binary = binary
         self._timeout = timeout
-        self.calls = 0  # for benchmarks: how many times VBoxManage was spawned
 
     def _run(self, *args: str) -> Output:
-        self.calls += 1
         return run(self._c, [self._binary, *args], timeout=self._timeout, what="VBoxManage")
 
     def _check(self, output: Output, action: str) -> None:
