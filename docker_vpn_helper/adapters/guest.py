@@ -12,15 +12,16 @@ import io
 import logging
 import os
 import posixpath
-import re
 import secrets
 import shlex
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from docker_vpn_helper.core.profile import parse_profile
+from docker_vpn_helper.core.text import last_line
 from docker_vpn_helper.errors import HelperError
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ NO_EXIT_STATUS = -1  # what paramiko reports for a channel closed without an exi
 # with these disabled.
 LEGACY_RSA = {"pubkeys": ["rsa-sha2-512", "rsa-sha2-256"]}
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-
 # paramiko logs connection failures with tracebacks at ERROR; without a handler of its own,
 # Python would print them on stderr. They still propagate to any handler the CLI installs.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
@@ -58,90 +57,9 @@ class DaemonFiles:
     profile_found: bool
 
 
-def parse_profile(text: str) -> dict[str, str]:
-    """Variables assigned in a boot2docker profile (a shell fragment), without running it.
-
-    Handles what docker-machine writes: plain and `export` assignments, single- and
-    double-quoted values spanning lines, backslash escapes and comments. `$` expansions are
-    kept literally; the last assignment wins, as in the shell.
-    """
-    values: dict[str, str] = {}
-    for words in _shell_commands(text):
-        if words and words[0] == "export":
-            words = words[1:]
-        for word in words:
-            name, sep, value = word.partition("=")
-            if not sep or not _is_name(name):
-                break
-            values[name] = value
-    return values
-
-
-def _is_name(text: str) -> bool:
-    """True for a shell variable name."""
-    return re.fullmatch(_NAME, text) is not None
-
-
-def _shell_commands(text: str) -> Iterator[list[str]]:
-    """Split shell text into simple commands of unquoted words (a tiny POSIX sh lexer)."""
-    words: list[str] = []
-    word: list[str] = []
-    in_word = False
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char == "'":
-            end = text.find("'", i + 1)
-            end = n if end < 0 else end
-            word.append(text[i + 1 : end])
-            in_word, i = True, end + 1
-        elif char == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n and text[i + 1] in '$`"\\\n':
-                    word.append("" if text[i + 1] == "\n" else text[i + 1])
-                    i += 2
-                else:
-                    word.append(text[i])
-                    i += 1
-            in_word, i = True, i + 1
-        elif char == "\\":
-            if i + 1 < n and text[i + 1] != "\n":
-                word.append(text[i + 1])
-                in_word = True
-            i += 2
-        elif char == "#" and not in_word:
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif char in " \t\r\n;&|":
-            if in_word:
-                words.append("".join(word))
-                word, in_word = [], False
-            if char not in " \t\r" and words:
-                yield words
-                words = []
-            i += 1
-        else:
-            word.append(char)
-            in_word, i = True, i + 1
-    if in_word:
-        words.append("".join(word))
-    if words:
-        yield words
-
-
 def _sha256(data: bytes) -> str:
     """Hex digest the guest's `sha256sum` must report for an uploaded file."""
     return hashlib.sha256(data).hexdigest()
-
-
-def _last_line(*texts: str) -> str:
-    """The last non-blank line of the first text that has one, shortened for a one-line error."""
-    for text in texts:
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if lines:
-            return lines[-1][:200]
-    return "no output"
 
 
 def _short_name(command: str) -> str:
@@ -161,10 +79,9 @@ def _fabric_config() -> Config:
     from fabric import Config
     from fabric.runners import Remote
 
-    class PromptRemote(Remote):
-        """Fabric's runner without its 10 ms ticks: stdin goes out in one write (invoke sends a
-        byte per tick) and the end of the command is noticed when its status arrives (invoke
-        polls every tick: ~8 ms of each command, measured)."""
+    class WholeStdin(Remote):
+        """Fabric's runner, sending stdin in one write: invoke's sends a byte per 10 ms tick,
+        each decoded as text (3 KB took 30 s in the test sshd, and random bytes came out wrong)."""
 
         def handle_stdin(self, input_, output, echo=False):
             try:
@@ -173,16 +90,10 @@ def _fabric_config() -> Config:
             except OSError:
                 pass  # the channel closed (command exited or timed out): its status tells why
 
-        def wait(self):
-            # paramiko sets status_event on the exit status or the channel's close; the tick
-            # remains only to notice a dead reader thread, as invoke's own wait() does.
-            while not (self.process_is_finished or self.has_dead_threads):
-                self.channel.status_event.wait(self.input_sleep)
-
     return Config(
         lazy=True,
         runtime_ssh_path=None,
-        overrides={"load_ssh_configs": False, "runners": {"remote": PromptRemote}},
+        overrides={"load_ssh_configs": False, "runners": {"remote": WholeStdin}},
     )
 
 
@@ -394,7 +305,7 @@ class Guest:
         if result.exited != 0:
             raise HelperError(
                 f"guest command `{name}` failed (exit {result.exited}): "
-                f"{_last_line(result.stderr, result.stdout)}"
+                f"{last_line(result.stderr, result.stdout, default='no output')[:200]}"
             )
         return result.stdout
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.text import last_line
 from ..errors import HelperError
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ class Output:
         return self.exited == 0
 
     def last_line(self) -> str:
-        lines = [ln.strip() for ln in (self.stderr or self.stdout).splitlines() if ln.strip()]
-        return lines[-1] if lines else f"exit status {self.exited}"
+        """What a one-line error quotes: the last line of stderr, else of stdout."""
+        return last_line(self.stderr, self.stdout, default=f"exit status {self.exited}")
 
 
 def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> Output:

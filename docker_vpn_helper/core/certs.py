@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import HelperError
 from . import store
+from .fsutil import read_optional
 from .templating import render
 
 VALIDITY_DAYS = 1080  # docker-machine's own lifetime; never longer
@@ -72,12 +73,10 @@ class Authority:
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise HelperError(f"{what} {path} is missing") from None
-    except OSError as exc:
-        raise HelperError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    data = read_optional(path, what)
+    if data is None:
+        raise HelperError(f"{what} {path} is missing")
+    return data
 
 
 def load_authority(cert_path: Path, key_path: Path, now: dt.datetime) -> Authority:

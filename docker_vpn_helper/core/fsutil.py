@@ -1,4 +1,5 @@
-"""Replace files without ever losing one: back up first, then write atomically."""
+"""Local files: read one that may be missing; replace files without ever losing one (back up
+first, then write atomically)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Union
 
+from ..errors import HelperError
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -19,6 +22,18 @@ def timestamp(now: float | None = None) -> str:
     now = time.time() if now is None else now
     micro = round(now % 1 * 1_000_000) % 1_000_000
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{micro:06d}Z"
+
+
+def read_optional(path: PathLike, what: str = "") -> bytes | None:
+    """A file's bytes, or None when it does not exist (for the caller to judge); any other
+    failure (permissions, a directory) is a one-line error naming `what` and the path."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        name = f"{what} {path}" if what else path
+        raise HelperError(f"cannot read {name}: {exc.strerror or exc}") from None
 
 
 def atomic_write(path: PathLike, data: bytes, mode: int = 0o600) -> None:
@@ -97,15 +112,3 @@ class ProcessLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-def read_optional(path: Path) -> bytes | None:
-    """A file's bytes, None when it does not exist; any other failure is a one-line error."""
-    from ..errors import HelperError
-
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None

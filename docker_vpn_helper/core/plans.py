@@ -12,9 +12,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .vbox import NatRule, VMInfo
+from .vbox import NatRule, VMInfo, current_forward
 
-LOOPBACK = "127.0.0.1"
 PORT_SEARCH = 100  # how far past the configured port a new machine's forward may go
 
 
@@ -68,24 +67,6 @@ class ForwardPlan:
         )
         replacing = f" replacing stale {self.stale.spec()!r}" if self.stale else ""
         return [*moved, f"add NAT rule {self.rule.spec()!r} with {self.how}{replacing}"]
-
-
-def forwards_daemon(rule: NatRule, daemon_port: int) -> bool:
-    """A loopback TCP rule to the daemon port (on any host port)."""
-    return rule.proto == "tcp" and rule.host_ip == LOOPBACK and rule.guest_port == daemon_port
-
-
-def current_forward(rules: Sequence[NatRule], wanted: NatRule, port_source: str) -> NatRule | None:
-    """The rule that already forwards this machine's port to the daemon.
-
-    A port that is only the configured default also accepts our rule on another port: forwarded
-    before its port was remembered (or by hand), that port is kept.
-    """
-    daemon_rules = [r for r in rules if forwards_daemon(r, wanted.guest_port)]
-    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
-    if present is None and port_source == "config":
-        present = next((r for r in daemon_rules if r.name == wanted.name), None)
-    return present
 
 
 def needs_holders(rules: Sequence[NatRule], wanted: NatRule, port_source: str) -> bool:

@@ -1,4 +1,4 @@
-"""Parse what `VBoxManage` prints. Pure: no processes are run here.
+"""Parse what `VBoxManage` prints, and find the daemon's NAT rule in it. Pure: no processes.
 
 Formats handled (checked against VirtualBox's own VBoxManageInfo.cpp and real dumps from
 docker-machine / Vagrant bug reports, VirtualBox 4.3 to 7.x):
@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 VALID_PROTOCOLS = ("tcp", "udp")
+LOOPBACK = "127.0.0.1"  # the only host address a daemon forward listens on: no VPN re-routes it
 
 #: Machine states in which a VM has a live session: `controlvm` works, `modifyvm` is refused.
 #: Short names as printed by `showvminfo --machinereadable` (machineStateToName, fShort).
@@ -105,7 +106,7 @@ class NatRule:
     def holds_loopback_port(self, proto: str = "tcp") -> bool:
         """Whether it listens on 127.0.0.1:host_port (an empty or 0.0.0.0 host IP means every
         host address, 127.0.0.1 included)."""
-        return self.proto == proto and self.host_ip in ("", "0.0.0.0", "127.0.0.1")
+        return self.proto == proto and self.host_ip in ("", "0.0.0.0", LOOPBACK)
 
     def spec(self) -> str:
         """The rule text `controlvm NAME natpf1 "<spec>"` / `modifyvm --natpf1 "<spec>"` take."""
@@ -158,6 +159,26 @@ class VMInfo:
         if number is None:
             return ()
         return self.forwarding.get(number, ())
+
+
+def forwards_daemon(rule: NatRule, wanted: NatRule) -> bool:
+    """A loopback TCP rule to the daemon's guest port (on any host port: compare that apart)."""
+    return rule.proto == "tcp" and rule.host_ip == LOOPBACK and rule.guest_port == wanted.guest_port
+
+
+def current_forward(rules: Iterable[NatRule], wanted: NatRule, port_source: str) -> NatRule | None:
+    """The rule among `rules` (VMInfo.rules()) that already forwards the daemon as `wanted` asks.
+
+    One on `wanted`'s host port, else, when that port is only the configured default
+    (`port_source == "config"`), one named like `wanted`: the machine was forwarded before its
+    port was remembered (or by hand), and keeps that port. A port from --port ("flag") or
+    remembered ("remembered") is kept: a rule on another port is not adopted.
+    """
+    daemon_rules = [r for r in rules if forwards_daemon(r, wanted)]
+    present = next((r for r in daemon_rules if r.host_port == wanted.host_port), None)
+    if present is None and port_source == "config":
+        present = next((r for r in daemon_rules if r.name == wanted.name), None)
+    return present
 
 
 def _read_quoted(text: str, start: int) -> tuple[str, int] | None:

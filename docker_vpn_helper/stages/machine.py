@@ -12,7 +12,8 @@ import ipaddress
 from ..adapters import preflight
 from ..adapters.docker_machine import DockerMachine, create_args
 from ..core import store
-from ..core.plans import MachinePlan, current_forward, plan_machine
+from ..core.plans import MachinePlan, plan_machine
+from ..core.vbox import current_forward
 from ..errors import HelperError
 from ..report import say
 from ..session import Session

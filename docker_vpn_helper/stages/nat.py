@@ -10,14 +10,13 @@ from __future__ import annotations
 from ..adapters.host import port_listener
 from ..core import store
 from ..core.plans import (
-    LOOPBACK,
     PORT_SEARCH,
     ForwardPlan,
     PortTaken,
     needs_holders,
     plan_forward,
 )
-from ..core.vbox import NatRule, VMInfo
+from ..core.vbox import LOOPBACK, NatRule, VMInfo
 from ..errors import HelperError
 from ..report import say
 from ..session import Session

@@ -5,6 +5,8 @@ import pytest
 from docker_vpn_helper.core.vbox import (
     NatRule,
     VMInfo,
+    current_forward,
+    forwards_daemon,
     is_not_running,
     is_rule_exists,
     is_vm_not_found,
@@ -288,6 +290,57 @@ def test_a_rule_holds_the_loopback_port_on_any_host_address_that_includes_127_0_
     rule, proto, holds
 ):
     assert rule.holds_loopback_port(proto) is holds
+
+
+# --- the daemon's forward ----------------------------------------------------------------------
+
+WANTED = NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2376)
+SSH = NatRule("ssh", "tcp", "127.0.0.1", 53770, "", 22)
+
+
+@pytest.mark.parametrize(
+    "rule, forwards",
+    [
+        (WANTED, True),
+        (NatRule("mine", "tcp", "127.0.0.1", 2380, "", 2376), True),  # any name, any host port
+        (NatRule("docker", "tcp", "", 2376, "", 2376), False),  # every address: not loopback-only
+        (NatRule("docker", "tcp", "0.0.0.0", 2376, "", 2376), False),
+        (NatRule("docker", "udp", "127.0.0.1", 2376, "", 2376), False),
+        (NatRule("docker", "tcp", "127.0.0.1", 2376, "", 2375), False),  # the plain-text port
+        (SSH, False),
+    ],
+)
+def test_a_rule_forwards_the_daemon_from_loopback_tcp_to_its_guest_port(rule, forwards):
+    assert forwards_daemon(rule, WANTED) is forwards
+
+
+@pytest.mark.parametrize("source", ["config", "flag", "remembered"])
+def test_the_forward_on_the_wanted_port_is_current_under_any_name(source):
+    mine = NatRule("by-hand", "tcp", "127.0.0.1", 2376, "", 2376)
+    assert current_forward((SSH, mine), WANTED, source) == mine
+
+
+def test_a_forward_of_the_same_name_on_another_port_is_kept_for_a_default_port():
+    # Forwarded before its port was remembered: the machine keeps that port.
+    earlier = NatRule("docker", "tcp", "127.0.0.1", 2377, "", 2376)
+    assert current_forward((SSH, earlier), WANTED, "config") == earlier
+
+
+@pytest.mark.parametrize("source", ["flag", "remembered"])
+def test_a_port_asked_for_or_remembered_is_not_moved(source):
+    earlier = NatRule("docker", "tcp", "127.0.0.1", 2377, "", 2376)
+    assert current_forward((SSH, earlier), WANTED, source) is None
+
+
+def test_no_current_forward():
+    other_name = NatRule("mine", "tcp", "127.0.0.1", 2377, "", 2376)  # not ours to adopt
+    assert current_forward((), WANTED, "config") is None
+    assert current_forward((SSH, other_name), WANTED, "config") is None
+
+
+def test_the_rules_of_a_dump_say_whether_the_daemon_is_forwarded():
+    info = parse_showvminfo(load("showvminfo_running.txt"))
+    assert current_forward(info.rules(), WANTED, "config") == info.rules()[0]
 
 
 # --- stderr markers --------------------------------------------------------------------------
