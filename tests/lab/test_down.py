@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from docker_vpn_helper.lab import Lab, natpf
-from docker_vpn_helper.lab.net import lab_namespaces
-from docker_vpn_helper.lab.paths import mentions
+from lab import Lab, natpf
+from lab.net import lab_namespaces
+from lab.paths import mentions
 
 from ..ports import free_port
 

@@ -18,8 +18,8 @@ from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.lab import store as dm
-from docker_vpn_helper.lab.paths import LabPaths
+from lab import store as dm
+from lab.paths import LabPaths
 
 DATA = Path(__file__).parent.parent / "core" / "data"
 SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
