@@ -1,7 +1,7 @@
 """The Linux lab: a docker-machine + VirtualBox + boot2docker Mac behind a VPN, in network namespaces.
 
 A development and demo rig, run from a clone (`invoke lab.demo`, `python -m lab demo`): it is not
-part of the installed tool (it uses the tool, docker_vpn_helper).
+part of the installed tool. It uses the tool (docker_vpn_helper) and tests/support.
 """
 
 from __future__ import annotations

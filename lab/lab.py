@@ -243,8 +243,9 @@ class Lab:
         """<lab>/bin: the VBoxManage and docker-machine wrappers."""
         # Started like a native VBoxManage would be: no `site` (an editable install's import
         # hook alone costs ~20 ms a call). PYTHONPATH instead: the clone this lab package lives
-        # in (the lab is never installed), the folder holding docker_vpn_helper (the same
-        # clone, or an install) and the libraries, so that the wrappers work from any folder.
+        # in (the lab and tests/support, which builds its store, are never installed), the
+        # folder holding docker_vpn_helper (the same clone, or an install) and the libraries,
+        # so that the wrappers work from any folder.
         # PYTHONSAFEPATH (3.11+): `-m` must not find another `lab` package in the caller's
         # working directory (another clone).
         clone = Path(__file__).resolve().parent.parent

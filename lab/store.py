@@ -1,175 +1,45 @@
-"""A docker-machine store (MACHINE_STORAGE_PATH) made the way docker-machine v0.16.2 makes one.
-
-Certificates follow libmachine/cert: RSA 2048, subject O=<user>[.<machine>] and no CN, notBefore
-five minutes ago (whole minutes), 1080 days, random 128-bit serial, SHA-256, no SKI/AKI, PKCS#1 keys.
+"""The lab's docker-machine store: tests/support/store.py builds it the way docker-machine v0.16.2
+does; the lab adds its key cache (`<lab>/cache`, kept across `down` so that `up` stays fast and
+known_hosts stays valid).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
-import ipaddress
-import json
-import os
-import secrets
-import shutil
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .paths import HOSTONLY_HOST_IP, LabPaths
+from tests.support.store import (
+    CERT_PROFILES,
+    cert_pem,
+    create_certs,
+    create_machine,
+    issue_server,
+    key_pem,
+    load_key,
+    new_key,
+    ssh_public_line,
+    username,
+    write,
+)
 
-CERT_PROFILES = ("v0.16", "v0.4")
-BITS = 2048
+from .paths import LabPaths
 
-
-def username() -> str:
-    """docker-machine puts the local user name in every certificate's O."""
-    return os.environ.get("USER") or getpass.getuser()
-
-
-# ---- keys and certificates -------------------------------------------------------------------
-
-
-def new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=BITS)
-
-
-def key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,  # "RSA PRIVATE KEY", like Go's PKCS#1 output
-        serialization.NoEncryption(),
-    )
-
-
-def cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def load_key(data: bytes) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(data, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
-
-
-def _template(org: str, public_key: rsa.RSAPublicKey) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    not_before = now - dt.timedelta(minutes=5)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)]))
-        .public_key(public_key)
-        .serial_number(secrets.randbits(128) or 1)
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + dt.timedelta(days=1080))
-    )
-
-
-def _usage(*, cert_sign: bool = False, key_agreement: bool = True) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=True,
-        data_encipherment=False,
-        key_agreement=key_agreement,
-        key_cert_sign=cert_sign,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def issue_ca(org: str) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = new_key()
-    builder = (
-        _template(org, key.public_key())
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)]))
-        .add_extension(_usage(cert_sign=True), critical=True)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    )
-    return builder.sign(key, hashes.SHA256()), key
-
-
-def issue_client(
-    ca: x509.Certificate, ca_key: rsa.RSAPrivateKey, org: str
-) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    key = new_key()
-    builder = (
-        _template(org, key.public_key())
-        .issuer_name(ca.subject)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    )
-    return builder.sign(ca_key, hashes.SHA256()), key
-
-
-def server_hosts(sans: list[str], ip: str, profile: str = "v0.16") -> list[str]:
-    """The names docker-machine puts in a server cert: ServerCertSANs + IP + localhost (v0.4: IP only)."""
-    if profile == "v0.4":
-        return [ip]
-    return [*sans, ip, "localhost"]
-
-
-def issue_server(
-    ca: x509.Certificate,
-    ca_key: rsa.RSAPrivateKey,
-    org: str,
-    hosts: list[str],
-    profile: str = "v0.16",
-) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    if profile not in CERT_PROFILES:
-        raise ValueError(f"unknown cert profile {profile!r} (one of {', '.join(CERT_PROFILES)})")
-    key = new_key()
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    # libmachine/cert gives server certs clientAuth too: its own ValidateCertificate presents
-    # server.pem as the CLIENT certificate, which dockerd would refuse without clientAuth.
-    usages = [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
-    builder = (
-        _template(org, key.public_key())
-        .issuer_name(ca.subject)
-        .add_extension(_usage(), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-    )
-    return builder.sign(ca_key, hashes.SHA256()), key
-
-
-def ssh_public_line(key: rsa.RSAPrivateKey) -> bytes:
-    return (
-        key.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-        )
-        + b"\n"
-    )
-
-
-# ---- files ----------------------------------------------------------------------------------
-
-
-def write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+# What the lab's modules use of the store builder, through this module.
+__all__ = [
+    "CERT_PROFILES",
+    "cert_pem",
+    "create_machine_files",
+    "ensure_certs",
+    "host_key",
+    "issue_server",
+    "key_pem",
+    "load_key",
+    "ssh_key",
+    "ssh_public_line",
+    "username",
+    "write",
+]
 
 
 def _cached_key(cache: Path, name: str) -> rsa.RSAPrivateKey:
@@ -186,13 +56,7 @@ def ensure_certs(paths: LabPaths) -> None:
     certs = paths.store / "certs"
     cached = paths.cache / "certs"
     if not (cached / "key.pem").exists():
-        org = username()
-        ca, ca_key = issue_ca(org)
-        client, client_key = issue_client(ca, ca_key, org)
-        write(cached / "ca.pem", cert_pem(ca))
-        write(cached / "ca-key.pem", key_pem(ca_key), 0o600)
-        write(cached / "cert.pem", cert_pem(client))
-        write(cached / "key.pem", key_pem(client_key), 0o600)
+        create_certs(paths.cache)
     for name, mode in (
         ("ca.pem", 0o644),
         ("ca-key.pem", 0o600),
@@ -201,12 +65,6 @@ def ensure_certs(paths: LabPaths) -> None:
     ):
         if not (certs / name).exists():
             write(certs / name, (cached / name).read_bytes(), mode)
-
-
-def load_ca(paths: LabPaths) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    certs = paths.store / "certs"
-    ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
-    return ca, load_key((certs / "ca-key.pem").read_bytes())
 
 
 def ssh_key(paths: LabPaths, machine: str) -> rsa.RSAPrivateKey:
@@ -219,133 +77,6 @@ def host_key(paths: LabPaths, machine: str) -> rsa.RSAPrivateKey:
     return _cached_key(paths.cache / "machines" / machine, "ssh_host_rsa_key")
 
 
-def issue_machine_server_cert(
-    paths: LabPaths, machine: str, hosts: list[str], profile: str = "v0.16"
-) -> tuple[bytes, bytes]:
-    """Issue server.pem/server-key.pem into machines/NAME as docker-machine's ConfigureAuth does."""
-    ca, ca_key = load_ca(paths)
-    cert, key = issue_server(ca, ca_key, f"{username()}.{machine}", hosts, profile)
-    mdir = paths.machine_dir(machine)
-    write(mdir / "server.pem", cert_pem(cert))
-    write(mdir / "server-key.pem", key_pem(key), 0o600)
-    return cert_pem(cert), key_pem(key)
-
-
-def config_json(
-    paths: LabPaths, machine: str, ip: str, ssh_port: int, sans: list[str], storage_driver: str
-) -> dict[str, Any]:
-    """config.json (ConfigVersion 3) with every field v0.16.2 writes for the virtualbox driver, in its order."""
-    store = str(paths.store)
-    mdir = str(paths.machine_dir(machine))
-    certs = f"{store}/certs"
-    driver = OrderedDict(
-        [
-            ("IPAddress", ip),
-            ("MachineName", machine),
-            ("SSHUser", "docker"),
-            ("SSHPort", ssh_port),
-            ("SSHKeyPath", f"{mdir}/id_rsa"),
-            ("StorePath", store),
-            ("SwarmMaster", False),
-            ("SwarmHost", "tcp://0.0.0.0:3376"),
-            ("SwarmDiscovery", ""),
-            ("VBoxManager", {}),
-            ("HostInterfaces", {}),
-            ("CPU", 1),
-            ("Memory", 1024),
-            ("DiskSize", 20000),
-            ("NatNicType", "82540EM"),
-            ("Boot2DockerURL", ""),
-            ("Boot2DockerImportVM", ""),
-            ("HostDNSResolver", False),
-            ("HostOnlyCIDR", f"{HOSTONLY_HOST_IP}/24"),
-            ("HostOnlyNicType", "82540EM"),
-            ("HostOnlyPromiscMode", "deny"),
-            ("UIType", "headless"),
-            ("HostOnlyNoDHCP", False),
-            ("NoShare", False),
-            ("DNSProxy", True),
-            ("NoVTXCheck", False),
-            ("ShareFolder", ""),
-        ]
-    )
-    engine = OrderedDict(
-        [
-            ("ArbitraryFlags", []),
-            ("Dns", None),
-            ("GraphDir", ""),
-            ("Env", []),
-            ("Ipv6", False),
-            ("InsecureRegistry", []),
-            ("Labels", []),
-            ("LogLevel", ""),
-            ("StorageDriver", storage_driver),
-            ("SelinuxEnabled", False),
-            ("TlsVerify", True),
-            ("RegistryMirror", []),
-            ("InstallURL", "https://get.docker.com"),
-        ]
-    )
-    swarm = OrderedDict(
-        [
-            ("IsSwarm", False),
-            ("Address", ""),
-            ("Discovery", ""),
-            ("Agent", False),
-            ("Master", False),
-            ("Host", "tcp://0.0.0.0:3376"),
-            ("Image", "swarm:latest"),
-            ("Strategy", "spread"),
-            ("Heartbeat", 0),
-            ("Overcommit", 0),
-            ("ArbitraryFlags", []),
-            ("ArbitraryJoinFlags", []),
-            ("Env", None),
-            ("IsExperimental", False),
-        ]
-    )
-    auth = OrderedDict(
-        [
-            ("CertDir", certs),
-            ("CaCertPath", f"{certs}/ca.pem"),
-            ("CaPrivateKeyPath", f"{certs}/ca-key.pem"),
-            ("CaCertRemotePath", ""),
-            ("ServerCertPath", f"{mdir}/server.pem"),
-            ("ServerKeyPath", f"{mdir}/server-key.pem"),
-            ("ClientKeyPath", f"{certs}/key.pem"),
-            ("ServerCertRemotePath", ""),
-            ("ServerKeyRemotePath", ""),
-            ("ClientCertPath", f"{certs}/cert.pem"),
-            ("ServerCertSANs", list(sans)),
-            ("StorePath", mdir),
-        ]
-    )
-    host_options = OrderedDict(
-        [
-            ("Driver", ""),
-            ("Memory", 0),
-            ("Disk", 0),
-            ("EngineOptions", engine),
-            ("SwarmOptions", swarm),
-            ("AuthOptions", auth),
-        ]
-    )
-    return OrderedDict(
-        [
-            ("ConfigVersion", 3),
-            ("Driver", driver),
-            ("DriverName", "virtualbox"),
-            ("HostOptions", host_options),
-            ("Name", machine),
-        ]
-    )
-
-
-def write_config(paths: LabPaths, machine: str, config: dict[str, Any]) -> None:
-    """Like docker-machine: 4-space indented JSON, mode 0600, replaced atomically."""
-    write(paths.machine_dir(machine) / "config.json", json.dumps(config, indent=4).encode(), 0o600)
-
-
 def create_machine_files(
     paths: LabPaths,
     machine: str,
@@ -355,17 +86,7 @@ def create_machine_files(
     storage_driver: str,
     profile: str,
 ) -> None:
-    """machines/NAME as `docker-machine create -d virtualbox` leaves it (ISO and disk are placeholders)."""
-    mdir = paths.machine_dir(machine)
-    (mdir / machine).mkdir(parents=True, exist_ok=True)  # the VirtualBox VM folder
-    key = ssh_key(paths, machine)
-    write(mdir / "id_rsa", key_pem(key), 0o600)
-    write(mdir / "id_rsa.pub", ssh_public_line(key), 0o600)
-    certs = paths.store / "certs"
-    for name in ("ca.pem", "cert.pem", "key.pem"):
-        shutil.copyfile(certs / name, mdir / name)
-        os.chmod(mdir / name, 0o600 if name == "key.pem" else 0o644)
-    for placeholder in ("boot2docker.iso", "disk.vmdk"):
-        (mdir / placeholder).touch()
-    issue_machine_server_cert(paths, machine, server_hosts(sans, ip, profile), profile)
-    write_config(paths, machine, config_json(paths, machine, ip, ssh_port, sans, storage_driver))
+    """machines/NAME as `docker-machine create -d virtualbox` leaves it, with the cached SSH key."""
+    create_machine(
+        paths.store, machine, ip, ssh_port, sans, storage_driver, profile, ssh_key(paths, machine)
+    )

@@ -25,8 +25,8 @@ from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, nat
 from docker_vpn_helper.stages import daemon as daemon_stage
-from lab import store as dm
 
+from ..support import store as dm
 from .standins import (
     DOCKER_RULE,
     RUNNING,
