@@ -458,8 +458,9 @@ def main() -> int:
     # The lab reads these at import: our own folder and namespaces, never another lab's.
     os.environ["DVH_LAB_DIR"] = args.lab_dir
     os.environ["DVH_LAB_NS"] = args.lab_ns
+    sys.path.insert(1, str(BENCH_DIR.parent))  # the clone: the lab (lab/) is never installed
     import docker_vpn_helper
-    from docker_vpn_helper.lab import Lab
+    from lab import Lab
 
     # What `pip install` does: byte-compile the package. Without it an editable checkout under
     # PYTHONDONTWRITEBYTECODE (set on our CI machines) compiles every module on every run.

@@ -1,10 +1,9 @@
-"""The task tree: one sub-collection per stage, `fix` on top, and the lab."""
+"""The task tree: one sub-collection per stage, `fix` on top."""
 
 from __future__ import annotations
 
 from invoke import Collection
 
-from ..lab.tasks import lab
 from ..settings import CONFIG_KEY, DEFAULTS
 from . import cert, daemon, env, kexts, machine, nat, routes
 from .doctor import doctor
@@ -14,5 +13,4 @@ from .restore import restore
 namespace = Collection(fix, doctor, restore)
 for module in (kexts, machine, nat, cert, daemon, env, routes):
     namespace.add_collection(Collection.from_module(module))
-namespace.add_collection(lab)
 namespace.configure({CONFIG_KEY: dict(DEFAULTS)})

@@ -16,7 +16,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from docker_vpn_helper.core import certs
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.lab import store as dm  # certificates made the way docker-machine makes them
+
+from ..support import store as dm  # certificates made the way docker-machine makes them
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

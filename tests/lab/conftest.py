@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from docker_vpn_helper.lab import Lab
+from lab import Lab
 
 NEEDED = ("dockerd", "containerd", "sshd", "socat", "tini", "nsenter", "unshare", "ip", "docker")
 

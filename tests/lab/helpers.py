@@ -9,8 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from docker_vpn_helper.lab import Lab
-from docker_vpn_helper.lab.paths import HOST_NS, netns_path
+from lab import Lab
+from lab.paths import HOST_NS, netns_path
 
 
 def docker_env(lab: Lab, host: str, machine: str = "lab") -> dict[str, str]:

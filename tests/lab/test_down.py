@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from docker_vpn_helper.lab import Lab, natpf
-from docker_vpn_helper.lab.net import lab_namespaces
-from docker_vpn_helper.lab.paths import mentions
+from lab import Lab, natpf
+from lab.net import lab_namespaces
+from lab.paths import mentions
 
 from ..ports import free_port
 
@@ -49,8 +49,8 @@ def test_down_leaves_nothing_even_after_a_crashed_up(lab: Lab) -> None:
 
 
 def test_a_relay_started_by_another_copy_of_the_package_is_stopped_too(tmp_path) -> None:
-    # An installed package and a checkout each have their natfwd.py: a lab built by one must
-    # still stop the relays the other's VBoxManage started (they held 127.0.0.1:2376).
+    # Two clones each have their natfwd.py: a lab built from one must still stop the relays
+    # the other's VBoxManage started (they held 127.0.0.1:2376).
     copy = tmp_path / "elsewhere" / natpf.RELAY.name
     copy.parent.mkdir()
     shutil.copy(natpf.RELAY, copy)

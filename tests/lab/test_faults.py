@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from docker_vpn_helper.lab import Lab
-from docker_vpn_helper.lab.paths import HOST_NS, netns_path
+from lab import Lab
+from lab.paths import HOST_NS, netns_path
 
 from .helpers import TOOL, assert_docker_works, docker, port_held
 

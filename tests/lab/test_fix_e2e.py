@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from docker_vpn_helper.lab import Lab
+from lab import Lab
 
 from .helpers import assert_docker_works, docker, docker_env, rules, tool, vm_ip
 

@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from docker_vpn_helper.lab import Lab
+from lab import Lab
 
 from .helpers import docker_env, port_held, ssh_argv
 

@@ -1,6 +1,6 @@
 """Stand-ins for the stages' adapters: invoke's MockContext for commands, a fake guest, a fake daemon.
 
-The store is real: built the way docker-machine v0.16 builds one (docker_vpn_helper.lab.store).
+The store is real: built the way docker-machine v0.16 builds one (tests/support/store.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from invoke import MockContext, Result
 from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.lab import store as dm
-from docker_vpn_helper.lab.paths import LabPaths
 from docker_vpn_helper.link import GuestLink
+
+from ..support import store as dm
 
 DATA = Path(__file__).parent.parent / "core" / "data"
 SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
@@ -61,10 +61,10 @@ def fail(stderr: str, exited: int = 1) -> Result:
 
 @pytest.fixture(scope="session")
 def store_template(tmp_path_factory) -> Path:
-    paths = LabPaths(tmp_path_factory.mktemp("template") / "lab")
-    dm.ensure_certs(paths)
-    dm.create_machine_files(paths, "default", "192.168.99.100", 50157, [], "overlay2", "v0.16")
-    return paths.store
+    store = tmp_path_factory.mktemp("template") / "store"
+    dm.create_certs(store)
+    dm.create_machine(store, "default", "192.168.99.100", 50157)
+    return store
 
 
 @pytest.fixture

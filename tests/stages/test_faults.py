@@ -21,12 +21,12 @@ from invoke import Context
 from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import daemon, host
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.lab import store as dm
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, nat, step
 from docker_vpn_helper.stages import daemon as daemon_stage
 
+from ..support import store as dm
 from .standins import (
     DOCKER_RULE,
     RUNNING,

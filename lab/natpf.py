@@ -82,8 +82,8 @@ def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
 def stop(pid: int | None) -> None:
     """Stop a forwarder, checking first that the PID is still a relay (PIDs get reused).
 
-    By the script's name, not its path: a relay started by another copy of the package (an
-    installed one beside a checkout) is a relay all the same.
+    By the script's name, not its path: a relay started by another copy of the lab (another
+    clone's, which built the lab this one tears down) is a relay all the same.
     """
     if pid and proc.alive(pid) and any(Path(arg).name == RELAY.name for arg in proc.cmdline(pid)):
         proc.kill(pid)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stage 1 of a lab guest's boot (see docker_vpn_helper/lab/guest.py). Runs under tini inside fresh
+# Stage 1 of a lab guest's boot (see lab/guest.py). Runs under tini inside fresh
 # mount, UTS and PID namespaces and the guest's network namespace; $1 is the VM's folder on the host.
 # It builds the VM's root file system in RAM, like boot2docker's ISO does, and pivots into it, so
 # nothing the guest does (users, sudoers, /etc/docker, /run/docker) can reach the real host.

@@ -1,6 +1,8 @@
 """invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`, `lab.demo`.
 
-Progress and the demo's transcript go to stderr; `lab.status` prints JSON on stdout.
+Progress and the demo's transcript go to stderr; `lab.status` prints JSON on stdout. The clone's
+tasks.py adds this collection to the tool's tasks (`invoke lab.demo`); `python -m lab demo` runs it
+alone. The installed `docker-vpn-helper` does not have it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""A docker-machine store (MACHINE_STORAGE_PATH) made the way docker-machine v0.16.2 makes one.
+"""A docker-machine store (MACHINE_STORAGE_PATH) made the way docker-machine v0.16.2 makes one:
+`certs/` (create_certs) and a machine's folder with its config.json, SSH key and daemon
+certificate (create_machine). The unit tests run the tool against it; the lab (lab/store.py)
+builds its Mac's store with it.
 
 Certificates follow libmachine/cert: RSA 2048, subject O=<user>[.<machine>] and no CN, notBefore
 five minutes ago (whole minutes), 1080 days, random 128-bit serial, SHA-256, no SKI/AKI, PKCS#1 keys.
@@ -22,10 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .paths import HOSTONLY_HOST_IP, LabPaths
-
 CERT_PROFILES = ("v0.16", "v0.4")
 BITS = 2048
+HOSTONLY_CIDR = "192.168.99.1/24"  # docker-machine's default host-only network
 
 
 def username() -> str:
@@ -172,71 +174,45 @@ def write(path: Path, data: bytes, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-def _cached_key(cache: Path, name: str) -> rsa.RSAPrivateKey:
-    path = cache / name
-    if path.exists():
-        return load_key(path.read_bytes())
-    key = new_key()
-    write(path, key_pem(key), 0o600)
-    return key
+def machine_dir(store: Path, machine: str) -> Path:
+    return store / "machines" / machine
 
 
-def ensure_certs(paths: LabPaths) -> None:
-    """<store>/certs: the CA and client pair, reused from the lab cache when possible."""
-    certs = paths.store / "certs"
-    cached = paths.cache / "certs"
-    if not (cached / "key.pem").exists():
-        org = username()
-        ca, ca_key = issue_ca(org)
-        client, client_key = issue_client(ca, ca_key, org)
-        write(cached / "ca.pem", cert_pem(ca))
-        write(cached / "ca-key.pem", key_pem(ca_key), 0o600)
-        write(cached / "cert.pem", cert_pem(client))
-        write(cached / "key.pem", key_pem(client_key), 0o600)
-    for name, mode in (
-        ("ca.pem", 0o644),
-        ("ca-key.pem", 0o600),
-        ("cert.pem", 0o644),
-        ("key.pem", 0o600),
-    ):
-        if not (certs / name).exists():
-            write(certs / name, (cached / name).read_bytes(), mode)
+def create_certs(store: Path) -> None:
+    """<store>/certs: the CA and the client pair docker-machine makes on its first `create`."""
+    certs = store / "certs"
+    org = username()
+    ca, ca_key = issue_ca(org)
+    client, client_key = issue_client(ca, ca_key, org)
+    write(certs / "ca.pem", cert_pem(ca))
+    write(certs / "ca-key.pem", key_pem(ca_key), 0o600)
+    write(certs / "cert.pem", cert_pem(client))
+    write(certs / "key.pem", key_pem(client_key), 0o600)
 
 
-def load_ca(paths: LabPaths) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    certs = paths.store / "certs"
+def load_ca(store: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    certs = store / "certs"
     ca = x509.load_pem_x509_certificate((certs / "ca.pem").read_bytes())
     return ca, load_key((certs / "ca-key.pem").read_bytes())
 
 
-def ssh_key(paths: LabPaths, machine: str) -> rsa.RSAPrivateKey:
-    """The machine's id_rsa (docker-machine: RSA 2048, PKCS#1 PEM), cached per machine name."""
-    return _cached_key(paths.cache / "machines" / machine, "id_rsa")
-
-
-def host_key(paths: LabPaths, machine: str) -> rsa.RSAPrivateKey:
-    """The guest sshd's RSA host key, cached so known_hosts stays valid across `up`."""
-    return _cached_key(paths.cache / "machines" / machine, "ssh_host_rsa_key")
-
-
 def issue_machine_server_cert(
-    paths: LabPaths, machine: str, hosts: list[str], profile: str = "v0.16"
+    store: Path, machine: str, hosts: list[str], profile: str = "v0.16"
 ) -> tuple[bytes, bytes]:
     """Issue server.pem/server-key.pem into machines/NAME as docker-machine's ConfigureAuth does."""
-    ca, ca_key = load_ca(paths)
+    ca, ca_key = load_ca(store)
     cert, key = issue_server(ca, ca_key, f"{username()}.{machine}", hosts, profile)
-    mdir = paths.machine_dir(machine)
+    mdir = machine_dir(store, machine)
     write(mdir / "server.pem", cert_pem(cert))
     write(mdir / "server-key.pem", key_pem(key), 0o600)
     return cert_pem(cert), key_pem(key)
 
 
 def config_json(
-    paths: LabPaths, machine: str, ip: str, ssh_port: int, sans: list[str], storage_driver: str
+    store: Path, machine: str, ip: str, ssh_port: int, sans: list[str], storage_driver: str
 ) -> dict[str, Any]:
     """config.json (ConfigVersion 3) with every field v0.16.2 writes for the virtualbox driver, in its order."""
-    store = str(paths.store)
-    mdir = str(paths.machine_dir(machine))
+    mdir = str(machine_dir(store, machine))
     certs = f"{store}/certs"
     driver = OrderedDict(
         [
@@ -245,7 +221,7 @@ def config_json(
             ("SSHUser", "docker"),
             ("SSHPort", ssh_port),
             ("SSHKeyPath", f"{mdir}/id_rsa"),
-            ("StorePath", store),
+            ("StorePath", str(store)),
             ("SwarmMaster", False),
             ("SwarmHost", "tcp://0.0.0.0:3376"),
             ("SwarmDiscovery", ""),
@@ -258,7 +234,7 @@ def config_json(
             ("Boot2DockerURL", ""),
             ("Boot2DockerImportVM", ""),
             ("HostDNSResolver", False),
-            ("HostOnlyCIDR", f"{HOSTONLY_HOST_IP}/24"),
+            ("HostOnlyCIDR", HOSTONLY_CIDR),
             ("HostOnlyNicType", "82540EM"),
             ("HostOnlyPromiscMode", "deny"),
             ("UIType", "headless"),
@@ -341,31 +317,35 @@ def config_json(
     )
 
 
-def write_config(paths: LabPaths, machine: str, config: dict[str, Any]) -> None:
+def write_config(store: Path, machine: str, config: dict[str, Any]) -> None:
     """Like docker-machine: 4-space indented JSON, mode 0600, replaced atomically."""
-    write(paths.machine_dir(machine) / "config.json", json.dumps(config, indent=4).encode(), 0o600)
+    write(machine_dir(store, machine) / "config.json", json.dumps(config, indent=4).encode(), 0o600)
 
 
-def create_machine_files(
-    paths: LabPaths,
-    machine: str,
-    ip: str,
-    ssh_port: int,
-    sans: list[str],
-    storage_driver: str,
-    profile: str,
-) -> None:
-    """machines/NAME as `docker-machine create -d virtualbox` leaves it (ISO and disk are placeholders)."""
-    mdir = paths.machine_dir(machine)
+def create_machine(
+    store: Path,
+    machine: str = "default",
+    ip: str = "192.168.99.100",
+    ssh_port: int = 50157,
+    sans: list[str] | None = None,
+    storage_driver: str = "overlay2",
+    profile: str = "v0.16",
+    ssh_key: rsa.RSAPrivateKey | None = None,
+) -> Path:
+    """machines/NAME as `docker-machine create -d virtualbox` leaves it (ISO and disk are
+    placeholders), in a store that has its certs/ (create_certs). Returns the machine's folder."""
+    mdir = machine_dir(store, machine)
     (mdir / machine).mkdir(parents=True, exist_ok=True)  # the VirtualBox VM folder
-    key = ssh_key(paths, machine)
+    key = ssh_key or new_key()
     write(mdir / "id_rsa", key_pem(key), 0o600)
     write(mdir / "id_rsa.pub", ssh_public_line(key), 0o600)
-    certs = paths.store / "certs"
+    certs = store / "certs"
     for name in ("ca.pem", "cert.pem", "key.pem"):
         shutil.copyfile(certs / name, mdir / name)
         os.chmod(mdir / name, 0o600 if name == "key.pem" else 0o644)
     for placeholder in ("boot2docker.iso", "disk.vmdk"):
         (mdir / placeholder).touch()
-    issue_machine_server_cert(paths, machine, server_hosts(sans, ip, profile), profile)
-    write_config(paths, machine, config_json(paths, machine, ip, ssh_port, sans, storage_driver))
+    sans = list(sans or [])
+    issue_machine_server_cert(store, machine, server_hosts(sans, ip, profile), profile)
+    write_config(store, machine, config_json(store, machine, ip, ssh_port, sans, storage_driver))
+    return mdir

@@ -1,4 +1,4 @@
-"""`python -m docker_vpn_helper.lab <task>`: the lab's invoke tasks without the tool's CLI."""
+"""`python -m lab <task>` from a clone: the lab's invoke tasks without the tool's CLI."""
 
 from __future__ import annotations
 
@@ -13,6 +13,6 @@ Program(
     namespace=lab,
     version=__version__,
     name="dvh-lab",
-    binary="python -m docker_vpn_helper.lab",
+    binary="python -m lab",
     executor_class=MachineExecutor,  # errors as one line
 ).run()

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import tarfile
 import time
-from importlib import resources
 from pathlib import Path
 
 from . import proc, store
@@ -91,8 +90,8 @@ def userdata_tar(public_key: bytes) -> bytes:
 
 
 def read_file(name: str) -> bytes:
-    """A static file shipped in docker_vpn_helper/lab/files."""
-    return resources.files("docker_vpn_helper.lab").joinpath("files", name).read_bytes()
+    """A static file of lab/files."""
+    return (Path(__file__).parent / "files" / name).read_bytes()
 
 
 def create(
