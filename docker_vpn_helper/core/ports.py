@@ -1,7 +1,8 @@
 """Published container ports -> VirtualBox NAT rules on 127.0.0.1: what to forward, what to change.
 
 Pure: the caller asks the engine API (`GET /containers/json`), VBoxManage and the host; this module
-only decides. Facts it rests on (docs: Docker engine API, VirtualBox manual 9.8.1):
+only decides. Facts it rests on (the Docker engine API reference, the VirtualBox manual on NAT
+port forwarding):
 
 * Each running container's `Ports` lists one entry per published host port and address family:
   `{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}`, then the same with
