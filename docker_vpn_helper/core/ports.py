@@ -1,0 +1,332 @@
+"""Published container ports -> VirtualBox NAT rules on 127.0.0.1: what to forward, what to change.
+
+Pure: the caller asks the engine API (`GET /containers/json`), VBoxManage and the host; this module
+only decides. Facts it rests on (the Docker engine API reference, the VirtualBox manual on NAT
+port forwarding):
+
+* Each running container's `Ports` lists one entry per published host port and address family:
+  `{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}`, then the same with
+  `"IP": "::"`; a range `-p 8000-8002:8000-8002` is one entry per port; a port only exposed has no
+  `PublicPort`; `-p 127.0.0.1:8080:80` shows `"IP": "127.0.0.1"`.
+* VirtualBox NAT delivers a forwarded connection to the guest's NAT address (eth0, 10.0.2.15 on a
+  docker-machine VM). So a port published on every address (`0.0.0.0`, `::`, empty) or on that
+  address is reachable; one published only on the VM's 127.0.0.1, ::1, or its host-only address
+  (192.168.99.100, the one the VPN took) is not: that is a note for the user, not a rule.
+* Our rules are `dvh-<proto>-<port>,<proto>,127.0.0.1,<port>,,<port>`: the name says they are ours
+  (nothing else is ever touched: `ssh`, the daemon rule, the user's own rules), and one rule per
+  protocol and host port keeps the names unique.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from .vbox import VALID_PROTOCOLS, NatRule
+
+PREFIX = "dvh-"
+LOOPBACK = "127.0.0.1"
+#: The guest's address on a VirtualBox NAT adapter (the first DHCP lease of 10.0.2.0/24).
+NAT_GUEST_IP = "10.0.2.15"
+#: Host IPs the engine API shows for a port published on every address of the VM.
+WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+#: Rules never planned for deletion, whatever their name (docker-machine's and the daemon's).
+PROTECTED = ("ssh", "docker")
+#: Container events after which the published ports may differ (stop, kill and crash all `die`).
+EVENT_ACTIONS = ("start", "die")
+
+_OUR_NAME = re.compile(rf"^{re.escape(PREFIX)}(tcp|udp)-([1-9][0-9]{{0,4}})$")
+
+#: (protocol, host port): the key of a published port, of a rule of ours and of a held port.
+Key = tuple[str, int]
+
+
+def port_text(proto: str, port: int) -> str:
+    """`8080` for tcp, `5353/udp` otherwise: how `docker ps` and `-p` write a port."""
+    return str(port) if proto == "tcp" else f"{port}/{proto}"
+
+
+def _names(containers: Iterable[str]) -> str:
+    names = sorted(containers)
+    word = "container" if len(names) == 1 else "containers"
+    return f"{word} {', '.join(names)}"
+
+
+# --- what the containers publish -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One published port of one container, as the engine API lists it."""
+
+    container: str
+    proto: str
+    port: int
+    ip: str
+
+
+def container_name(container: Mapping[str, object]) -> str:
+    """The name `docker ps` shows: the first of `Names` without its `/` (links add `/a/b` names)."""
+    raw = container.get("Names")
+    names = [str(n).lstrip("/") for n in raw if n] if isinstance(raw, (list, tuple)) else []
+    plain = [n for n in names if "/" not in n]
+    if plain or names:
+        return (plain or names)[0]
+    return str(container.get("Id") or "?")[:12]
+
+
+def bindings(containers: Iterable[Mapping[str, object]]) -> Iterator[Binding]:
+    """Every published host port of every container; exposed-only ports are left out."""
+    for container in containers:
+        name = container_name(container)
+        entries = container.get("Ports")
+        for entry in entries if isinstance(entries, (list, tuple)) else ():
+            if not isinstance(entry, Mapping):
+                continue
+            public = entry.get("PublicPort")
+            if not isinstance(public, int) or not 1 <= public <= 65535:
+                continue
+            proto = str(entry.get("Type") or "tcp").lower()
+            yield Binding(name, proto, public, str(entry.get("IP") or ""))
+
+
+def reachable_through_nat(ip: str, nat_ip: str = NAT_GUEST_IP) -> bool:
+    """Whether a port published on the VM's `ip` answers on the address VirtualBox NAT dials."""
+    return ip in WILDCARDS or ip == nat_ip
+
+
+def published_ports(
+    containers: Iterable[Mapping[str, object]], nat_ip: str = NAT_GUEST_IP
+) -> dict[Key, tuple[str, ...]]:
+    """{(proto, host port): sorted container names} of the tcp/udp ports NAT can reach.
+
+    IPv4 and IPv6 entries of one port collapse into one key; keys come sorted.
+    """
+    wanted: dict[Key, set[str]] = {}
+    for b in bindings(containers):
+        if b.proto in VALID_PROTOCOLS and reachable_through_nat(b.ip, nat_ip):
+            wanted.setdefault((b.proto, b.port), set()).add(b.container)
+    return {key: tuple(sorted(names)) for key, names in sorted(wanted.items())}
+
+
+@dataclass(frozen=True, order=True)
+class Unreachable:
+    """A published port no NAT rule can bring to the host: said once, never forwarded."""
+
+    container: str
+    proto: str
+    port: int
+    ips: tuple[str, ...]  # the VM addresses it is bound to; empty for a protocol NAT lacks
+
+    def line(self) -> str:
+        what = f"container {self.container} publishes {port_text(self.proto, self.port)}"
+        if self.proto not in VALID_PROTOCOLS:
+            return f"{what}: VirtualBox NAT forwards only tcp and udp"
+        return f"{what} only on the VM's {' and '.join(self.ips)}: NAT cannot reach it"
+
+
+def unreachable_ports(
+    containers: Iterable[Mapping[str, object]], nat_ip: str = NAT_GUEST_IP
+) -> tuple[Unreachable, ...]:
+    """Published ports NAT cannot reach: bound to a VM address other than `nat_ip` (127.0.0.1,
+    ::1, the host-only 192.168.99.100, ...), or of a protocol other than tcp/udp (sctp)."""
+    found: dict[tuple[str, str, int], set[str]] = {}
+    for b in bindings(containers):
+        if b.proto not in VALID_PROTOCOLS:
+            found.setdefault((b.container, b.proto, b.port), set())
+        elif not reachable_through_nat(b.ip, nat_ip):
+            found.setdefault((b.container, b.proto, b.port), set()).add(b.ip)
+    return tuple(
+        sorted(
+            Unreachable(name, proto, port, tuple(sorted(ips)))
+            for (name, proto, port), ips in found.items()
+        )
+    )
+
+
+# --- our rules ---------------------------------------------------------------------------------
+
+
+def rule_name(proto: str, port: int) -> str:
+    return f"{PREFIX}{proto}-{port}"
+
+
+def rule_for(proto: str, port: int) -> NatRule:
+    """The rule that forwards 127.0.0.1:<port> to the VM's <port> (the guest IP left to NAT)."""
+    return NatRule(rule_name(proto, port), proto, LOOPBACK, port, "", port)
+
+
+def is_ours(rule: NatRule) -> bool:
+    """Named `dvh-tcp-<port>`/`dvh-udp-<port>`: made by this tool, so it may delete it."""
+    return _OUR_NAME.match(rule.name) is not None
+
+
+def ours(rules: Iterable[NatRule]) -> tuple[NatRule, ...]:
+    """Our rules among `rules`, by name (the host ports a listener check should not count)."""
+    return tuple(sorted((r for r in rules if is_ours(r)), key=lambda r: r.name))
+
+
+def _key_of(rule: NatRule) -> Key:
+    match = _OUR_NAME.match(rule.name)
+    assert match is not None
+    return match.group(1), int(match.group(2))
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Addition:
+    rule: NatRule
+    containers: tuple[str, ...]
+
+    def line(self) -> str:
+        r = self.rule
+        return (
+            f"add NAT rule {r.name}: 127.0.0.1:{port_text(r.proto, r.host_port)} -> the VM's "
+            f"{r.guest_port}, for {_names(self.containers)}"
+        )
+
+
+@dataclass(frozen=True)
+class Deletion:
+    rule: NatRule
+    reason: str
+
+    def line(self) -> str:
+        return f"delete NAT rule {self.rule.name} ({self.rule.spec()}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A wanted port left alone: someone else holds 127.0.0.1:<port> on the host."""
+
+    proto: str
+    port: int
+    containers: tuple[str, ...]
+    holder: str
+    forwarded: bool = False  # the holder is a rule of this VM that already forwards the port
+
+    def line(self) -> str:
+        port = port_text(self.proto, self.port)
+        if self.forwarded:
+            return f"{port} of {_names(self.containers)} is already forwarded by {self.holder}"
+        return (
+            f"skipping {port} of {_names(self.containers)}: 127.0.0.1:{self.port} "
+            f"is held by {self.holder}"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one sync changes. Apply `delete` before `add`: a rule of ours with a wrong spec is
+    deleted and re-added under the same name. `keep` are ours, right and still wanted."""
+
+    add: tuple[Addition, ...] = ()
+    delete: tuple[Deletion, ...] = ()
+    skip: tuple[Skip, ...] = ()
+    unreachable: tuple[Unreachable, ...] = ()
+    keep: tuple[NatRule, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.add or self.delete)
+
+    def lines(self) -> list[str]:
+        """One line per action (deletions, additions), then the warnings and notes; `nothing to
+        change` when there is nothing to add or delete."""
+        out = [d.line() for d in self.delete] + [a.line() for a in self.add]
+        out += [s.line() for s in self.skip] + [u.line() for u in self.unreachable]
+        if not self.changes:
+            out.append("published ports: nothing to change")
+        return out
+
+    def describe(self) -> str:
+        return "\n".join(self.lines())
+
+    def rules_after(self, rules: Iterable[NatRule]) -> tuple[NatRule, ...]:
+        """`rules` as they are once the plan has been applied (order: kept, then added)."""
+        gone = {d.rule.name for d in self.delete}
+        return tuple(r for r in rules if r.name not in gone) + tuple(a.rule for a in self.add)
+
+
+def _foreign_holders(
+    rules: Iterable[NatRule], protected: Collection[str]
+) -> dict[Key, tuple[str, bool]]:
+    """{key: (holder, forwards the same port)} for this VM's rules that are not ours."""
+    holders: dict[Key, tuple[str, bool]] = {}
+    for rule in sorted(rules, key=lambda r: r.name):
+        if is_ours(rule) and rule.name not in protected:
+            continue
+        if rule.holds_loopback_port(rule.proto):
+            key = (rule.proto, rule.host_port)
+            # A user's own `web,tcp,127.0.0.1,8080,,8080` does our job; `ssh` and the daemon's
+            # rule serve their own ends, even on the same port.
+            same = (
+                rule.name not in protected
+                and rule.guest_port == rule.host_port
+                and rule.guest_ip in ("", NAT_GUEST_IP)
+            )
+            if key not in holders or (same and not holders[key][1]):
+                holders[key] = (f"this VM's NAT rule {rule.name!r}", same)
+    return holders
+
+
+def plan(
+    wanted: Mapping[Key, Iterable[str]],
+    rules: Iterable[NatRule],
+    held: Mapping[Key, str] | None = None,
+    *,
+    unreachable: Iterable[Unreachable] = (),
+    protected: Collection[str] = PROTECTED,
+) -> Plan:
+    """Plan the rules for `wanted` ({(proto, port): containers}, from `published_ports`).
+
+    `rules` are the VM's current NAT rules (its NAT adapter). `held` maps the host ports someone
+    else holds on 127.0.0.1 to a description of the holder (another program, another VM's rule,
+    another machine's remembered port), as the caller observed them; it should leave out the
+    ports of `ours(rules)`, whose listener is VirtualBox itself. This VM's rules that are not
+    ours (`ssh`, the daemon rule, the user's) hold their ports too, without being told.
+
+    A held port is skipped, never taken; a rule of ours that is right and wanted is kept whatever
+    `held` says (the port is already ours). Rules in `protected` or not ours are never deleted.
+    """
+    held = held or {}
+    current = tuple(rules)
+    foreign = _foreign_holders(current, protected)
+    wanted_keys = {key: tuple(sorted(set(names))) for key, names in wanted.items()}
+    deletions: list[Deletion] = []
+    correct: dict[Key, NatRule] = {}
+    for rule in ours(current):
+        if rule.name in protected:
+            continue
+        key = _key_of(rule)
+        if rule != rule_for(*key):
+            deletions.append(
+                Deletion(rule, f"not the rule this tool makes ({rule_for(*key).spec()})")
+            )
+        elif key not in wanted_keys:
+            reason = f"no container publishes {port_text(*key)} any more"
+            deletions.append(Deletion(rule, reason))
+        else:
+            correct[key] = rule
+    additions: list[Addition] = []
+    skips: list[Skip] = []
+    for key, names in sorted(wanted_keys.items()):
+        if key in correct:
+            continue
+        if key in foreign:
+            holder, forwarded = foreign[key]
+            skips.append(Skip(key[0], key[1], names, holder, forwarded))
+        elif key in held:
+            skips.append(Skip(key[0], key[1], names, held[key]))
+        else:
+            additions.append(Addition(rule_for(*key), names))
+    return Plan(
+        add=tuple(additions),
+        delete=tuple(sorted(deletions, key=lambda d: _key_of(d.rule))),
+        skip=tuple(skips),
+        unreachable=tuple(sorted(unreachable)),
+        keep=tuple(correct[key] for key in sorted(correct)),
+    )
