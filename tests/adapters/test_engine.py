@@ -22,9 +22,9 @@ import pytest
 
 from docker_vpn_helper.adapters import engine
 from docker_vpn_helper.errors import HelperError
-from ..support import store as dm  # certificates made the way docker-machine makes them
 
 from ..ports import free_port
+from ..support import store as dm  # certificates made the way docker-machine makes them
 
 WEB = {
     "Id": "aaaa" * 16,
