@@ -27,7 +27,6 @@ from ..errors import HelperError
 
 API_VERSION = "1.24"
 TIMEOUT = 10.0  # seconds for one request (the event stream itself never times out)
-NO_RESTART_POLICIES = ("", "no")
 
 
 class Engine:
@@ -74,27 +73,6 @@ class Engine:
             return list(self._api.containers())
         except Exception as exc:
             raise self._failure("for its containers", exc) from None
-
-    def without_restart_policy(self) -> list[str]:
-        """Names of the running containers a daemon restart stops for good (restart policy `no`).
-
-        Inspects each one: `/containers/json` does not show the policy. A container gone in the
-        meantime is left out.
-        """
-        import docker
-
-        names = []
-        for container in self.containers():
-            try:
-                inspected = self._api.inspect_container(container["Id"])
-            except docker.errors.NotFound:
-                continue
-            except Exception as exc:
-                raise self._failure("about a container", exc) from None
-            policy = ((inspected.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
-            if (policy or "") in NO_RESTART_POLICIES:
-                names.append(str(inspected.get("Name") or container["Id"][:12]).lstrip("/"))
-        return sorted(names)
 
     def events(self, actions: Iterable[str] | None = None, since: float | None = None) -> Events:
         """Open `GET /events` for container events (only `actions`, e.g. start/die, if given).
@@ -168,14 +146,6 @@ def events(
     except BaseException:
         engine.close()
         raise
-
-
-def without_restart_policy(
-    port: int, ca_cert: Path, client_cert: Path, client_key: Path
-) -> list[str]:
-    """Names of the running containers that stop for good when the daemon restarts."""
-    with Engine(port, ca_cert, client_cert, client_key) as engine:
-        return engine.without_restart_policy()
 
 
 def _reason(exc: BaseException, client_cert: Path) -> str:

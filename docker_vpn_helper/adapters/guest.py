@@ -423,6 +423,20 @@ printf '\\n%s\\n' '{mark}end'
             )
         return self._exec(_sudo_script(lines), "restore files").splitlines()
 
+    def restart_policies(self) -> dict[str, str]:
+        """{name: restart policy} of the running containers, asked in the VM (no TLS needed)."""
+        out = self._exec(
+            'ids=$(sudo docker ps -q) && { [ -z "$ids" ] || sudo docker inspect --format '
+            "'{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids; }",
+            "docker ps",
+        )
+        policies = {}
+        for line in out.splitlines():
+            name, _, policy = line.strip().partition(" ")
+            if name:
+                policies[name.lstrip("/")] = policy.strip()
+        return policies
+
     def restart_daemon(self, timeout: float = 60.0) -> None:
         """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP)."""
         self._exec(f"sudo {INIT_SCRIPT} restart", f"{INIT_SCRIPT} restart", timeout=timeout)

@@ -65,6 +65,25 @@ def port_listener(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+def udp_port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a UDP socket on host:port is bound already (UDP has no listener to connect to:
+    binding is the only question the port answers)."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def port_taken(proto: str, port: int) -> bool:
+    """Whether something on the host holds 127.0.0.1:`port` for `proto`."""
+    return udp_port_taken(port) if proto == "udp" else port_listener(port)
+
+
 def platform() -> str:
     return "macos" if sys.platform == "darwin" else "linux"
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass, replace
 
 from .vbox import NatRule, VMInfo, current_forward
 
-PORT_SEARCH = 100  # how far past the configured port a new machine's forward may go
+PORT_SEARCH = 100
+NO_RESTART_POLICIES = ("", "no")  # a daemon restart stops these containers for good
+COMING_BACK_POLICIES = (
+    "always",
+    "unless-stopped",
+)  # dockerd starts these again  # how far past the configured port a new machine's forward may go
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class MachinePlan:
     commands: tuple[str, ...] = ()  # exact command lines, as the dry run shows them
     kext_command: str | None = None  # restarted with sudo before a create
     forward: ForwardPlan | None = None  # added to a stopped VM before it starts
+    drop: tuple[NatRule, ...] = ()  # container-port rules of ours, deleted before a start
     vm_after: VMInfo | None = None  # the VM as the next stage would see it
 
     @property
@@ -156,7 +162,12 @@ class MachinePlan:
 
     def actions(self) -> list[str]:
         forward = self.forward.actions() if self.forward else []
-        return forward + [f"run: {command}" for command in self.commands]
+        drop = [
+            f"delete NAT rule {rule.name} before the start (ports.sync adds it again once a "
+            "container publishes it)"
+            for rule in self.drop
+        ]
+        return forward + drop + [f"run: {command}" for command in self.commands]
 
 
 def plan_machine(
@@ -166,23 +177,28 @@ def plan_machine(
     kext_command: str | None = None,
     start_command: Sequence[str] = (),
     forward: ForwardPlan | None = None,
+    drop: Sequence[NatRule] = (),
 ) -> MachinePlan:
     """`vm` is None for a machine the store lacks (the stage checks first that it may create
     one: no VPN, no VirtualBox running); a stopped VM gets `forward` before it starts, so the
-    forward is in place when it boots."""
+    forward is in place when it boots, and loses the container-port rules in `drop`: a rule
+    whose host port is taken can stop a VM from starting (VirtualBox 7.1), and the containers'
+    ports are synced again once they run."""
     if vm is None:
         commands = ([f"sudo {kext_command}"] if kext_command else []) + [shlex.join(create_command)]
         fresh = VMInfo(name, "running", {1: "nat", 2: "hostonly"}, {}, {1: ()})
         return MachinePlan(name, "create", "missing", tuple(commands), kext_command, vm_after=fresh)
     if vm.running:
         return MachinePlan(name, "none", vm.state, vm_after=vm)
-    rules = vm.rules()
+    rules = tuple(r for r in vm.rules() if r not in drop)
     if forward is not None and not forward.present:
         rules = (*(r for r in rules if r.name != forward.rule.name), forward.rule)
     nic = vm.nat_nic or 1
     started = replace(vm, state="running", forwarding={**vm.forwarding, nic: rules})
     command = (shlex.join(start_command),)
-    return MachinePlan(name, "start", vm.state, command, forward=forward, vm_after=started)
+    return MachinePlan(
+        name, "start", vm.state, command, forward=forward, drop=tuple(drop), vm_after=started
+    )
 
 
 @dataclass(frozen=True)
@@ -288,6 +304,24 @@ class RestartPlan:
     why: str
     port: int
     certain: bool = True  # False: decided only once the VM runs (dry run)
+    stops: tuple[str, ...] = ()  # running containers without a restart policy: they stay down
+    comes_back: tuple[str, ...] = ()  # running containers their restart policy brings back
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if not self.stops:
+            return ()
+        return (
+            f"restarting the daemon stops {len(self.stops)} running container"
+            f"{'s' * (len(self.stops) > 1)} without a restart policy ({', '.join(self.stops)}): "
+            "start them again with `docker start`",
+        )
+
+    def with_containers(self, policies: dict[str, str]) -> RestartPlan:
+        """This plan, knowing the running containers' restart policies ({name: policy})."""
+        stops = tuple(sorted(n for n, p in policies.items() if p in NO_RESTART_POLICIES))
+        back = tuple(sorted(n for n, p in policies.items() if p in COMING_BACK_POLICIES))
+        return replace(self, stops=stops, comes_back=back)
 
     @property
     def changes(self) -> tuple[str, ...]:

@@ -230,14 +230,29 @@ class Plan:
     keep: tuple[NatRule, ...] = ()
 
     @property
-    def changes(self) -> bool:
-        return bool(self.add or self.delete)
+    def changes(self) -> tuple[str, ...]:
+        """The word for fix's summary (the stage protocol, stages/__init__.py)."""
+        return ("ports",) if self.add or self.delete else ()
+
+    def seen(self) -> str:
+        if not self.keep:
+            held = "no other published port can be forwarded" if self.skip else ""
+            return held or "no container publishes a port NAT can reach"
+        return f"published ports forwarded: {', '.join(port_text(*_key_of(r)) for r in self.keep)}"
+
+    def actions(self) -> list[str]:
+        """Deletions first: a rule of ours with a wrong spec is re-added under its name."""
+        return [d.line() for d in self.delete] + [a.line() for a in self.add]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The warnings (ports held by someone else) and what NAT cannot reach."""
+        return tuple(s.line() for s in self.skip) + tuple(u.line() for u in self.unreachable)
 
     def lines(self) -> list[str]:
-        """One line per action (deletions, additions), then the warnings and notes; `nothing to
-        change` when there is nothing to add or delete."""
-        out = [d.line() for d in self.delete] + [a.line() for a in self.add]
-        out += [s.line() for s in self.skip] + [u.line() for u in self.unreachable]
+        """One line per action, then the warnings and notes; `nothing to change` when there is
+        nothing to add or delete."""
+        out = self.actions() + list(self.notes)
         if not self.changes:
             out.append("published ports: nothing to change")
         return out

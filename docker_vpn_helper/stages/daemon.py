@@ -28,7 +28,9 @@ def _probe_args(s: Session) -> tuple:
     return (s.port, auth.ca_cert, auth.client_cert, auth.client_key)
 
 
-def plan(s: Session) -> RestartPlan:
+def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
+    """`ask_containers`: before a restart, ask the VM which running containers it stops (doctor
+    opens no SSH, so it does not)."""
     if s.projected:
         if s.results["machine.create"].action == "create":
             return RestartPlan(False, "docker-machine create starts it", s.port)
@@ -37,10 +39,14 @@ def plan(s: Session) -> RestartPlan:
         )
     deploy = s.results.get("cert.deploy")
     if deploy is not None and deploy.upload:
-        return plan_restart(True, False, False, "", s.port)
-    probe = s.view.served(s.port)
-    serves_it = s.view.serves_store_certificate(s.port)
-    return plan_restart(False, probe.ok, serves_it, probe.detail, s.port)
+        chosen = plan_restart(True, False, False, "", s.port)
+    else:
+        probe = s.view.served(s.port)
+        serves_it = s.view.serves_store_certificate(s.port)
+        chosen = plan_restart(False, probe.ok, serves_it, probe.detail, s.port)
+    if chosen.restart and ask_containers:
+        chosen = chosen.with_containers(s.guest().restart_policies())
+    return chosen
 
 
 def apply(s: Session, plan: RestartPlan) -> None:

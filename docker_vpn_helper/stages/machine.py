@@ -11,7 +11,7 @@ import ipaddress
 
 from ..adapters import preflight
 from ..adapters.docker_machine import DockerMachine, create_args
-from ..core import store
+from ..core import ports, store
 from ..core.plans import MachinePlan, plan_machine
 from ..core.vbox import current_forward
 from ..errors import HelperError
@@ -61,7 +61,8 @@ def plan(s: Session) -> MachinePlan:
         raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
     start = ["docker-machine", "start", s.name]
     forward = None if info.running else nat.plan_for(s, info)
-    chosen = plan_machine(s.name, info, start_command=start, forward=forward)
+    drop = [r for r in ports.ours(info.rules()) if r.name != s.settings.nat_rule]
+    chosen = plan_machine(s.name, info, start_command=start, forward=forward, drop=drop)
     if info.running and not s.dry_run and not proven_healthy(s):
         s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md
     return chosen
@@ -87,6 +88,10 @@ def apply(s: Session, plan: MachinePlan) -> None:
         return
     if plan.forward is not None and not plan.forward.present:
         nat.apply(s, plan.forward)  # while it is stopped, so it is in place when it boots
+    info = s.view.vm()
+    assert info is not None
+    for rule in plan.drop:
+        s.vbox.delete_rule(s.name, rule.name, info.nat_nic or 1, running=False)
     docker_machine(s).start(s.name)
     s.view.refresh()  # docker-machine start may have moved the SSH port and the IP
     say(f"started the VM (it was {plan.state})")

@@ -29,18 +29,20 @@ def wanted_rule(s: Session) -> NatRule:
     )
 
 
-def claimed_ports(s: Session) -> dict[int, str]:
-    """{host port: who holds it}: other VMs' rules and other machines' remembered ports."""
+def claimed_ports(s: Session) -> dict[tuple[str, int], str]:
+    """{(proto, host port): who holds it}: other VMs' rules on 127.0.0.1 and other machines'
+    remembered daemon ports (this VM's own rules are the planners' to judge)."""
     claims = {
-        port: f"machine {name!r} (its remembered port)"
+        ("tcp", port): f"machine {name!r} (its remembered port)"
         for port, name in store.remembered_ports(s.settings.storage_path, s.name).items()
     }
     for name in s.vbox.list_vms():
         other = s.vbox.showvminfo(name) if name != s.name else None
         for rules in other.forwarding.values() if other else ():
             for rule in rules:
-                if rule.holds_loopback_port():
-                    claims[rule.host_port] = f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
+                if rule.holds_loopback_port(rule.proto):
+                    holder = f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
+                    claims[rule.proto, rule.host_port] = holder
     return claims
 
 
@@ -53,7 +55,7 @@ def plan_for(s: Session, info: VMInfo) -> ForwardPlan:
     claims: dict[int, str] = {}
     listening: frozenset[int] = frozenset()
     if needs_holders(info.rules(), wanted, source):
-        claims = claimed_ports(s)
+        claims = {port: who for (proto, port), who in claimed_ports(s).items() if proto == "tcp"}
         search = range(wanted.host_port, wanted.host_port + PORT_SEARCH)
         listening = frozenset(port for port in search if port_listener(port))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner
-from . import cert, daemon, nat
+from . import cert, daemon, nat, ports
 from . import machine as machine_tasks
 from .common import SHARED_HELP
 
@@ -18,13 +18,14 @@ FIX_HELP = {
 
 
 @task(
-    pre=[machine_tasks.create, nat.forward, cert.issue, cert.deploy, daemon.restart],
+    pre=[machine_tasks.create, nat.forward, cert.issue, cert.deploy, daemon.restart, ports.sync],
     help=FIX_HELP,
     iterable=["machine"],
     auto_shortflags=False,
 )
 def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, all_=False):
-    """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, env.
+    """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, the
+    containers' published ports, env.
 
     Given several machines (or --all), it runs for each in turn.
     """

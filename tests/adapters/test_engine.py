@@ -36,7 +36,6 @@ WEB = {
 }
 DB = {"Id": "bbbb" * 16, "Names": ["/db"], "Ports": []}
 JOB = {"Id": "cccc" * 16, "Names": ["/job"], "Ports": []}
-POLICIES = {WEB["Id"]: "always", DB["Id"]: "no", JOB["Id"]: ""}
 END = object()
 
 
@@ -46,7 +45,6 @@ class FakeEngine:
 
     port: int
     containers: list = field(default_factory=lambda: [WEB, DB, JOB])
-    gone: list = field(default_factory=list)  # listed, then removed before their inspection
     events: queue.Queue = field(default_factory=queue.Queue)
     requests: list = field(default_factory=list)
     status: int = 200
@@ -70,14 +68,9 @@ def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
             if fake.status != 200:
                 return self._json(fake.body or {"message": "boom"}, fake.status)
             if url.path == "/v1.24/containers/json":
-                return self._json(fake.containers + fake.gone)
+                return self._json(fake.containers)
             if url.path == "/v1.24/events":
                 return self._stream()
-            for container in fake.containers:
-                if url.path == f"/v1.24/containers/{container['Id']}/json":
-                    policy = {"Name": POLICIES[container["Id"]], "MaximumRetryCount": 0}
-                    name = container["Names"][0]
-                    return self._json({"Name": name, "HostConfig": {"RestartPolicy": policy}})
             self._json({"message": "No such container"}, 404)
 
         def _json(self, value, status: int = 200) -> None:
@@ -175,19 +168,9 @@ def test_containers_are_the_raw_list_asked_at_api_1_24(daemon, pki):
     assert path == "/v1.24/containers/json" and query["all"] == ["0"]  # running ones only
 
 
-def test_running_containers_without_a_restart_policy(daemon, pki):
-    assert engine.without_restart_policy(daemon.port, *tls_files(pki)) == ["db", "job"]
-
-
-def test_a_container_gone_before_its_inspection_is_left_out(daemon, pki):
-    daemon.gone = [{"Id": "dddd" * 16, "Names": ["/gone"], "Ports": []}]
-    assert engine.without_restart_policy(daemon.port, *tls_files(pki)) == ["db", "job"]
-
-
 def test_one_engine_answers_several_questions(daemon, pki):
     with engine.Engine(daemon.port, *tls_files(pki)) as client:
-        assert client.containers() == client.containers()
-        assert client.without_restart_policy() == ["db", "job"]
+        assert client.containers() == client.containers() == [WEB, DB, JOB]
 
 
 def test_events_are_asked_for_containers_only_and_end_with_the_stream(daemon, pki):

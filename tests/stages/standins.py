@@ -18,6 +18,7 @@ from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.link import GuestLink
+from docker_vpn_helper.stages import ports as ports_stage
 
 from ..support import store as dm
 
@@ -107,6 +108,7 @@ class FakeGuest:
     refuse: bytes | None = None  # a certificate the guest's init script will not start dockerd with
     connections_opened: int = 0
     ports: list[int] = field(default_factory=list)  # the port of each Guest the session made
+    policies: dict[str, str] = field(default_factory=dict)  # running containers' restart policies
 
     CERT = "/var/lib/boot2docker/server.pem"
     KEY = "/var/lib/boot2docker/server-key.pem"
@@ -148,6 +150,9 @@ class FakeGuest:
             else:
                 self.files.pop(target, None)
         return replaced
+
+    def restart_policies(self):
+        return dict(self.policies)
 
     def restart_daemon(self, timeout=60.0):
         self.log.append("restart")
@@ -201,6 +206,7 @@ class FakeDaemon:
 
     guest: FakeGuest
     probes: int = 0
+    containers: list = field(default_factory=list)  # what GET /containers/json answers
 
     def probe(self, *args, server_name="localhost", **kwargs):
         from cryptography import x509
@@ -217,11 +223,17 @@ class FakeDaemon:
         return daemon.Probe(True, "Docker 20.10.24", der)
 
 
-@pytest.fixture
-def dockerd(monkeypatch, guest):
+def install_daemon(monkeypatch, guest: FakeGuest) -> FakeDaemon:
+    """A FakeDaemon for `guest`, answering the TLS probe and the engine's container list."""
     fake = FakeDaemon(guest)
     monkeypatch.setattr(daemon, "probe", fake.probe)
+    monkeypatch.setattr(ports_stage, "containers", lambda s: list(fake.containers))
     return fake
+
+
+@pytest.fixture
+def dockerd(monkeypatch, guest):
+    return install_daemon(monkeypatch, guest)
 
 
 def context(results: dict[str, Result]) -> MockContext:

@@ -19,7 +19,7 @@ from cryptography import x509
 from invoke import Context
 
 from docker_vpn_helper import session as session_module
-from docker_vpn_helper.adapters import daemon, host
+from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
@@ -31,11 +31,11 @@ from .standins import (
     DOCKER_RULE,
     RUNNING,
     SSH_RULE,
-    FakeDaemon,
     FakeGuest,
     cmd,
     commands,
     context,
+    install_daemon,
     install_guest,
     ok,
     showvminfo,
@@ -94,7 +94,7 @@ def standins(monkeypatch):
 
     def install(store: Path) -> FakeGuest:
         fake = install_guest(monkeypatch, store)
-        monkeypatch.setattr(daemon, "probe", FakeDaemon(fake).probe)
+        install_daemon(monkeypatch, fake)
         return fake
 
     return install

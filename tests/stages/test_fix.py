@@ -8,7 +8,7 @@ from docker_vpn_helper.program import program
 @pytest.fixture
 def ran(monkeypatch):
     """Replace every stage's work with a recorder of (stage, machine, dry_run)."""
-    from docker_vpn_helper.stages import Stage, cert, daemon, machine, nat
+    from docker_vpn_helper.stages import Stage, cert, daemon, machine, nat, ports
 
     calls = []
 
@@ -39,6 +39,7 @@ def ran(monkeypatch):
         (cert, "ISSUE"),
         (cert, "DEPLOY"),
         (daemon, "STAGE"),
+        (ports, "STAGE"),
     ):
         monkeypatch.setattr(module, attribute, recorder(getattr(module, attribute)))
     return calls
@@ -56,6 +57,7 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
         ("cert.issue", "default", False),
         ("cert.deploy", "default", False),
         ("daemon.restart", "default", False),
+        ("ports.sync", "default", False),
     ]
     out, err = capsys.readouterr()
     assert out.splitlines()[:4] == [
@@ -71,6 +73,7 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
         "=====[default] Issuing the daemon certificate=====",
         "=====[default] Deploying the certificate to the VM=====",
         "=====[default] Restarting the Docker daemon=====",
+        "=====[default] Forwarding the containers' published ports=====",
         "=====[default] Done (already fixed: nothing changed); the environment to export follows on stdout=====",
     ]
 
@@ -85,7 +88,14 @@ def add_machine(store, name):
 def test_several_machines_each_get_every_stage_in_turn(ran, store, capsys):
     add_machine(store, "dev")
     run("fix", "--machine", "default", "--machine", "dev", "--storage-path", str(store))
-    stages = ["machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart"]
+    stages = [
+        "machine.create",
+        "nat.forward",
+        "cert.issue",
+        "cert.deploy",
+        "daemon.restart",
+        "ports.sync",
+    ]
     assert ran == [(st, "default", False) for st in stages] + [(st, "dev", False) for st in stages]
     exports = [ln for ln in capsys.readouterr().out.splitlines() if "DOCKER_MACHINE_NAME" in ln]
     assert len(exports) == 2 and exports[-1].endswith('"dev"')
@@ -95,7 +105,7 @@ def test_all_means_every_machine_of_the_store(ran, store):
     add_machine(store, "dev")
     run("fix", "--all", "--storage-path", str(store), "--dry-run")
     assert sorted({(machine, dry) for _, machine, dry in ran}) == [("default", True), ("dev", True)]
-    assert len(ran) == 10
+    assert len(ran) == 12
 
 
 def test_a_single_stage_brings_its_prerequisites_for_the_same_machine(ran, store):

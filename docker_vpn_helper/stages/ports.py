@@ -1,0 +1,124 @@
+"""ports.sync: the ports containers publish, reachable on 127.0.0.1 through VirtualBox NAT.
+
+`docker run -p 8080:80` publishes on the VM's addresses, which the VPN took; a NAT rule
+`dvh-tcp-8080,tcp,127.0.0.1,8080,,8080` per published port and protocol brings it to the host's
+127.0.0.1, as Docker Desktop and Lima do by themselves. Rules of ours that no container publishes
+any more are deleted; `ssh`, the daemon's rule and rules that are not ours are never touched,
+and a host port someone else holds is skipped with a warning, never taken.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..adapters.host import port_taken
+from ..core import ports
+from ..core.plans import Plan
+from ..core.vbox import NatRule
+from ..errors import HelperError
+from ..report import say
+from ..session import Session
+from . import Stage
+from .nat import claimed_ports
+
+POLL = 0.05  # seconds between looks while a rule's listener or a container comes up
+LISTEN_WAIT = 2.0  # how long a rule VirtualBox accepted may take to listen
+
+
+def containers(s: Session) -> list[dict[str, Any]]:
+    """The running containers as the daemon lists them through tcp://localhost:<port>."""
+    from ..adapters.engine import Engine  # the Docker SDK loads only here
+
+    auth = s.machine.auth
+    with Engine(s.port, auth.ca_cert, auth.client_cert, auth.client_key) as engine:
+        return engine.containers()
+
+
+def after_restart(s: Session) -> list[dict[str, Any]]:
+    """The running containers, once those a restart of this run brings back run again (their
+    ports are then forwarded by this very sync, without racing their start)."""
+    restart = s.results.get("daemon.restart")
+    expected = set(getattr(restart, "comes_back", ())) if not s.dry_run else set()
+    deadline = time.monotonic() + s.settings.daemon_wait
+    while True:
+        running = containers(s)
+        missing = expected - {ports.container_name(c) for c in running}
+        if not missing or time.monotonic() >= deadline:
+            if missing:
+                say(
+                    f"not running again yet (their ports follow at the next sync): {', '.join(sorted(missing))}"
+                )
+            return running
+        time.sleep(POLL)
+
+
+def holders(s: Session, keys: list[ports.Key]) -> dict[ports.Key, str]:
+    """Who holds each of these host ports: another VM's rule, another machine, a program."""
+    if not keys:
+        return {}
+    claims = claimed_ports(s)
+    held = {}
+    for proto, port in keys:
+        if (proto, port) in claims:
+            held[proto, port] = claims[proto, port]
+        elif port_taken(proto, port):
+            held[proto, port] = f"another program (see `lsof -nP -i{proto.upper()}:{port}`)"
+    return held
+
+
+def plan(s: Session, rules: tuple[NatRule, ...] | None = None) -> ports.Plan | Plan:
+    """`rules`: the VM's NAT rules as the caller knows them (ports.watch keeps them between
+    syncs); by default as VirtualBox shows them."""
+    if s.projected:
+        return Plan("ports", "the published ports are forwarded once the VM runs")
+    info = s.vm()
+    if info is None:
+        raise HelperError(f"VirtualBox has no VM named {s.name!r}")
+    current = info.rules() if rules is None else rules
+    running = after_restart(s)
+    wanted = ports.published_ports(running)
+    ours = {(r.proto, r.host_port) for r in ports.ours(current)}
+    candidates = [key for key in wanted if key not in ours]
+    protected = ("ssh", s.settings.nat_rule)
+    return ports.plan(
+        wanted,
+        current,
+        holders(s, candidates),
+        unreachable=ports.unreachable_ports(running),
+        protected=protected,
+    )
+
+
+def apply(s: Session, plan: ports.Plan) -> None:
+    """Deletions first (a wrong rule of ours is re-added under its name), then additions, each
+    checked: VirtualBox accepts a rule it cannot bind and only logs it."""
+    info = s.vm()
+    assert info is not None and info.nat_nic is not None
+    for deletion in plan.delete:
+        s.vbox.delete_rule(s.name, deletion.rule.name, info.nat_nic, info.running)
+        say(f"deleted NAT rule {deletion.rule.name} ({deletion.reason})")
+    for addition in plan.add:
+        rule = addition.rule
+        s.vbox.add_rule(s.name, rule, info.nat_nic, info.running)
+        if info.running and not listening(rule):
+            s.vbox.delete_rule(s.name, rule.name, info.nat_nic, info.running)
+            say(
+                f"skipping {ports.port_text(rule.proto, rule.host_port)} of "
+                f"{', '.join(addition.containers)}: VirtualBox could not listen on "
+                f"127.0.0.1:{rule.host_port} (held by another program?); the rule was removed"
+            )
+            continue
+        say(f"added NAT rule {rule.spec()!r} for {', '.join(addition.containers)}")
+
+
+def listening(rule: NatRule) -> bool:
+    deadline = time.monotonic() + LISTEN_WAIT
+    while not port_taken(rule.proto, rule.host_port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL)
+    return True
+
+
+STAGE = Stage("ports.sync", "Forwarding the containers' published ports", plan, apply)
