@@ -15,9 +15,10 @@ CREATE_TIMEOUT = 900.0
 
 
 def create_args(name: str, tls_sans: Sequence[str]) -> list[str]:
-    """`docker-machine create`'s arguments (also what a dry run says it would run)."""
+    """`docker-machine create`'s arguments (also what a dry run says it would run): the VM
+    resolves names through the host's resolver, which follows a VPN's DNS (see dns.py)."""
     sans = [arg for san in tls_sans for arg in ("--tls-san", san)]
-    return ["create", "-d", "virtualbox", *sans, name]
+    return ["create", "-d", "virtualbox", "--virtualbox-host-dns-resolver", *sans, name]
 
 
 class DockerMachine:
@@ -30,11 +31,16 @@ class DockerMachine:
         return [self._binary, "--storage-path", str(self._storage_path), *args]
 
     def start(self, name: str) -> None:
-        output = run(
-            self._c, self._argv("start", name), timeout=START_TIMEOUT, what="docker-machine start"
-        )
+        self._run("start", name, timeout=START_TIMEOUT)
+
+    def stop(self, name: str) -> None:
+        self._run("stop", name, timeout=START_TIMEOUT)
+
+    def _run(self, action: str, name: str, *, timeout: float) -> None:
+        what = f"docker-machine {action}"
+        output = run(self._c, self._argv(action, name), timeout=timeout, what=what)
         if not output.ok:
-            raise HelperError(f"docker-machine start {name} failed: {output.last_line()}")
+            raise HelperError(f"{what} {name} failed: {output.last_line()}")
 
     def create(self, name: str, tls_sans: Sequence[str]) -> None:
         argv = self._argv(*create_args(name, tls_sans))

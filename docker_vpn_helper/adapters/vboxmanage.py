@@ -43,6 +43,11 @@ class VBoxManage:
         self._check(output, "tell its version")
         return vbox.parse_version(output.stdout)
 
+    def set_host_resolver(self, name: str, on: bool) -> None:
+        """`modifyvm --natdnshostresolver1`: only a stopped VM takes it."""
+        output = self._run("modifyvm", name, "--natdnshostresolver1", "on" if on else "off")
+        self._check(output, f"switch the host DNS resolver of {name!r}")
+
     def add_rule(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> None:
         """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""
         what = f"add NAT rule {rule.spec()!r} to {name!r}"

@@ -144,6 +144,7 @@ class MachinePlan:
     kext_command: str | None = None  # restarted with sudo before a create
     forward: ForwardPlan | None = None  # added to a stopped VM before it starts
     drop: tuple[NatRule, ...] = ()  # container-port rules of ours, deleted before a start
+    resolver: bool = False  # switch on the host DNS resolver config.json asks for, before a start
     vm_after: VMInfo | None = None  # the VM as the next stage would see it
 
     @property
@@ -167,7 +168,9 @@ class MachinePlan:
             "container publishes it)"
             for rule in self.drop
         ]
-        return forward + drop + [f"run: {command}" for command in self.commands]
+        switch = f"run: VBoxManage modifyvm {self.name} --natdnshostresolver1 on"
+        resolver = [f"{switch} (config.json asks for the host DNS resolver)"] * self.resolver
+        return forward + drop + resolver + [f"run: {command}" for command in self.commands]
 
 
 def plan_machine(
@@ -178,6 +181,7 @@ def plan_machine(
     start_command: Sequence[str] = (),
     forward: ForwardPlan | None = None,
     drop: Sequence[NatRule] = (),
+    resolver: bool = False,
 ) -> MachinePlan:
     """`vm` is None for a machine the store lacks (the stage checks first that it may create
     one: no VPN, no VirtualBox running); a stopped VM gets `forward` before it starts, so the
@@ -194,10 +198,18 @@ def plan_machine(
     if forward is not None and not forward.present:
         rules = (*(r for r in rules if r.name != forward.rule.name), forward.rule)
     nic = vm.nat_nic or 1
-    started = replace(vm, state="running", forwarding={**vm.forwarding, nic: rules})
+    raw = {**vm.raw, "natdnshostresolver1": "on"} if resolver else vm.raw
+    started = replace(vm, state="running", forwarding={**vm.forwarding, nic: rules}, raw=raw)
     command = (shlex.join(start_command),)
     return MachinePlan(
-        name, "start", vm.state, command, forward=forward, drop=tuple(drop), vm_after=started
+        name,
+        "start",
+        vm.state,
+        command,
+        forward=forward,
+        drop=tuple(drop),
+        resolver=resolver,
+        vm_after=started,
     )
 
 
@@ -377,3 +389,54 @@ class Plan:
 
     def actions(self) -> list[str]:
         return list(self.action_lines)
+
+
+@dataclass(frozen=True)
+class ResolverPlan:
+    """dns.host-resolver: VirtualBox's NAT asks the host's resolver (which follows a VPN's
+    DNS), recorded in config.json and set on the VM when it may change (stopped)."""
+
+    name: str
+    vm_on: bool  # natdnshostresolver1 is on
+    recorded: bool  # config.json's Driver.HostDNSResolver is true
+    running: bool
+    restart: bool = False  # --restart: stop the VM, switch, start it again
+
+    @property
+    def switch_now(self) -> bool:
+        return not self.vm_on and (not self.running or self.restart)
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        return ("dns",) if self.switch_now or not self.recorded else ()
+
+    @property
+    def problem(self) -> str:
+        if self.vm_on:
+            return ""
+        return "the VM resolves names with the DNS servers it got at boot, not the VPN's"
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if self.vm_on or self.switch_now:
+            return ()
+        return (
+            "the VM runs: the host resolver takes effect at its next start (`docker-vpn-helper "
+            f"fix --machine {self.name}` after a stop), or now with --restart",
+        )
+
+    def seen(self) -> str:
+        if self.vm_on:
+            return (
+                "VirtualBox's NAT resolves names with the host's resolver (natdnshostresolver1 on)"
+            )
+        return "natdnshostresolver1 is off, and recorded to be switched on at the next start"
+
+    def actions(self) -> list[str]:
+        done = [] if self.recorded else ["record HostDNSResolver in config.json"]
+        if self.switch_now:
+            stop = [f"run: docker-machine stop {self.name}"] if self.running else []
+            start = [f"run: docker-machine start {self.name}"] if self.running else []
+            switch = f"run: VBoxManage modifyvm {self.name} --natdnshostresolver1 on"
+            done += [*stop, switch, *start]
+        return done

@@ -232,6 +232,16 @@ def with_loopback_sans(machine: Machine) -> dict[str, Any] | None:
     return with_server_cert_sans(machine.raw, list(LOOPBACK_NAMES))
 
 
+def with_host_dns_resolver(machine: Machine) -> dict[str, Any] | None:
+    """config.json with Driver.HostDNSResolver true (docker-machine's record of
+    --virtualbox-host-dns-resolver), or None if it is."""
+    if (machine.raw.get("Driver") or {}).get("HostDNSResolver") is True:
+        return None
+    updated = json.loads(json.dumps(machine.raw))
+    updated.setdefault("Driver", {})["HostDNSResolver"] = True
+    return updated
+
+
 def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:
     """Back config.json up, then replace it atomically (0600, 4-space indent like docker-machine).
 

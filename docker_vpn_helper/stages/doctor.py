@@ -16,7 +16,7 @@ from ..adapters import preflight
 from ..adapters.host import port_listener, program_name
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, daemon, kexts, machine, nat
+from . import Stage, cert, daemon, dns, kexts, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 REACH_TIMEOUT = 2.0  # seconds: a VPN that silently drops must not hold the diagnosis up
@@ -128,6 +128,17 @@ def check_daemon(s: Session) -> list[Finding]:
     return [Finding(check, FAIL, seen, _command(s, "fix"))]
 
 
+def check_dns(s: Session) -> list[Finding]:
+    plan = _planned(s, dns.STAGE)
+    check = "the VM's DNS"
+    if plan.vm_on:
+        return [Finding(check, OK, plan.seen())]
+    if plan.recorded:
+        return [Finding(check, INFO, plan.seen() + " (the VM runs)")]
+    fix = _command(s, "dns.host-resolver", *(["--restart"] if plan.running else []))
+    return [Finding(check, WARN, plan.problem, fix)]
+
+
 def check_route(s: Session) -> list[Finding]:
     """The VPN's route is information once the forward carries the daemon, else a warning."""
     ip = s.machine.ip if s.view.exists() else None
@@ -193,6 +204,7 @@ CHECKS: tuple[Callable[[Session], list[Finding]], ...] = (
     check_forward,
     check_certificates,
     check_daemon,
+    check_dns,
     check_route,
     check_client_environment,
     check_virtualbox,

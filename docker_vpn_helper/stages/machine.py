@@ -62,7 +62,14 @@ def plan(s: Session) -> MachinePlan:
     start = ["docker-machine", "start", s.name]
     forward = None if info.running else nat.plan_for(s, info)
     drop = [r for r in ports.ours(info.rules()) if r.name != s.settings.nat_rule]
-    chosen = plan_machine(s.name, info, start_command=start, forward=forward, drop=drop)
+    resolver = (
+        not info.running
+        and info.raw.get("natdnshostresolver1") != "on"
+        and store.with_host_dns_resolver(s.machine) is None  # config.json asks for it
+    )
+    chosen = plan_machine(
+        s.name, info, start_command=start, forward=forward, drop=drop, resolver=resolver
+    )
     if info.running and not s.dry_run and not proven_healthy(s):
         s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md
     return chosen
@@ -92,6 +99,8 @@ def apply(s: Session, plan: MachinePlan) -> None:
     assert info is not None
     for rule in plan.drop:
         s.vbox.delete_rule(s.name, rule.name, info.nat_nic or 1, running=False)
+    if plan.resolver:
+        s.vbox.set_host_resolver(s.name, True)
     docker_machine(s).start(s.name)
     s.view.refresh()  # docker-machine start may have moved the SSH port and the IP
     say(f"started the VM (it was {plan.state})")

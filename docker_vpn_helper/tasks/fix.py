@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner
-from . import cert, daemon, nat, ports
+from . import cert, daemon, dns, nat, ports
 from . import machine as machine_tasks
 from .common import SHARED_HELP
 
@@ -18,14 +18,22 @@ FIX_HELP = {
 
 
 @task(
-    pre=[machine_tasks.create, nat.forward, cert.issue, cert.deploy, daemon.restart, ports.sync],
+    pre=[
+        machine_tasks.create,
+        nat.forward,
+        cert.issue,
+        cert.deploy,
+        daemon.restart,
+        ports.sync,
+        dns.host_resolver,
+    ],
     help=FIX_HELP,
     iterable=["machine"],
     auto_shortflags=False,
 )
 def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, all_=False):
     """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, the
-    containers' published ports, env.
+    containers' published ports, the VM's DNS, then the environment.
 
     Given several machines (or --all), it runs for each in turn.
     """

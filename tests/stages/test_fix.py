@@ -8,7 +8,7 @@ from docker_vpn_helper.program import program
 @pytest.fixture
 def ran(monkeypatch):
     """Replace every stage's work with a recorder of (stage, machine, dry_run)."""
-    from docker_vpn_helper.stages import Stage, cert, daemon, machine, nat, ports
+    from docker_vpn_helper.stages import Stage, cert, daemon, dns, machine, nat, ports
 
     calls = []
 
@@ -40,6 +40,7 @@ def ran(monkeypatch):
         (cert, "DEPLOY"),
         (daemon, "STAGE"),
         (ports, "STAGE"),
+        (dns, "STAGE"),
     ):
         monkeypatch.setattr(module, attribute, recorder(getattr(module, attribute)))
     return calls
@@ -58,6 +59,7 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
         ("cert.deploy", "default", False),
         ("daemon.restart", "default", False),
         ("ports.sync", "default", False),
+        ("dns.host-resolver", "default", False),
     ]
     out, err = capsys.readouterr()
     assert out.splitlines()[:4] == [
@@ -74,6 +76,7 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
         "=====[default] Deploying the certificate to the VM=====",
         "=====[default] Restarting the Docker daemon=====",
         "=====[default] Forwarding the containers' published ports=====",
+        "=====[default] Resolving names with the host's resolver=====",
         "=====[default] Done (already fixed: nothing changed); the environment to export follows on stdout=====",
     ]
 
@@ -95,6 +98,7 @@ def test_several_machines_each_get_every_stage_in_turn(ran, store, capsys):
         "cert.deploy",
         "daemon.restart",
         "ports.sync",
+        "dns.host-resolver",
     ]
     assert ran == [(st, "default", False) for st in stages] + [(st, "dev", False) for st in stages]
     exports = [ln for ln in capsys.readouterr().out.splitlines() if "DOCKER_MACHINE_NAME" in ln]
@@ -105,7 +109,7 @@ def test_all_means_every_machine_of_the_store(ran, store):
     add_machine(store, "dev")
     run("fix", "--all", "--storage-path", str(store), "--dry-run")
     assert sorted({(machine, dry) for _, machine, dry in ran}) == [("default", True), ("dev", True)]
-    assert len(ran) == 12
+    assert len(ran) == 14
 
 
 def test_a_single_stage_brings_its_prerequisites_for_the_same_machine(ran, store):

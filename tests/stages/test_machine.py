@@ -103,7 +103,8 @@ def test_new_machine_is_refused_while_virtualbox_runs(store):
 def create_command(store) -> str:
     return cmd(
         "docker-machine", "--storage-path", str(store), "create", "-d", "virtualbox",
-        "--tls-san", "localhost", "--tls-san", "127.0.0.1", "new",
+        "--virtualbox-host-dns-resolver", "--tls-san", "localhost", "--tls-san", "127.0.0.1",
+        "new",
     )  # fmt: skip
 
 
@@ -134,7 +135,7 @@ def test_dry_run_create_plans_only(store, capsys):
     err = capsys.readouterr().err
     assert "would run: sudo systemctl restart vboxdrv" in err
     assert (
-        "would run: docker-machine create -d virtualbox --tls-san localhost --tls-san 127.0.0.1 new"
+        "would run: docker-machine create -d virtualbox --virtualbox-host-dns-resolver --tls-san localhost --tls-san 127.0.0.1 new"
         in err
     )
 

@@ -1,0 +1,53 @@
+"""dns.host-resolver: names that only the VPN's DNS knows resolve inside the VM and its containers.
+
+docker-machine creates VMs with VirtualBox's own NAT DNS proxy: the VM keeps the DNS servers it
+saw at boot, so a VPN's internal names (a company registry) fail until the VM restarts.
+`natdnshostresolver1 on` makes VirtualBox ask the host's resolver, which follows the VPN (even
+its split, scoped resolvers). VirtualBox changes it only on a stopped VM: a running one is
+recorded (config.json's Driver.HostDNSResolver, as docker-machine records its own flag) and
+switched at its next start through machine.create, unless --restart stops it now.
+"""
+
+from __future__ import annotations
+
+from ..core import store
+from ..core.plans import ResolverPlan
+from ..errors import HelperError
+from ..report import say
+from ..session import Session
+from . import Stage
+from .machine import docker_machine
+
+
+def vm_resolves_through_host(s: Session) -> bool:
+    info = s.view.vm()
+    if info is None:
+        raise HelperError(f"VirtualBox has no VM named {s.name!r}")
+    return info.raw.get("natdnshostresolver1") == "on"
+
+
+def plan(s: Session, restart: bool = False) -> ResolverPlan:
+    info = s.view.vm()
+    on = vm_resolves_through_host(s)
+    recorded = store.with_host_dns_resolver(s.machine) is None
+    return ResolverPlan(s.name, on, recorded, bool(info and info.running), restart)
+
+
+def apply(s: Session, plan: ResolverPlan) -> None:
+    if not plan.recorded:
+        updated = store.with_host_dns_resolver(s.machine)
+        assert updated is not None
+        backup = store.save_config(s.machine, updated, stamp=s.journal.stamp)
+        s.journal.record(local={str(s.machine.config_path): s.machine.config_path.name})
+        say(f"recorded HostDNSResolver in config.json (backup in {backup})")
+    if plan.switch_now:
+        if plan.running:
+            docker_machine(s).stop(s.name)
+        s.vbox.set_host_resolver(s.name, True)
+        if plan.running:
+            docker_machine(s).start(s.name)
+        s.view.refresh()
+        say("VirtualBox's NAT now resolves names with the host's resolver")
+
+
+STAGE = Stage("dns.host-resolver", "Resolving names with the host's resolver", plan, apply)

@@ -1,0 +1,80 @@
+"""dns.host-resolver through the stand-ins, and the pending switch machine.create applies."""
+
+from __future__ import annotations
+
+import json
+
+from docker_vpn_helper.session import close_all, session_for
+from docker_vpn_helper.stages import dns, machine, step
+
+from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, commands, context, ok, showvminfo
+
+
+def vm(state="running", resolver="off"):
+    """VirtualBox's answer, with natdnshostresolver1 as VirtualBox 5-7 print it."""
+    info = showvminfo(state, rules=(SSH_RULE, DOCKER_RULE))
+    return ok(info + f'natdnsproxy1="on"\nnatdnshostresolver1="{resolver}"\n')
+
+
+def recorded(store) -> bool:
+    config = json.loads((store / "machines/default/config.json").read_text())
+    return config["Driver"].get("HostDNSResolver") is True
+
+
+def modifyvm():
+    return cmd("VBoxManage", "modifyvm", "default", "--natdnshostresolver1", "on")
+
+
+def dm(store, action):
+    return cmd("docker-machine", "--storage-path", str(store), action, "default")
+
+
+def test_a_running_vm_is_recorded_and_told_when_it_takes_effect(store, capsys):
+    c = context({SHOW: vm()})
+    s = session_for(c, "default", str(store))
+    step(s, dns.STAGE)
+    assert commands(c) == [SHOW] and recorded(store) and s.changes() == ["dns"]
+    assert "takes effect at its next start" in capsys.readouterr().err
+
+
+def test_restart_switches_a_running_vm_now(store):
+    c = context(
+        {
+            SHOW: [vm(), vm(resolver="on")],
+            dm(store, "stop"): ok(),
+            modifyvm(): ok(),
+            dm(store, "start"): ok(),
+        }
+    )
+    step(session_for(c, "default", str(store)), dns.STAGE, restart=True)
+    assert commands(c) == [SHOW, dm(store, "stop"), modifyvm(), dm(store, "start")]
+
+
+def test_a_stopped_vm_is_switched_and_a_vm_already_on_is_left_alone(store, capsys):
+    c = context({SHOW: vm("poweroff"), modifyvm(): ok()})
+    step(session_for(c, "default", str(store)), dns.STAGE)
+    assert commands(c) == [SHOW, modifyvm()]
+    close_all()
+    c = context({SHOW: vm(resolver="on")})
+    s = session_for(c, "default", str(store))
+    step(s, dns.STAGE)
+    assert commands(c) == [SHOW] and s.changes() == []
+    assert "natdnshostresolver1 on): nothing to do" in capsys.readouterr().err
+
+
+def test_machine_create_switches_what_config_json_asks_for_before_a_start(store):
+    config = store / "machines/default/config.json"
+    data = json.loads(config.read_text())
+    data["Driver"]["HostDNSResolver"] = True
+    config.write_text(json.dumps(data))
+    c = context(
+        {SHOW: [vm("poweroff"), vm(resolver="on")], modifyvm(): ok(), dm(store, "start"): ok()}
+    )
+    step(session_for(c, "default", str(store)), machine.STAGE)
+    assert commands(c) == [SHOW, modifyvm(), dm(store, "start"), SHOW]
+
+
+def test_new_machines_are_created_with_the_host_resolver():
+    from docker_vpn_helper.adapters.docker_machine import create_args
+
+    assert "--virtualbox-host-dns-resolver" in create_args("dev", ["localhost"])
