@@ -69,7 +69,16 @@ def test_second_fix_changes_nothing(lab: Lab, machine: str):
 @pytest.mark.variant(cert_profile="v0.4")
 def test_stages_alone_in_order_reach_the_same_end_state(lab: Lab, machine: str):
     lab.vpn_on("drop")
-    for stage in ("machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart"):
+    stages = (
+        "machine.create",
+        "nat.forward",
+        "cert.issue",
+        "cert.deploy",
+        "daemon.restart",
+        "ports.sync",
+        "dns.host-resolver",
+    )
+    for stage in stages:
         done = tool(lab, stage, "--machine", machine)
         assert done.returncode == 0, f"{stage}: {done.stderr}"
     env = tool(lab, "env.print", "--machine", machine, "--shell", "bash")
