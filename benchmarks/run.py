@@ -1,9 +1,14 @@
 """What one docker-vpn-helper run costs in the lab, next to the floors and the 2015 sequence.
 
-    sudo /opt/dvh-venv/bin/python benchmarks/run.py [--runs N] [--json FILE]
+From a clone, with the tool installed in a virtualenv (see docs/LAB.md; root on Linux):
 
-Builds its own lab ($DVH_LAB_DIR / $DVH_LAB_NS default to /run/dvhlab-bench / dvhbench, so it
-never meets another lab), and tears it down at the end, failure or not. Per run: a fresh broken
+    sudo .venv/bin/python benchmarks/run.py --runs N [--json FILE] [--lab-dir D --lab-ns NS]
+
+It measures the docker_vpn_helper that interpreter imports (an editable install: the clone; a
+`pip install .`: site-packages; commands run outside the clone so `python -m` cannot mix them up).
+It builds its own lab (--lab-dir /run/dvhlab-bench and --lab-ns dvhbench by default, or
+$DVH_BENCH_LAB_DIR / $DVH_BENCH_LAB_NS, which sudo drops; never $DVH_LAB_DIR, so that it never
+meets another lab), and tears it down at the end, failure or not. Per run: a fresh broken
 machine (VPN on, no forward, a docker-machine v0.16 certificate without 127.0.0.1) gets `fix`,
 then a second `fix` (nothing to do), `env.print`, `--list`, and the 2015 helper's sequence
 (baseline_2015.sh). Then the floors (floors.py), start-up and import costs. Prints a table.
@@ -271,6 +276,7 @@ class Runner:
         child = subprocess.Popen(
             [*self.enter, *argv],
             env=self.env,
+            cwd=self.work,  # not a clone: `python -m` would import the package found there
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -609,9 +615,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
-        "--lab-dir", default=os.environ.get("DVH_BENCH_LAB_DIR", "/run/dvhlab-bench")
+        "--lab-dir",
+        default=os.environ.get("DVH_BENCH_LAB_DIR", "/run/dvhlab-bench"),
+        help="the benchmark's own lab folder (default /run/dvhlab-bench)",
     )
-    parser.add_argument("--lab-ns", default=os.environ.get("DVH_BENCH_LAB_NS", "dvhbench"))
+    parser.add_argument(
+        "--lab-ns",
+        default=os.environ.get("DVH_BENCH_LAB_NS", "dvhbench"),
+        help="prefix of its namespaces (default dvhbench)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the lab up at the end")
     args = parser.parse_args()
     if args.runs < 1:
@@ -619,8 +631,13 @@ def main() -> int:
     # The lab reads these at import: our own folder and namespaces, never another lab's.
     os.environ["DVH_LAB_DIR"] = args.lab_dir
     os.environ["DVH_LAB_NS"] = args.lab_ns
-    sys.path.insert(1, str(BENCH_DIR.parent))  # the clone: the lab (lab/) is never installed
-    import docker_vpn_helper
+    # The tool as this interpreter has it installed (editable: the clone; else site-packages),
+    # imported before the clone goes on sys.path for the lab (lab/ is never installed).
+    try:
+        import docker_vpn_helper
+    except ImportError:
+        parser.error(f"install the tool for {sys.executable} first: pip install --no-deps -e .")
+    sys.path.insert(1, str(BENCH_DIR.parent))
     from lab import Lab
     from lab.paths import HOST_NS, netns_path
 
@@ -628,6 +645,7 @@ def main() -> int:
     # PYTHONDONTWRITEBYTECODE (set on our CI machines) compiles every module on every run.
     compileall.compile_dir(Path(docker_vpn_helper.__file__).parent, quiet=1)
     info = machine_info()
+    info["tool"] = str(Path(docker_vpn_helper.__file__).parent)
     lab = Lab()
     work = Path(tempfile.mkdtemp(prefix="dvh-bench-"))
     started = time.perf_counter()
