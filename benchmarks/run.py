@@ -492,6 +492,7 @@ def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, s
         runs = res[kind]
         print(f"fix on a {kind} machine ({len(runs)} runs): median [min .. max]")
         print(f"  {'wall':48} {fmt([x['wall'] for x in runs])}")
+        print("    (each stage from its banner to the next: its apply and the next stage's plan)")
         for stage in runs[0]["stages"]:
             values = [x["stages"].get(stage, 0.0) for x in runs]
             print(f"    {stage:46} {fmt(values)}")
