@@ -190,7 +190,8 @@ def plan_machine(
     ports are synced again once they run."""
     if vm is None:
         commands = ([f"sudo {kext_command}"] if kext_command else []) + [shlex.join(create_command)]
-        fresh = VMInfo(name, "running", {1: "nat", 2: "hostonly"}, {}, {1: ()})
+        created = {"natdnshostresolver1": "on"}  # create_args asks for the host resolver
+        fresh = VMInfo(name, "running", {1: "nat", 2: "hostonly"}, {}, {1: ()}, raw=created)
         return MachinePlan(name, "create", "missing", tuple(commands), kext_command, vm_after=fresh)
     if vm.running:
         return MachinePlan(name, "none", vm.state, vm_after=vm)
@@ -353,7 +354,7 @@ class RestartPlan:
     def actions(self) -> list[str]:
         if not self.restart:
             return []
-        unless = "" if self.certain else f" ({self.why})"
+        unless = "" if self.certain else ", unless it serves this certificate once the VM runs"
         return [f"run in the VM: sudo /etc/init.d/docker restart{unless}"]
 
 

@@ -34,9 +34,7 @@ def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
     if s.projected:
         if s.results["machine.create"].action == "create":
             return RestartPlan(False, "docker-machine create starts it", s.port)
-        return RestartPlan(
-            True, "unless it serves this certificate once the VM runs", s.port, certain=False
-        )
+        return RestartPlan(True, "it cannot be asked before the VM runs", s.port, certain=False)
     deploy = s.results.get("cert.deploy")
     if deploy is not None and deploy.upload:
         chosen = plan_restart(True, False, False, "", s.port)

@@ -19,18 +19,14 @@ from . import Stage
 from .machine import docker_machine
 
 
-def vm_resolves_through_host(s: Session) -> bool:
-    info = s.view.vm()
+def plan(s: Session, restart: bool = False) -> ResolverPlan:
+    """As the VM is, or (dry run) as machine.create would leave it."""
+    info = s.vm()
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}")
-    return info.raw.get("natdnshostresolver1") == "on"
-
-
-def plan(s: Session, restart: bool = False) -> ResolverPlan:
-    info = s.view.vm()
-    on = vm_resolves_through_host(s)
-    recorded = store.with_host_dns_resolver(s.machine) is None
-    return ResolverPlan(s.name, on, recorded, bool(info and info.running), restart)
+    on = info.raw.get("natdnshostresolver1") == "on"
+    recorded = not s.view.exists() or store.with_host_dns_resolver(s.machine) is None
+    return ResolverPlan(s.name, on, recorded, info.running, restart)
 
 
 def apply(s: Session, plan: ResolverPlan) -> None:

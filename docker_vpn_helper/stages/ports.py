@@ -53,6 +53,15 @@ def after_restart(s: Session) -> list[dict[str, Any]]:
         time.sleep(POLL)
 
 
+def daemon_reachable_now(s: Session) -> bool:
+    """In a dry run: whether the earlier stages leave the path to the daemon as it is (their
+    plans not carried out, a forward still to add or a restart still to come means the daemon
+    cannot be asked yet)."""
+    forward = s.results.get("nat.forward")
+    restart = s.results.get("daemon.restart")
+    return not (forward and not forward.present) and not (restart and restart.restart)
+
+
 def holders(s: Session, keys: list[ports.Key]) -> dict[ports.Key, str]:
     """Who holds each of these host ports: another VM's rule, another machine, a program."""
     if not keys:
@@ -70,8 +79,10 @@ def holders(s: Session, keys: list[ports.Key]) -> dict[ports.Key, str]:
 def plan(s: Session, rules: tuple[NatRule, ...] | None = None) -> ports.Plan | Plan:
     """`rules`: the VM's NAT rules as the caller knows them (ports.watch keeps them between
     syncs); by default as VirtualBox shows them."""
-    if s.projected:
-        return Plan("ports", "the published ports are forwarded once the VM runs")
+    if s.projected or (s.dry_run and not daemon_reachable_now(s)):
+        return Plan(
+            "ports", "the published ports are synced once the daemon answers through the forward"
+        )
     info = s.vm()
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from docker_vpn_helper.link import GuestLink
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, daemon, machine, nat, step
+from docker_vpn_helper.stages import cert, daemon, dns, machine, nat, ports, step
 
 from .standins import (
     DOCKER_RULE,
@@ -38,7 +40,15 @@ def guests_by_port(monkeypatch, refused=()):
 
 
 def fix(s):
-    for stage in (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE):
+    for stage in (
+        machine.STAGE,
+        nat.STAGE,
+        cert.ISSUE,
+        cert.DEPLOY,
+        daemon.STAGE,
+        ports.STAGE,
+        dns.STAGE,
+    ):
         step(s, stage)
 
 
@@ -116,4 +126,18 @@ def test_a_dry_run_of_a_stopped_vm_plans_every_stage_and_opens_nothing(store, mo
     assert "would run: docker-machine start default" in err
     assert "would issue a new server certificate" in err
     assert "would run in the VM: sudo /etc/init.d/docker restart" in err
-    assert s.changes() == ["cert", "config", "daemon", "deploy", "machine", "nat"]
+    assert s.changes() == ["cert", "config", "daemon", "deploy", "dns", "machine", "nat"]
+
+
+def test_a_dry_run_of_a_broken_running_vm_plans_every_stage_without_asking_the_daemon(
+    store, guest, dockerd, monkeypatch, capsys
+):
+    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(ports, "containers", lambda s: pytest.fail("no forward yet: not asked"))
+    c = context({SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()})
+    s = session_for(c, "default", str(store), dry_run=True)
+    fix(s)
+    err = capsys.readouterr().err
+    assert "the published ports are synced once the daemon answers through the forward" in err
+    assert s.changes() == ["cert", "config", "daemon", "deploy", "dns", "nat"]
+    assert guest.log == ["read"]  # the VM's files were read, nothing written
