@@ -1,7 +1,7 @@
 """The `docker-vpn-helper` command.
 
-People eval `env.print` in every shell start-up, and loading invoke is most of its cost (~0.1 s
-of ~0.2 s, two thirds of it unittest.mock, which invoke.context imports). So a command line that
+People eval `env.print` in every shell start-up, and loading invoke is most of its cost (most of
+it unittest.mock, which invoke.context imports; docs/PERFORMANCE.md). So a command line that
 is exactly `env.print` with its own flags, where no invoke configuration could change the
 answer, is answered without invoke, by the same functions the task calls. Everything else, and
 every error, goes to invoke's Program: the one authority on parsing, help and messages.
@@ -120,7 +120,7 @@ def leave_objects_to_the_os() -> None:
     """Skip freeing, at exit, what the imported modules built: the process ends anyway.
 
     While CPython tears down the ~480 modules a `fix` imports, it runs the garbage collector over
-    their objects again and again: ~0.08 s of a 0.5 s healthy run (docs/PERFORMANCE.md). Frozen
+    their objects again and again, a visible share of a healthy run (docs/PERFORMANCE.md). Frozen
     objects are ignored by every later collection. Only our own commands do this, not a team's
     invoke process that imports our tasks.
     """

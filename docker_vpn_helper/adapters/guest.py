@@ -176,7 +176,7 @@ class Guest:
                 f"ssh would refuse it: run `chmod 600 {path}`"
             )
         try:
-            # docker-machine's key is PEM RSA: load it once, without cryptography's ~40 ms RSA
+            # docker-machine's key is PEM RSA: load it once, without cryptography's slow RSA
             # consistency check (PKey.from_path pays it twice); it is the user's own key, used
             # only to sign. Other formats and key types go through paramiko's generic loader.
             with open(path, "rb") as key_file:
@@ -251,8 +251,8 @@ class Guest:
     def _dial(self) -> socket.socket:
         """The TCP connection for SSH, with Nagle's algorithm off.
 
-        SSH's small request/reply packets otherwise wait for the peer's delayed ACK: ~40 ms in
-        the handshake and in every command, measured in the lab (paramiko leaves Nagle on).
+        SSH's small request/reply packets otherwise wait for the peer's delayed ACK in the
+        handshake and in every command (paramiko leaves Nagle on; docs/PERFORMANCE.md).
         """
         sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

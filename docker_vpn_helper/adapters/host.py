@@ -58,7 +58,7 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
 
 def port_listener(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts connections on host:port (a forward that would shadow ours)."""
-    import socket  # here: env.print imports this module and needs no socket (~6 ms)
+    import socket  # here: env.print imports this module and needs no socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)

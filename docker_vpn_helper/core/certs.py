@@ -86,7 +86,7 @@ def load_authority(cert_path: Path, key_path: Path, now: dt.datetime) -> Authori
     except ValueError:
         raise HelperError(f"CA certificate {cert_path} is not a PEM certificate") from None
     try:
-        # Skipping OpenSSL's RSA consistency check (~60 ms a key) is safe here: the key must
+        # Skipping OpenSSL's RSA consistency check (slow: docs/PERFORMANCE.md) is safe here: the key must
         # match the CA certificate's public key, checked below, before it signs anything.
         key = serialization.load_pem_private_key(
             _read(key_path, "CA key"), password=None, unsafe_skip_rsa_key_validation=True
@@ -116,7 +116,7 @@ def organization(user: str, machine_name: str) -> str:
 
 
 def new_server_key() -> rsa.RSAPrivateKey:
-    """A server key like docker-machine's: RSA 2048 (~30-100 ms; runs without the GIL)."""
+    """A server key like docker-machine's: RSA 2048 (generated without holding the GIL)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
@@ -248,7 +248,7 @@ def problems(
 
 def _key_matches(cert: x509.Certificate, key_pem: bytes) -> bool:
     try:
-        # Only its public half is compared: the consistency check would cost ~60 ms for nothing.
+        # Only its public half is compared: the consistency check would cost time for nothing.
         key = serialization.load_pem_private_key(
             key_pem, password=None, unsafe_skip_rsa_key_validation=True
         )

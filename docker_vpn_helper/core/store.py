@@ -247,7 +247,7 @@ def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = N
 
     Returns the backup folder.
     """
-    from .fsutil import atomic_write, backup_files, timestamp  # env.print only reads (~6 ms)
+    from .fsutil import atomic_write, backup_files, timestamp  # env.print only reads
 
     backup = machine.backup_root / (stamp or timestamp())
     backup_files([machine.config_path], backup)
