@@ -106,9 +106,10 @@ def create_vm(
         variant["cert_profile"],
     )
     guest.create(paths, name, variant["legacy_ssh"], variant["reject_new_certs"], provisioned)
-    vm = virtualbox.register(st, name, address, index, variant)
+    vm = virtualbox.register(paths, st, name, address, index, variant)
     net.ensure_guest(name, index, address, vm["mac1"], vm["mac2"])
     vm["rules"].append(natpf.Rule("ssh", "tcp", "127.0.0.1", ssh_port, "", 22).to_json())
+    virtualbox.save_settings(paths, vm)
     return vm
 
 
@@ -408,6 +409,7 @@ class Lab:
                 "ip": vm["ip"],
                 "ssh_port": next((r["hostport"] for r in vm["rules"] if r["name"] == "ssh"), None),
                 "rules": [str(r) for r in virtualbox.rules(vm)],
+                "nat_dns": virtualbox.nat_dns(vm),
                 "variant": vm["variant"],
                 "daemon_pid": guest.daemon_pid(vm["pid"]) if vm["state"] == "running" else None,
             }
