@@ -64,6 +64,18 @@ class MachineView:
         current = read_optional(self.machine.auth.server_cert)
         return probe.ok and current is not None and probe.served_cert == to_der(current)
 
+    def nat_dns(self) -> vbox.NatDns | None:
+        """NIC 1's DNS settings from the VM's settings file (None: VirtualBox names no file we
+        can read); showvminfo does not print them."""
+        info = self.vm()
+        path = info.raw.get("CfgFile") if info is not None else None
+        if not path:
+            return None
+        try:
+            return vbox.parse_nat_dns(Path(path).read_text(errors="replace"))
+        except (OSError, ValueError):
+            return None
+
     def ssh_port(self) -> int:
         """The live NAT `ssh` rule wins over config.json's SSHPort, which can be stale."""
         info = self.vm()

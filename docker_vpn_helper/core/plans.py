@@ -190,8 +190,7 @@ def plan_machine(
     ports are synced again once they run."""
     if vm is None:
         commands = ([f"sudo {kext_command}"] if kext_command else []) + [shlex.join(create_command)]
-        created = {"natdnshostresolver1": "on"}  # create_args asks for the host resolver
-        fresh = VMInfo(name, "running", {1: "nat", 2: "hostonly"}, {}, {1: ()}, raw=created)
+        fresh = VMInfo(name, "running", {1: "nat", 2: "hostonly"}, {}, {1: ()})
         return MachinePlan(name, "create", "missing", tuple(commands), kext_command, vm_after=fresh)
     if vm.running:
         return MachinePlan(name, "none", vm.state, vm_after=vm)
@@ -199,8 +198,7 @@ def plan_machine(
     if forward is not None and not forward.present:
         rules = (*(r for r in rules if r.name != forward.rule.name), forward.rule)
     nic = vm.nat_nic or 1
-    raw = {**vm.raw, "natdnshostresolver1": "on"} if resolver else vm.raw
-    started = replace(vm, state="running", forwarding={**vm.forwarding, nic: rules}, raw=raw)
+    started = replace(vm, state="running", forwarding={**vm.forwarding, nic: rules})
     command = (shlex.join(start_command),)
     return MachinePlan(
         name,
@@ -402,24 +400,27 @@ class ResolverPlan:
     recorded: bool  # config.json's Driver.HostDNSResolver is true
     running: bool
     restart: bool = False  # --restart: stop the VM, switch, start it again
+    known: bool = True  # False: VirtualBox's settings file could not be read
 
     @property
     def switch_now(self) -> bool:
-        return not self.vm_on and (not self.running or self.restart)
+        return self.known and not self.vm_on and (not self.running or self.restart)
 
     @property
     def changes(self) -> tuple[str, ...]:
-        return ("dns",) if self.switch_now or not self.recorded else ()
+        return ("dns",) if self.known and (self.switch_now or not self.recorded) else ()
 
     @property
     def problem(self) -> str:
+        if not self.known:
+            return self.seen()
         if self.vm_on:
             return ""
         return "the VM resolves names with the DNS servers it got at boot, not the VPN's"
 
     @property
     def notes(self) -> tuple[str, ...]:
-        if self.vm_on or self.switch_now:
+        if not self.known or self.vm_on or self.switch_now:
             return ()
         return (
             "the VM runs: the host resolver takes effect at its next start (`docker-vpn-helper "

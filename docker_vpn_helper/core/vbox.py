@@ -328,3 +328,37 @@ def is_not_running(stderr: str) -> bool:
 def is_rule_exists(stderr: str) -> bool:
     """True for `A NAT rule of this name already exists`."""
     return RULE_EXISTS_MARKER.lower() in stderr.lower()
+
+
+@dataclass(frozen=True)
+class NatDns:
+    """The NAT engine's DNS settings of one adapter, as the VM's settings file records them."""
+
+    proxy: bool
+    host_resolver: bool
+
+
+def parse_nat_dns(settings_xml: str, slot: int = 0) -> NatDns:
+    """`<Adapter slot=N><NAT><DNS use-proxy=.. use-host-resolver=../>` from a .vbox file.
+
+    `showvminfo --machinereadable` does not print these (VBoxManageInfo.cpp leaves them out), so
+    the settings file that it names as CfgFile is where VirtualBox shows them. VirtualBox writes
+    an attribute only where it differs from the default (proxy off, host resolver off); a file
+    we cannot read is a ValueError.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(settings_xml)
+    except ET.ParseError as exc:
+        raise ValueError(f"not a VirtualBox settings file: {exc}") from None
+    for adapter in root.iter():
+        if adapter.tag.rpartition("}")[2] == "Adapter" and adapter.get("slot") == str(slot):
+            for element in adapter.iter():
+                if element.tag.rpartition("}")[2] == "DNS":
+                    return NatDns(
+                        element.get("use-proxy") == "true",
+                        element.get("use-host-resolver") == "true",
+                    )
+            return NatDns(False, False)
+    raise ValueError(f"no network adapter in slot {slot}")

@@ -20,13 +20,19 @@ from .machine import docker_machine
 
 
 def plan(s: Session, restart: bool = False) -> ResolverPlan:
-    """As the VM is, or (dry run) as machine.create would leave it."""
+    """As the VM is, or (dry run) as machine.create would leave it: created with the host
+    resolver, or switched before its start."""
     info = s.vm()
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}")
-    on = info.raw.get("natdnshostresolver1") == "on"
-    recorded = not s.view.exists() or store.with_host_dns_resolver(s.machine) is None
-    return ResolverPlan(s.name, on, recorded, info.running, restart)
+    machine = s.results.get("machine.create")
+    if s.dry_run and machine is not None and (machine.action == "create" or machine.resolver):
+        return ResolverPlan(s.name, True, True, True, restart)
+    dns = s.view.nat_dns()
+    recorded = store.with_host_dns_resolver(s.machine) is None
+    if dns is None:
+        return ResolverPlan(s.name, False, recorded, info.running, restart, known=False)
+    return ResolverPlan(s.name, dns.host_resolver, recorded, info.running, restart)
 
 
 def apply(s: Session, plan: ResolverPlan) -> None:

@@ -131,6 +131,8 @@ def check_daemon(s: Session) -> list[Finding]:
 def check_dns(s: Session) -> list[Finding]:
     plan = _planned(s, dns.STAGE)
     check = "the VM's DNS"
+    if not plan.known:
+        return [Finding(check, WARN, plan.seen())]
     if plan.vm_on:
         return [Finding(check, OK, plan.seen())]
     if plan.recorded:

@@ -62,9 +62,10 @@ def plan(s: Session) -> MachinePlan:
     start = ["docker-machine", "start", s.name]
     forward = None if info.running else nat.plan_for(s, info)
     drop = [r for r in ports.ours(info.rules()) if r.name != s.settings.nat_rule]
+    dns = s.view.nat_dns() if not info.running else None
     resolver = (
-        not info.running
-        and info.raw.get("natdnshostresolver1") != "on"
+        dns is not None
+        and not dns.host_resolver
         and store.with_host_dns_resolver(s.machine) is None  # config.json asks for it
     )
     chosen = plan_machine(

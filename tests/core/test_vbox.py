@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from docker_vpn_helper.core import vbox
 from docker_vpn_helper.core.vbox import (
     NatRule,
     VMInfo,
@@ -366,3 +367,41 @@ def test_stderr_markers(stderr, not_found, not_running, exists):
     assert is_vm_not_found(stderr) is not_found
     assert is_not_running(stderr) is not_running
     assert is_rule_exists(stderr) is exists
+
+
+NETWORK = """<?xml version="1.0"?>
+<VirtualBox xmlns="http://www.virtualbox.org/" version="1.19-macosx">
+  <Machine uuid="{{0b2c}}" name="default" OSType="Linux26_64">
+    <Hardware>
+      <Network>
+        <Adapter slot="0" enabled="true" type="82540EM">
+          <NAT{nat}
+        </Adapter>
+        <Adapter slot="1" enabled="true" type="82540EM">
+          <HostOnlyInterface name="vboxnet0"/>
+        </Adapter>
+      </Network>
+    </Hardware>
+  </Machine>
+</VirtualBox>
+"""
+
+
+@pytest.mark.parametrize(
+    "nat, proxy, host_resolver",
+    [
+        ("/>", False, False),  # VirtualBox writes nothing where the defaults hold
+        ('>\n<DNS use-proxy="true"/>\n</NAT>', True, False),  # docker-machine's VMs
+        ('>\n<DNS use-proxy="true" use-host-resolver="true"/>\n</NAT>', True, True),
+        ('>\n<DNS pass-domain="false" use-host-resolver="true"/>\n</NAT>', False, True),
+    ],
+)
+def test_nat_dns_settings_come_from_the_settings_file(nat, proxy, host_resolver):
+    assert vbox.parse_nat_dns(NETWORK.format(nat=nat)) == vbox.NatDns(proxy, host_resolver)
+
+
+def test_an_unreadable_settings_file_is_a_value_error():
+    with pytest.raises(ValueError):
+        vbox.parse_nat_dns("<VirtualBox")
+    with pytest.raises(ValueError, match="no network adapter in slot 3"):
+        vbox.parse_nat_dns(NETWORK.format(nat="/>"), slot=3)

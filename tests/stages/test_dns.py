@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import json
+import re
 
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import dns, machine, step
 
 from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, commands, context, ok, showvminfo
 
+SETTINGS = """<?xml version="1.0"?>
+<VirtualBox xmlns="http://www.virtualbox.org/" version="1.16-macosx">
+  <Machine uuid="{{38faa80d-b4fe-42cb-8076-d641008d3b7d}}" name="default" OSType="Linux26_64">
+    <Hardware>
+      <Network>
+        <Adapter slot="0" enabled="true" MACAddress="080027A3E8D0" type="82540EM">
+          <NAT>
+            <DNS use-proxy="true"{resolver}/>
+            <Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="50157" guestport="22"/>
+          </NAT>
+        </Adapter>
+      </Network>
+    </Hardware>
+  </Machine>
+</VirtualBox>
+"""
 
-def vm(state="running", resolver="off"):
-    """VirtualBox's answer, with natdnshostresolver1 as VirtualBox 5-7 print it."""
+
+def settings_file(store):
+    return store / "machines/default/default/default.vbox"
+
+
+def vm(store, state="running", resolver="off"):
+    """VirtualBox's answer, and its settings file (CfgFile) with the NAT DNS settings, which
+    showvminfo does not print (VirtualBox 5-7)."""
+    cfg = settings_file(store)
+    cfg.parent.mkdir(exist_ok=True)
+    flag = ' use-host-resolver="true"' if resolver == "on" else ""
+    cfg.write_text(SETTINGS.format(resolver=flag))
     info = showvminfo(state, rules=(SSH_RULE, DOCKER_RULE))
-    return ok(info + f'natdnsproxy1="on"\nnatdnshostresolver1="{resolver}"\n')
+    return ok(re.sub(r'^CfgFile=".*"$', f'CfgFile="{cfg}"', info, flags=re.M))
 
 
 def recorded(store) -> bool:
@@ -30,7 +57,7 @@ def dm(store, action):
 
 
 def test_a_running_vm_is_recorded_and_told_when_it_takes_effect(store, capsys):
-    c = context({SHOW: vm()})
+    c = context({SHOW: vm(store)})
     s = session_for(c, "default", str(store))
     step(s, dns.STAGE)
     assert commands(c) == [SHOW] and recorded(store) and s.changes() == ["dns"]
@@ -40,7 +67,7 @@ def test_a_running_vm_is_recorded_and_told_when_it_takes_effect(store, capsys):
 def test_restart_switches_a_running_vm_now(store):
     c = context(
         {
-            SHOW: [vm(), vm(resolver="on")],
+            SHOW: [vm(store, resolver="on"), vm(store)],  # the file: off, as before the switch
             dm(store, "stop"): ok(),
             modifyvm(): ok(),
             dm(store, "start"): ok(),
@@ -51,11 +78,11 @@ def test_restart_switches_a_running_vm_now(store):
 
 
 def test_a_stopped_vm_is_switched_and_a_vm_already_on_is_left_alone(store, capsys):
-    c = context({SHOW: vm("poweroff"), modifyvm(): ok()})
+    c = context({SHOW: vm(store, "poweroff"), modifyvm(): ok()})
     step(session_for(c, "default", str(store)), dns.STAGE)
     assert commands(c) == [SHOW, modifyvm()]
     close_all()
-    c = context({SHOW: vm(resolver="on")})
+    c = context({SHOW: vm(store, resolver="on")})
     s = session_for(c, "default", str(store))
     step(s, dns.STAGE)
     assert commands(c) == [SHOW] and s.changes() == []
@@ -68,7 +95,7 @@ def test_machine_create_switches_what_config_json_asks_for_before_a_start(store)
     data["Driver"]["HostDNSResolver"] = True
     config.write_text(json.dumps(data))
     c = context(
-        {SHOW: [vm("poweroff"), vm(resolver="on")], modifyvm(): ok(), dm(store, "start"): ok()}
+        {SHOW: [vm(store, "poweroff"), vm(store)], modifyvm(): ok(), dm(store, "start"): ok()}
     )
     step(session_for(c, "default", str(store)), machine.STAGE)
     assert commands(c) == [SHOW, modifyvm(), dm(store, "start"), SHOW]

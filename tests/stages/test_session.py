@@ -126,7 +126,7 @@ def test_a_dry_run_of_a_stopped_vm_plans_every_stage_and_opens_nothing(store, mo
     assert "would run: docker-machine start default" in err
     assert "would issue a new server certificate" in err
     assert "would run in the VM: sudo /etc/init.d/docker restart" in err
-    assert s.changes() == ["cert", "config", "daemon", "deploy", "dns", "machine", "nat"]
+    assert s.changes() == ["cert", "config", "daemon", "deploy", "machine", "nat"]
 
 
 def test_a_dry_run_of_a_broken_running_vm_plans_every_stage_without_asking_the_daemon(
@@ -139,5 +139,5 @@ def test_a_dry_run_of_a_broken_running_vm_plans_every_stage_without_asking_the_d
     fix(s)
     err = capsys.readouterr().err
     assert "the published ports are synced once the daemon answers through the forward" in err
-    assert s.changes() == ["cert", "config", "daemon", "deploy", "dns", "nat"]
+    assert s.changes() == ["cert", "config", "daemon", "deploy", "nat"]
     assert guest.log == ["read"]  # the VM's files were read, nothing written
