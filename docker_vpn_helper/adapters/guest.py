@@ -424,10 +424,11 @@ printf '\\n%s\\n' '{mark}end'
         return self._exec(_sudo_script(lines), "restore files").splitlines()
 
     def restart_policies(self) -> dict[str, str]:
-        """{name: restart policy} of the running containers, asked in the VM (no TLS needed)."""
+        """{name: restart policy} of the running containers, asked in the VM (no TLS needed); a
+        daemon that does not answer runs none."""
         out = self._exec(
-            'ids=$(sudo docker ps -q) && { [ -z "$ids" ] || sudo docker inspect --format '
-            "'{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids; }",
+            'ids=$(sudo docker ps -q 2>/dev/null) || exit 0; [ -z "$ids" ] || sudo docker '
+            "inspect --format '{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids",
             "docker ps",
         )
         policies = {}
