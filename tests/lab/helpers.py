@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from lab import Lab
+import pytest
+
+from lab import Lab, image
 from lab.paths import HOST_NS, netns_path
 
 
@@ -86,3 +89,15 @@ def port_held(port: int = 2376) -> Iterator[None]:
     finally:
         holder.kill()
         holder.wait()
+
+
+def load_image(lab: Lab, machine: str) -> str:
+    """The lab's busybox image in the machine's daemon; without busybox-static or socat on this
+    machine the test is skipped (failed under DVH_LAB_REQUIRED=1, as CI installs both)."""
+    missing = [str(p) for p in (image.BUSYBOX, image.SOCAT) if not p.is_file()]
+    if missing:
+        reason = f"the lab's image needs {', '.join(missing)} (busybox-static, socat)"
+        if os.environ.get("DVH_LAB_REQUIRED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return lab.load_image(machine)
