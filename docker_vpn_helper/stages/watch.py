@@ -137,12 +137,16 @@ class Watcher:
             threading.Thread(target=pump, args=(events, arrived), daemon=True).start()
             rules = self.sync(s, client.containers(), None)
             self.said = ""
+            dead: frozenset[str] = frozenset()  # died, yet still in the list (core.ports.stopped)
             while True:
                 items = batch(arrived)
                 for item in items:
                     if isinstance(item, HelperError):
                         raise item
-                rules = self.sync(s, client.containers(), rules)
+                listed = client.containers()
+                dead = published.stopped(items, dead) & {c.get("Id") for c in listed}
+                running = [c for c in listed if c.get("Id") not in dead]
+                rules = self.sync(s, running, rules)
         finally:
             events.close()
             client.close()

@@ -251,18 +251,14 @@ class FakeEvents:
     """An event stream as adapters.engine.Events gives it: iterating blocks until the daemon
     `release`s the next event (or the end); `close()` ends it from any thread."""
 
-    def __init__(self, events: int) -> None:
-        self.left = events
+    def __init__(self, events: list[dict]) -> None:
+        self.left = list(events)
         self.items: queue.Queue = queue.Queue()
         self.closed = False
 
     def release(self) -> None:
-        """The next event, or the end once `events` were sent (the daemon stopped)."""
-        if self.left > 0:
-            self.left -= 1
-            self.items.put({"Type": "container", "Action": "start"})
-        else:
-            self.items.put(END)
+        """The next event, or the end once all were sent (the daemon stopped)."""
+        self.items.put(self.left.pop(0) if self.left else END)
 
     def __iter__(self):
         while True:
@@ -283,7 +279,7 @@ Look = Union[list, Callable[[], list]]
 class FakeEngine:
     """The daemon as ports.watch sees it, one step at a time, so every run is the same.
 
-    Each connect takes the next of `connections`: a number of events its stream will carry,
+    Each connect takes the next of `connections`: the events its stream will carry (`event`),
     or an exception to raise (the daemon unreachable). Each container listing answers the
     next of `looks` (a list, or a function returning one, run at that moment), then lets the
     stream release one event, or its end: one event is in flight at a time, so no two are
@@ -314,3 +310,15 @@ class FakeEngine:
 
     def close(self) -> None:
         self.closed += 1
+
+
+def event(action: str = "start", container: dict | None = None) -> dict:
+    """A container event as the engine API (1.24) streams it."""
+    ident = (container or {}).get("Id", "0" * 64)
+    return {
+        "Type": "container",
+        "Action": action,
+        "status": action,
+        "id": ident,
+        "Actor": {"ID": ident, "Attributes": {}},
+    }

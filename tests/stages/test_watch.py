@@ -19,6 +19,7 @@ from .standins import (
     FakeEngine,
     commands,
     context,
+    event,
     fail,
     ok,
     showvminfo,
@@ -65,7 +66,9 @@ def test_a_full_sync_then_one_per_event_with_the_rules_kept_in_memory(
     store, pauses, capsys, monkeypatch
 ):
     # [] at the start; web starts (an event); web is removed (another event); the stream ends.
-    daemon = FakeEngine(connections=[2], looks=[[], [WEB], []])
+    daemon = FakeEngine(
+        connections=[[event("start", WEB), event("die", WEB)]], looks=[[], [WEB], []]
+    )
     answers = {SHOW: BEFORE, LIST: ok(), ADD: ok(), DELETE: ok()}
     c = run(store, daemon, answers, monkeypatch)
     # VirtualBox's rules are read once, when the watch connects; then kept in memory.
@@ -80,11 +83,25 @@ def test_a_full_sync_then_one_per_event_with_the_rules_kept_in_memory(
     assert all(stream.closed for stream in daemon.streams)
 
 
+def test_a_container_that_died_is_left_out_while_the_list_still_shows_it(
+    store, pauses, monkeypatch
+):
+    # dockerd lists a container as running for ~0.1 s after its `die`; a restart policy brings
+    # it back (`start`).
+    started, died = event("start", WEB), event("die", WEB)
+    daemon = FakeEngine(
+        connections=[[started, died, started, died, event()]],
+        looks=[[], [WEB], [WEB], [WEB], [WEB], []],
+    )
+    c = run(store, daemon, {SHOW: BEFORE, LIST: ok(), ADD: ok(), DELETE: ok()}, monkeypatch)
+    assert commands(c) == [SHOW, LIST, ADD, DELETE, LIST, ADD, DELETE]
+
+
 def test_it_reconnects_with_a_growing_pause_and_reads_the_rules_again(
     store, pauses, capsys, monkeypatch
 ):
     # Connected; the stream ends (a daemon restart); refused twice; back.
-    daemon = FakeEngine(connections=[0, REFUSED, REFUSED, 0], looks=[[WEB], [WEB]])
+    daemon = FakeEngine(connections=[[], REFUSED, REFUSED, []], looks=[[WEB], [WEB]])
     answers = {SHOW: [BEFORE, WITH_WEB], LIST: ok(), ADD: ok()}
     c = run(store, daemon, answers, monkeypatch)
     assert commands(c) == [SHOW, LIST, ADD, SHOW]
@@ -118,7 +135,9 @@ def test_the_pause_stops_growing_at_five_seconds(store, pauses, capsys, monkeypa
 def test_ctrl_c_while_waiting_for_events_ends_the_task_normally_and_leaves_the_rules(
     store, pauses, capsys, monkeypatch
 ):
-    daemon = FakeEngine(connections=[1], looks=[[WEB]])  # Ctrl-C at the next look
+    daemon = FakeEngine(
+        connections=[[event("start", WEB)]], looks=[[WEB]]
+    )  # Ctrl-C at the next look
     c = run(store, daemon, {SHOW: BEFORE, LIST: ok(), ADD: ok()}, monkeypatch)
     assert commands(c) == [SHOW, LIST, ADD]  # no rule deleted on the way out
     assert lines(capsys)[-1] == "stopped watching machine 'default'; the NAT rules stay in place"
@@ -133,7 +152,7 @@ def test_the_lock_is_held_only_while_syncing(store, pauses, monkeypatch):
         lock.release()
         return []
 
-    daemon = FakeEngine(connections=[1], looks=[another_run_can_lock, another_run_can_lock])
+    daemon = FakeEngine(connections=[[event()]], looks=[another_run_can_lock, another_run_can_lock])
     run(store, daemon, {SHOW: BEFORE}, monkeypatch)
 
 
@@ -147,7 +166,9 @@ def test_after_another_run_held_the_lock_the_rules_are_read_again(
         lock_file.write_text("999999")  # the pid another run leaves in the lock file
         return [WEB]
 
-    daemon = FakeEngine(connections=[2], looks=[[], a_fix_ran_meanwhile, [WEB]])
+    daemon = FakeEngine(
+        connections=[[event("start", WEB)] * 2], looks=[[], a_fix_ran_meanwhile, [WEB]]
+    )
     c = run(store, daemon, {SHOW: [BEFORE, WITH_WEB]}, monkeypatch)
     # The fix forwarded web already: the watch sees its rule and adds nothing.
     assert commands(c) == [SHOW, SHOW]
@@ -168,7 +189,7 @@ def test_a_sync_waits_while_another_run_holds_the_lock(store, capsys, monkeypatc
             other.release()  # the other run is done
 
     monkeypatch.setattr(watch.time, "sleep", sleep)
-    daemon = FakeEngine(connections=[1], looks=[[], another_run_starts])
+    daemon = FakeEngine(connections=[[event("start", WEB)]], looks=[[], another_run_starts])
     c = run(store, daemon, {SHOW: [BEFORE, BEFORE], LIST: ok(), ADD: ok()}, monkeypatch)
     assert waited[:3] == [watch.LOCK_POLL] * 3
     assert commands(c) == [SHOW, SHOW, LIST, ADD]  # it read the rules again after the other run
@@ -177,7 +198,7 @@ def test_a_sync_waits_while_another_run_holds_the_lock(store, capsys, monkeypatc
 
 
 def test_a_failed_sync_starts_over_from_virtualbox(store, pauses, capsys, monkeypatch):
-    daemon = FakeEngine(connections=[0, 0], looks=[[WEB], [WEB]])
+    daemon = FakeEngine(connections=[[], []], looks=[[WEB], [WEB]])
     answers = {
         SHOW: [BEFORE, WITH_WEB],
         LIST: ok(),
@@ -200,7 +221,7 @@ def test_dry_run_says_what_each_sync_would_do_and_takes_no_lock(store, pauses, c
     other = Journal(store / "machines" / "default", "default")
     other.lock()  # a fix is running: a dry watch does not wait for it
     try:
-        daemon = FakeEngine(connections=[1], looks=[[], [WEB]])
+        daemon = FakeEngine(connections=[[event("start", WEB)]], looks=[[], [WEB]])
         c = run(store, daemon, {SHOW: BEFORE, LIST: ok()}, monkeypatch, dry_run=True)
     finally:
         other.release()
@@ -217,7 +238,7 @@ def test_notes_are_said_when_they_change_not_at_every_event(store, pauses, capsy
         "Names": ["/admin"],
         "Ports": [{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 9000, "Type": "tcp"}],
     }
-    daemon = FakeEngine(connections=[2], looks=[[admin], [admin], []])
+    daemon = FakeEngine(connections=[[event(), event()]], looks=[[admin], [admin], []])
     run(store, daemon, {SHOW: BEFORE}, monkeypatch)
     note = "container admin publishes 9000 only on the VM's 127.0.0.1: NAT cannot reach it"
     assert lines(capsys).count(note) == 1
