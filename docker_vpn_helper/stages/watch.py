@@ -26,6 +26,7 @@ import contextlib
 import os
 import queue
 import shlex
+import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -96,6 +97,13 @@ class Watcher:
         self.gone = False  # the daemon was said to be gone: say when it is back
         self.said = ""  # the trouble last said, not said again while it lasts
         self.notes: tuple[str, ...] = ()  # the last sync's notes, not repeated at every event
+        self.interrupted = False
+
+    def interrupt(self, signum: int, frame: Any) -> None:
+        """Ctrl-C, remembered: invoke's runner swallows one that comes while a command runs (it
+        only passes it on to the command), so a sync ends the watch after it (`sync`)."""
+        self.interrupted = True
+        raise KeyboardInterrupt
 
     def session(self) -> Session:
         """A new Session for each connection (see the module's docstring); it takes no lock."""
@@ -185,6 +193,9 @@ class Watcher:
             raise
         except HelperError as exc:
             raise SyncFailed(exc.reason) from None
+        finally:
+            if self.interrupted:
+                raise KeyboardInterrupt
 
     @contextlib.contextmanager
     def locked(self, s: Session) -> Iterator[bool]:
@@ -230,4 +241,9 @@ class Watcher:
 def watch(c: Any, machine: str | None, storage_path: str | None, port: int, dry_run: bool) -> None:
     """Sync, then follow the daemon's events until Ctrl-C (which ends it normally)."""
     close_all()  # the tasks before it on the command line (`fix ports.watch`) let go of the lock
-    Watcher(c, machine, storage_path, port, dry_run).run()
+    watcher = Watcher(c, machine, storage_path, port, dry_run)
+    previous = signal.signal(signal.SIGINT, watcher.interrupt)
+    try:
+        watcher.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 
 import pytest
 
@@ -142,6 +144,24 @@ def test_ctrl_c_while_waiting_for_events_ends_the_task_normally_and_leaves_the_r
     assert commands(c) == [SHOW, LIST, ADD]  # no rule deleted on the way out
     assert lines(capsys)[-1] == "stopped watching machine 'default'; the NAT rules stay in place"
     assert daemon.closed == 1 and daemon.streams[0].closed
+
+
+def test_ctrl_c_that_invoke_swallows_during_a_command_still_ends_it_after_the_sync(
+    store, pauses, capsys, monkeypatch
+):
+    def ctrl_c_swallowed():
+        # invoke's runner catches a KeyboardInterrupt that comes while a command runs, passes
+        # it on to the command and carries on.
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        return [WEB]
+
+    daemon = FakeEngine(connections=[[event("start", WEB)]], looks=[[], ctrl_c_swallowed, []])
+    c = run(store, daemon, {SHOW: BEFORE, LIST: ok(), ADD: ok()}, monkeypatch)
+    assert commands(c) == [SHOW, LIST, ADD]  # that sync completes; then it stops
+    assert daemon.looks == [[]]
+    assert lines(capsys)[-1] == "stopped watching machine 'default'; the NAT rules stay in place"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
 def test_the_lock_is_held_only_while_syncing(store, pauses, monkeypatch):
