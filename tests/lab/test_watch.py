@@ -4,9 +4,7 @@ every rule, the VPN on. Each test has its own machine, fixed first, with the lab
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,13 +12,9 @@ from lab import Lab
 from lab.image import IMAGE, PAGE, http_server, udp_echo
 
 from .helpers import Background, load_image, rules, tool
+from .test_nat_ports import eventually, must
 
 pytestmark = pytest.mark.lab
-
-
-def must(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert done.returncode == 0, f"{' '.join(done.args)}: {done.stderr}"
-    return done
 
 
 def run(lab: Lab, machine: str, name: str, *options: str, command: list[str]) -> None:
@@ -33,15 +27,6 @@ def page(lab: Lab, port: int) -> str:
     """What curl on the lab's Mac gets from 127.0.0.1:`port` ("" when nothing answers)."""
     argv = ["curl", "-sS", "--max-time", "2", f"http://127.0.0.1:{port}/"]
     return lab.run_on_host(argv, timeout=15).stdout
-
-
-def eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture

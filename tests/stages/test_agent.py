@@ -1,5 +1,6 @@
 """agent.install / agent.uninstall / agent.status through the stand-ins: launchctl and systemctl
-answered by MockContext, HOME a temporary folder (the real ~ is never touched)."""
+answered by MockContext, HOME a temporary folder (tests/conftest.py: the real ~ is never
+touched)."""
 
 from __future__ import annotations
 
@@ -33,15 +34,13 @@ LOADED = ok(f"gui/{os.getuid()}/{LABEL} = {{\n\tactive count = 1\n\tstate = runn
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """HOME is a temporary folder; the tool was run as /opt/tools/bin/docker-vpn-helper."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
+def home(isolated_home, monkeypatch) -> Path:
+    """HOME (a temporary folder for every test, tests/conftest.py); no XDG_CONFIG_HOME; the
+    tool was run as /opt/tools/bin/docker-vpn-helper."""
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     monkeypatch.setattr(sys, "argv", [TOOL, "agent.install"])
-    return home
+    return isolated_home
 
 
 @pytest.fixture
