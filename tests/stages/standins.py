@@ -257,8 +257,11 @@ class FakeEvents:
         self.closed = False
 
     def release(self) -> None:
-        """The next event, or the end once all were sent (the daemon stopped)."""
-        self.items.put(self.left.pop(0) if self.left else END)
+        """The next event (None: silence this time), or the end once all were sent (the daemon
+        stopped)."""
+        item = self.left.pop(0) if self.left else END
+        if item is not None:
+            self.items.put(item)
 
     def __iter__(self):
         while True:

@@ -164,6 +164,13 @@ def test_ctrl_c_that_invoke_swallows_during_a_command_still_ends_it_after_the_sy
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_without_events_it_syncs_anyway_now_and_then(store, pauses, monkeypatch):
+    monkeypatch.setattr(watch, "TICK", 0.01)
+    daemon = FakeEngine(connections=[[None]], looks=[[], [WEB]])  # a stream that stays silent
+    c = run(store, daemon, {SHOW: BEFORE, LIST: ok(), ADD: ok()}, monkeypatch)
+    assert commands(c) == [SHOW, LIST, ADD]
+
+
 def test_the_lock_is_held_only_while_syncing(store, pauses, monkeypatch):
     lock = Journal(store / "machines" / "default", "default")
 
