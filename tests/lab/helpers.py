@@ -68,6 +68,22 @@ def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
 
 
 @contextlib.contextmanager
+def _holder(code: str) -> Iterator[subprocess.Popen[str]]:
+    """Run `code` (Python) on the lab's Mac until the block ends; entered once it prints ready."""
+    holder = subprocess.Popen(
+        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@contextlib.contextmanager
 def port_held(port: int = 2376) -> Iterator[None]:
     """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends.
 
@@ -80,17 +96,21 @@ def port_held(port: int = 2376) -> Iterator[None]:
         f" s.bind(('127.0.0.1', {port})); s.listen();"
         " print('ready', flush=True); time.sleep(60)"
     )
-    holder = subprocess.Popen(
-        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", listen],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+    with _holder(listen):
         yield
-    finally:
-        holder.kill()
-        holder.wait()
+
+
+@contextlib.contextmanager
+def udp_port_held(port: int) -> Iterator[subprocess.Popen[str]]:
+    """Another program bound to UDP 127.0.0.1:`port` on the lab's Mac; it prints the first
+    datagram it gets on its stdout."""
+    hold = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+        f" s.bind(('127.0.0.1', {port})); print('ready', flush=True);"
+        " print(s.recv(100).decode(), flush=True)"
+    )
+    with _holder(hold) as holder:
+        yield holder
 
 
 def load_image(lab: Lab, machine: str) -> str:

@@ -4,10 +4,8 @@ boot2docker's does; the NAT engine's DNS settings behave as VirtualBox's."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,9 +13,8 @@ import pytest
 
 from lab import Lab
 from lab.image import IMAGE, PAGE, http_server, udp_echo
-from lab.paths import HOST_NS, netns_path
 
-from .helpers import load_image, port_held
+from .helpers import load_image, port_held, udp_port_held
 
 pytestmark = pytest.mark.lab
 
@@ -80,27 +77,6 @@ def eventually(check: Callable[[], bool], seconds: float = 15.0) -> bool:
             return False
         time.sleep(0.2)
     return True
-
-
-@contextlib.contextmanager
-def udp_port_held(port: int) -> Iterator[subprocess.Popen[str]]:
-    """Another program bound to UDP 127.0.0.1:`port` on the lab's Mac; it prints what it gets."""
-    hold = (
-        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
-        f" s.bind(('127.0.0.1', {port})); print('ready', flush=True);"
-        " print(s.recv(100).decode(), flush=True)"
-    )
-    holder = subprocess.Popen(
-        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", hold],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
-        yield holder
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_the_daemon_publishes_like_boot2docker(ports: Lab) -> None:
