@@ -7,6 +7,7 @@ with copies of the files it replaced and a manifest.json saying what it did.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,19 +64,25 @@ class Journal:
                 runs.append((path.parent, manifest))
         return runs
 
-    def lock(self) -> None:
-        """One run at a time per machine: a second run stops instead of interleaving its writes."""
+    def lock(self) -> str:
+        """One run at a time per machine: a second run stops instead of interleaving its writes.
+
+        Returns the pid of the process that held the lock before (ours when we hold it already):
+        ports.watch, which locks for each sync only, reads the VM's rules again when another run
+        held it in between.
+        """
         if self._lock is not None:
-            return
+            return str(os.getpid())
         lock = ProcessLock(self.lock_path)
         try:
-            lock.acquire()
+            previous = lock.acquire()
         except Busy as busy:
             raise HelperError(
                 f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
                 "wait for it to finish, then run the command again"
             ) from None
         self._lock = lock
+        return previous
 
     def release(self) -> None:
         if self._lock is not None:

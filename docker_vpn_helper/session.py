@@ -99,6 +99,22 @@ class Session:
 _SESSIONS: dict[tuple[str, str, bool], Session] = {}
 
 
+def settings_for(
+    c: Context,
+    machine: str | None = None,
+    storage_path: str | None = None,
+    port: int = 0,
+    dry_run: bool = False,
+) -> Settings:
+    """The settings these flags give over invoke's configuration; the machine name checked."""
+    config = c.config.get(CONFIG_KEY, {}) if hasattr(c, "config") else {}
+    settings = resolve(
+        config, machine=machine, storage_path=storage_path, port=port, dry_run=dry_run
+    )
+    store.validate_machine_name(settings.machine)
+    return settings
+
+
 def session_for(
     c: Context,
     machine: str | None = None,
@@ -107,11 +123,7 @@ def session_for(
     dry_run: bool = False,
 ) -> Session:
     """The run's Session for these flags (created on first use, closed at exit)."""
-    config = c.config.get(CONFIG_KEY, {}) if hasattr(c, "config") else {}
-    settings = resolve(
-        config, machine=machine, storage_path=storage_path, port=port, dry_run=dry_run
-    )
-    store.validate_machine_name(settings.machine)
+    settings = settings_for(c, machine, storage_path, port, dry_run)
     # Not keyed by port: nat.forward may move a machine to a free port, and the later stages of
     # the same run must keep using this Session (its SSH connection, its lock).
     key = (str(settings.storage_path), settings.machine, settings.dry_run)

@@ -94,7 +94,10 @@ class ProcessLock:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self) -> str:
+        """Take the lock and write our pid into the file; return the pid the file held, the
+        last holder's ("" for a new file), so a process that locks again and again can tell
+        whether another one held the lock in between."""
         import fcntl
 
         fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600)
@@ -104,9 +107,12 @@ class ProcessLock:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise Busy(f"pid {holder}") from None
+        previous = os.read(fd, 64).decode(errors="replace").strip()
+        os.lseek(fd, 0, os.SEEK_SET)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        return previous
 
     def release(self) -> None:
         if self._fd is not None:

@@ -145,6 +145,26 @@ def unreachable_ports(
     )
 
 
+def stopped(events: Iterable[Mapping[str, object]], before: Collection[str] = ()) -> frozenset[str]:
+    """The IDs of the containers whose last event, in `events` or before (`before`), is `die`.
+
+    dockerd logs `die` before it updates the container list (after the network's clean-up,
+    ~0.1 s in the lab), and `start` after: a list asked for right after a `die` still shows the
+    container running with its ports, so the caller leaves these IDs out of it until the list
+    itself no longer has them.
+    """
+    dead = set(before)
+    for event in events:
+        actor = event.get("Actor")
+        ident = actor.get("ID") if isinstance(actor, Mapping) else event.get("id")
+        action = event.get("Action") or event.get("status")
+        if action == "die":
+            dead.add(str(ident))
+        elif action == "start":
+            dead.discard(str(ident))
+    return frozenset(dead)
+
+
 # --- our rules ---------------------------------------------------------------------------------
 
 

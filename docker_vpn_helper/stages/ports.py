@@ -76,9 +76,14 @@ def holders(s: Session, keys: list[ports.Key]) -> dict[ports.Key, str]:
     return held
 
 
-def plan(s: Session, rules: tuple[NatRule, ...] | None = None) -> ports.Plan | Plan:
+def plan(
+    s: Session,
+    rules: tuple[NatRule, ...] | None = None,
+    running: list[dict[str, Any]] | None = None,
+) -> ports.Plan | Plan:
     """`rules`: the VM's NAT rules as the caller knows them (ports.watch keeps them between
-    syncs); by default as VirtualBox shows them."""
+    syncs); by default as VirtualBox shows them. `running`: the containers as the caller listed
+    them (ports.watch, on the connection it keeps open); by default listed here."""
     if s.projected or (s.dry_run and not daemon_reachable_now(s)):
         return Plan(
             "ports", "the published ports are synced once the daemon answers through the forward"
@@ -87,7 +92,7 @@ def plan(s: Session, rules: tuple[NatRule, ...] | None = None) -> ports.Plan | P
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}")
     current = info.rules() if rules is None else rules
-    running = after_restart(s)
+    running = after_restart(s) if running is None else running
     wanted = ports.published_ports(running)
     ours = {(r.proto, r.host_port) for r in ports.ours(current)}
     candidates = [key for key in wanted if key not in ours]
@@ -102,10 +107,16 @@ def plan(s: Session, rules: tuple[NatRule, ...] | None = None) -> ports.Plan | P
 
 
 def apply(s: Session, plan: ports.Plan) -> None:
+    forward(s, plan)
+
+
+def forward(s: Session, plan: ports.Plan) -> tuple[NatRule, ...]:
     """Deletions first (a wrong rule of ours is re-added under its name), then additions, each
-    checked: VirtualBox accepts a rule it cannot bind and only logs it."""
+    checked: VirtualBox accepts a rule it cannot bind and only logs it. Returns the additions
+    taken back for that reason: the VM's rules are `plan.rules_after(...)` without them."""
     info = s.vm()
     assert info is not None and info.nat_nic is not None
+    taken_back = []
     for deletion in plan.delete:
         s.vbox.delete_rule(s.name, deletion.rule.name, info.nat_nic, info.running)
         say(f"deleted NAT rule {deletion.rule.name} ({deletion.reason})")
@@ -119,8 +130,10 @@ def apply(s: Session, plan: ports.Plan) -> None:
                 f"{', '.join(addition.containers)}: VirtualBox could not listen on "
                 f"127.0.0.1:{rule.host_port} (held by another program?); the rule was removed"
             )
+            taken_back.append(rule)
             continue
         say(f"added NAT rule {rule.spec()!r} for {', '.join(addition.containers)}")
+    return tuple(taken_back)
 
 
 def listening(rule: NatRule) -> bool:

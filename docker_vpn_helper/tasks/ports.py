@@ -1,4 +1,4 @@
-"""ports.sync"""
+"""ports.sync, ports.watch"""
 
 from __future__ import annotations
 
@@ -12,3 +12,15 @@ def sync(c, machine=None, storage_path=None, port=0, dry_run=False):
     from ..stages.ports import STAGE
 
     run_stage(c, STAGE, machine, storage_path, port, dry_run)
+
+
+@stage()
+def watch(c, machine=None, storage_path=None, port=0, dry_run=False):
+    """Keep the published ports forwarded as containers start and stop, until Ctrl-C.
+
+    A full sync, then one at every container start and stop; it reconnects after a daemon
+    restart or a VM stop. Ctrl-C leaves the rules in place. It assumes the machine was fixed.
+    """
+    from ..stages.watch import watch as follow
+
+    follow(c, machine, storage_path, port, dry_run)

@@ -252,3 +252,56 @@ def test_systemd_analyze_verify_finds_the_executable_through_the_quoting(tmp_pat
     done = verify(unit)
     assert done.returncode != 0
     assert f"{odd_tool}-missing is not executable" in done.stderr
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def test_found_reads_what_launchctl_and_systemctl_answer():
+    running = "gui/501/x = {\n\tactive count = 1\n\tstate = running\n}\n"
+    waiting = "gui/501/x = {\n\tstate = not running\n}\n"
+    assert agent.Found.read("launchd", "t", 0, running) == agent.Found("t", True, True)
+    assert agent.Found.read("launchd", "t", 0, waiting) == agent.Found("t", True, False)
+    assert agent.Found.read("launchd", None, 113, "") == agent.Found(None, False, False)
+    assert agent.Found.read("systemd", "t", 0, "active\n") == agent.Found("t", True, True)
+    assert agent.Found.read("systemd", "t", 3, "failed\n") == agent.Found("t", False, False)
+
+
+def test_install_plans():
+    unit = systemd_unit()
+    fresh = agent.InstallPlan(unit, agent.Found(None, False, False))
+    assert fresh.write and fresh.commands() == unit.install_commands()
+    assert fresh.actions()[0] == f"write {unit.path}"
+    same = agent.InstallPlan(unit, agent.Found(unit.text, True, True))
+    assert same.changes == () and same.actions() == []
+    assert same.seen() == f"the agent {unit.name} is installed and running ({unit.path})"
+    stale = agent.InstallPlan(unit, agent.Found("old", True, True))
+    assert stale.commands() == unit.reload_commands()
+    assert stale.actions()[0] == f"rewrite (it differs) {unit.path}"
+    stopped = agent.InstallPlan(unit, agent.Found(unit.text, False, False))
+    assert not stopped.write and stopped.commands() == unit.install_commands()
+
+
+def test_uninstall_plans():
+    la = launch_agent()
+    loaded = agent.UninstallPlan(la, agent.Found(la.text, True, True))
+    assert loaded.actions() == [
+        f"run launchctl bootout gui/501/{la.name}",
+        f"remove {la.path}",
+    ]
+    gone = agent.UninstallPlan(la, agent.Found(None, False, False))
+    assert gone.changes == () and gone.actions() == []
+    unit = systemd_unit()
+    inactive = agent.UninstallPlan(unit, agent.Found(unit.text, False, False))
+    assert inactive.actions() == [  # disabled even when inactive: its link goes too
+        f"run systemctl --user disable --now {unit.name}",
+        f"remove {unit.path}",
+        "run systemctl --user daemon-reload",
+    ]
+
+
+def test_status_lines():
+    unit = systemd_unit()
+    lines = agent.status_lines(unit, agent.Found("old", True, True), "journalctl")
+    assert lines[1] == f"  installed: yes, {unit.path} (differs from what agent.install writes now)"
+    assert lines[2] == "  running:   yes"

@@ -1,13 +1,14 @@
-"""read_optional: a local file that may be missing, and only that."""
+"""read_optional: a local file that may be missing, and only that; ProcessLock."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from docker_vpn_helper.core.fsutil import read_optional
+from docker_vpn_helper.core.fsutil import Busy, ProcessLock, read_optional
 from docker_vpn_helper.errors import HelperError
 
 
@@ -31,3 +32,17 @@ def test_any_other_failure_is_one_line_naming_the_file(tmp_path: Path):
         read_optional(folder)
     with pytest.raises(HelperError, match=f"^cannot read CA key {re.escape(str(folder))}: "):
         read_optional(folder, "CA key")
+
+
+def test_the_lock_names_its_last_holder_and_refuses_a_second_one(tmp_path: Path):
+    path = tmp_path / ".lock"
+    first = ProcessLock(path)
+    assert first.acquire() == ""  # a new lock file: nobody held it
+    with pytest.raises(Busy, match=f"^pid {os.getpid()}$"):
+        ProcessLock(path).acquire()
+    first.release()
+    path.write_text("4242")  # another process held it since, and let go
+    again = ProcessLock(path)
+    assert again.acquire() == "4242"
+    assert path.read_text() == str(os.getpid())
+    again.release()

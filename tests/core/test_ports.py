@@ -399,3 +399,15 @@ def test_any_plan_reaches_a_fixed_point_and_spares_other_rules(seed):
     handled = {(r.proto, r.host_port) for r in ports.ours(after)}
     handled |= {(s.proto, s.port) for s in second.skip}
     assert handled == set(wanted)
+
+
+def test_stopped_follows_each_containers_last_event():
+    def event(action, ident):
+        return {"Type": "container", "Action": action, "Actor": {"ID": ident, "Attributes": {}}}
+
+    events = [event("die", "a"), event("die", "b"), event("start", "b"), event("start", "c")]
+    assert ports.stopped(events) == {"a"}
+    assert ports.stopped([event("start", "a")], before={"a", "d"}) == {"d"}
+    # API versions before 1.22 say it in `status` and `id` only.
+    assert ports.stopped([{"status": "die", "id": "e"}]) == {"e"}
+    assert ports.stopped([]) == frozenset()

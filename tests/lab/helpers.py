@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +123,47 @@ def load_image(lab: Lab, machine: str) -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return lab.load_image(machine)
+
+
+class Background:
+    """The tool running on the lab's host without waiting for it, its stderr read line by line."""
+
+    def __init__(self, lab: Lab, *argv: str, env: dict | None = None) -> None:
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net={netns_path(HOST_NS)}", *TOOL, *argv],
+            env=env or lab.host_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:  # type: ignore[union-attr]
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 60, start: int = 0) -> int:
+        """The index of the first line from `start` on that holds `text`, once there is one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [i for i, line in enumerate(self.lines) if i >= start and text in line]
+            if found:
+                return found[0]
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            assert time.monotonic() < deadline, "\n".join(self.lines)
+            time.sleep(0.01)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(
+                f"still running after {timeout} s:\n" + "\n".join(self.lines)
+            ) from None
+        self._reader.join(5)
+        return code, "\n".join(self.lines)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 
 from lab import Lab
-from lab.paths import HOST_NS, netns_path
 
-from .helpers import TOOL, assert_docker_works, docker, port_held
+from .helpers import TOOL, Background, assert_docker_works, docker, port_held
 
 pytestmark = pytest.mark.lab
 
@@ -47,40 +45,6 @@ def served_cert(lab: Lab, machine: str) -> str:
 
 def local_cert(lab: Lab, machine: str) -> str:
     return hashlib.sha256((lab.paths.machine_dir(machine) / "server.pem").read_bytes()).hexdigest()
-
-
-class Running:
-    """A `fix` in the background on the lab's host, its stderr read line by line."""
-
-    def __init__(self, lab: Lab, machine: str) -> None:
-        argv = ["nsenter", f"--net={netns_path(HOST_NS)}", *TOOL, "fix", "--machine", machine]
-        self.proc = subprocess.Popen(
-            argv,
-            env={**lab.host_env(), **FAST},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:  # type: ignore[union-attr]
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            assert self.proc.poll() is None, "\n".join(self.lines)
-            assert time.monotonic() < deadline, "\n".join(self.lines)
-            time.sleep(0.01)
-
-    def finish(self, timeout: float = 60) -> tuple[int, str]:
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        return code, "\n".join(self.lines)
 
 
 @pytest.mark.variant(reject_new_certs=True)
@@ -158,7 +122,7 @@ def test_a_vpn_flapping_during_the_run_does_not_matter(lab: Lab, machine: str):
 
 def test_a_second_fix_while_one_runs_is_refused_and_the_first_completes(lab: Lab, machine: str):
     lab.vpn_on("drop")
-    first = Running(lab, machine)
+    first = Background(lab, "fix", "--machine", machine, env={**lab.host_env(), **FAST})
     first.wait_for(f"=====[{machine}] Checking the VM=====")  # it holds the lock from here
     first.proc.send_signal(signal.SIGSTOP)
     try:
@@ -179,7 +143,7 @@ def test_a_second_fix_while_one_runs_is_refused_and_the_first_completes(lab: Lab
 )
 def test_ctrl_c_mid_run_then_the_next_fix_completes(lab: Lab, machine: str, banner: str):
     lab.vpn_on("drop")
-    run = Running(lab, machine)
+    run = Background(lab, "fix", "--machine", machine, env={**lab.host_env(), **FAST})
     run.wait_for(f"=====[{machine}] {banner}=====")
     run.proc.send_signal(signal.SIGINT)
     code, stderr = run.finish()
@@ -193,7 +157,7 @@ def test_ctrl_c_mid_run_then_the_next_fix_completes(lab: Lab, machine: str, bann
 
 def test_a_guest_rebooting_mid_run_then_the_next_fix_completes(lab: Lab, machine: str):
     lab.vpn_on("drop")
-    run = Running(lab, machine)
+    run = Background(lab, "fix", "--machine", machine, env={**lab.host_env(), **FAST})
     run.wait_for(f"=====[{machine}] Restarting the Docker daemon=====")  # SSH connection open
     run.proc.send_signal(signal.SIGSTOP)
     lab.stop_vm(machine)

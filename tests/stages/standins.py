@@ -6,10 +6,13 @@ The store is real: built the way docker-machine v0.16 builds one (tests/support/
 from __future__ import annotations
 
 import json
+import queue
 import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Union
 
 import pytest
 from invoke import MockContext, Result
@@ -239,3 +242,86 @@ def dockerd(monkeypatch, guest):
 def context(results: dict[str, Result]) -> MockContext:
     # A copy: MockContext rewrites the dict it is given (so RUNNING could serve only once).
     return MockContext(run=dict(results), repeat=True)
+
+
+END = object()  # the end of a FakeEvents stream
+
+
+class FakeEvents:
+    """An event stream as adapters.engine.Events gives it: iterating blocks until the daemon
+    `release`s the next event (or the end); `close()` ends it from any thread."""
+
+    def __init__(self, events: list[dict]) -> None:
+        self.left = list(events)
+        self.items: queue.Queue = queue.Queue()
+        self.closed = False
+
+    def release(self) -> None:
+        """The next event (None: silence this time), or the end once all were sent (the daemon
+        stopped)."""
+        item = self.left.pop(0) if self.left else END
+        if item is not None:
+            self.items.put(item)
+
+    def __iter__(self):
+        while True:
+            item = self.items.get()
+            if item is END:
+                return
+            yield item
+
+    def close(self) -> None:
+        self.closed = True
+        self.items.put(END)
+
+
+Look = Union[list, Callable[[], list]]
+
+
+@dataclass
+class FakeEngine:
+    """The daemon as ports.watch sees it, one step at a time, so every run is the same.
+
+    Each connect takes the next of `connections`: the events its stream will carry (`event`),
+    or an exception to raise (the daemon unreachable). Each container listing answers the
+    next of `looks` (a list, or a function returning one, run at that moment), then lets the
+    stream release one event, or its end: one event is in flight at a time, so no two are
+    batched together. When `connections` or `looks` run out, Ctrl-C (KeyboardInterrupt).
+    """
+
+    connections: list[Any]
+    looks: list[Look]
+    streams: list[FakeEvents] = field(default_factory=list)
+    closed: int = 0
+
+    def connect(self, s):
+        if not self.connections:
+            raise KeyboardInterrupt
+        outcome = self.connections.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        self.streams.append(FakeEvents(outcome))
+        return self, self.streams[-1]
+
+    def containers(self) -> list:
+        if not self.looks:
+            raise KeyboardInterrupt
+        look = self.looks.pop(0)
+        answer = look() if callable(look) else look
+        self.streams[-1].release()
+        return list(answer)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def event(action: str = "start", container: dict | None = None) -> dict:
+    """A container event as the engine API (1.24) streams it."""
+    ident = (container or {}).get("Id", "0" * 64)
+    return {
+        "Type": "container",
+        "Action": action,
+        "status": action,
+        "id": ident,
+        "Actor": {"ID": ident, "Attributes": {}},
+    }
