@@ -10,7 +10,7 @@ import pytest
 from lab import Lab
 from lab.image import IMAGE, PAGE, http_server, udp_echo
 
-from .helpers import load_image, port_held, rules, tool
+from .helpers import load_image, port_held, rules, tool, vm_ip
 
 pytestmark = pytest.mark.lab
 
@@ -41,6 +41,7 @@ def test_fix_makes_published_ports_reachable_on_localhost(lab: Lab, machine: str
     docker_run(lab, machine, "batch", command=http_server(8080))
     lab.vpn_on("drop")
     assert curl(lab, "http://127.0.0.1:18090/").returncode != 0  # refused: nothing forwards it
+    assert curl(lab, f"http://{vm_ip(lab, machine)}:18090/").returncode != 0  # the VPN took it
     done = tool(lab, "fix", "--machine", machine, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "stops 1 running container without a restart policy (batch)" in done.stderr
