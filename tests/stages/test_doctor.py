@@ -51,7 +51,7 @@ def test_a_broken_machine_behind_the_vpn(store, guest, dockerd):
     assert found["NAT forward"].status == "fail"
     assert found["NAT forward"].fix == "docker-vpn-helper nat.forward --machine default"
     assert found["server.pem in the store"].status == "fail"
-    assert "does not cover default, 127.0.0.1" in found["server.pem in the store"].seen
+    assert "the old certificate lacks default, 127.0.0.1" in found["server.pem in the store"].seen
     assert found["ServerCertSANs in config.json"].status == "warn"
     assert (
         found["VirtualBox"].seen
