@@ -154,7 +154,7 @@ def test_home_and_store_with_spaces_quotes_and_metacharacters(
 
 def test_unknown_machine_for_a_stage_without_create(store, capsys):
     assert cli("restore", "--machine", "prod", "--storage-path", str(store)) == 1
-    assert one_line_error(capsys).startswith('machine "prod" does not exist in')
+    assert one_line_error(capsys).startswith(f"no machine 'prod' in the store {store}")
 
 
 @pytest.mark.parametrize(
