@@ -126,6 +126,10 @@ class MachineExecutor(Executor):
                 "place; run the same command again to finish",
                 code=130,
             )
+        except PermissionError as exc:
+            from .journal import permission_denied
+
+            error = permission_denied(exc)
         except Exception as exc:
             if os.environ.get("DVH_DEBUG"):
                 raise

@@ -7,6 +7,8 @@ with copies of the files it replaced and a manifest.json saying what it did.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,49 @@ from .errors import HelperError
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
+
+
+def owner(path: Path) -> str:
+    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        try:
+            import pwd
+
+            return pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            return f"uid {uid}"
+    return "someone else"
+
+
+def store_of(path: Path) -> Path | None:
+    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
+    for candidate in path.parents:
+        if candidate.name == "machines":
+            return candidate.parent
+    return None
+
+
+def permission_denied(exc: PermissionError) -> HelperError:
+    """One line for a file of the store we may not write, typically after an accidental
+    `sudo docker-vpn-helper ...` left it to root: who owns it and the command that gives the
+    store back."""
+    path = Path(exc.filename) if exc.filename else None
+    if path is None:
+        return HelperError(f"permission denied: {exc.strerror or exc}")
+    store = store_of(path)
+    who = owner(path)
+    mine = os.geteuid() if hasattr(os, "geteuid") else -1
+    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
+    if store is None:
+        return HelperError(f"cannot write {path}: {belongs}, not to you")
+    return HelperError(
+        f"cannot write {path}: {belongs}, not to you: give the store back to yourself with "
+        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
+    )
 
 
 class Journal:
@@ -70,6 +115,10 @@ class Journal:
         lock = ProcessLock(self.lock_path)
         try:
             lock.acquire()
+        except PermissionError as exc:
+            if not exc.filename:
+                exc.filename = str(self.lock_path)
+            raise permission_denied(exc) from None
         except Busy as busy:
             raise HelperError(
                 f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
