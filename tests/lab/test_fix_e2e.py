@@ -239,6 +239,16 @@ def test_doctor_finds_the_breakage_and_then_health(lab: Lab, machine: str):
     assert "packets silently dropped" in found["host-only address"]["seen"]  # seconds, not minutes
     assert found["NAT forward"]["fix"] == f"docker-vpn-helper nat.forward --machine {machine}"
     assert tool(lab, "fix", "--machine", machine).returncode == 0
-    well = tool(lab, "doctor", "--machine", machine, timeout=60)
+    # A shell still pointing at the VM's address, which the VPN took: the commonest breakage.
+    stale = docker_env(lab, f"tcp://{vm_ip(lab, machine)}:2376", machine)
+    stuck = tool(lab, "doctor", "--machine", machine, env={**stale, "SHELL": "/bin/bash"})
+    assert stuck.returncode == 1, stuck.stdout
+    run = f'eval "$(docker-vpn-helper env.print --machine {machine})"'
+    assert stuck.stdout.splitlines()[-1].endswith(f"; run: {run}"), stuck.stdout
+    assert "the VPN took the route to" in stuck.stdout
+    well = tool(
+        lab, "doctor", "--machine", machine, env=docker_env(lab, "tcp://localhost:2376", machine)
+    )
     assert well.returncode == 0, well.stdout
     assert "FAIL" not in well.stdout
+    assert well.stdout.splitlines()[-1].startswith(("healthy:", "1 warning"))
