@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.fsutil import Busy, ProcessLock, atomic_write, backup_files, timestamp
+from .core.history import Run
 from .errors import HelperError
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
@@ -80,13 +81,19 @@ class Journal:
         so an interrupted run is undoable too."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.folder / MANIFEST
-        data = json.loads(path.read_text()) if path.exists() else {"machine": self.name}
+        data = json.loads(path.read_text()) if path.exists() else self._first_entries()
         for key, value in entries.items():
             if isinstance(value, dict):
                 data.setdefault(key, {}).update(value)
             else:
                 data[key] = value
         atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
+
+    def _first_entries(self) -> dict[str, Any]:
+        """What a new manifest starts with: the machine, and the command (for restore --list)."""
+        from .adapters.host import command_line
+
+        return {"machine": self.name, "command": command_line()}
 
     def back_up(self, paths: list[Path]) -> dict[Path, Path]:
         """Copy the existing `paths` into this run's folder and note them: {original: copy}."""
@@ -107,6 +114,10 @@ class Journal:
             if isinstance(manifest, dict):
                 runs.append((path.parent, manifest))
         return runs
+
+    def history(self) -> list[Run]:
+        """Every earlier run, oldest first (what restore plans from)."""
+        return [Run(folder.name, folder, manifest) for folder, manifest in self.earlier_runs()]
 
     def lock(self) -> None:
         """One run at a time per machine: a second run stops instead of interleaving its writes."""

@@ -281,6 +281,30 @@ def with_host_dns_resolver(machine: Machine) -> dict[str, Any] | None:
     return updated
 
 
+# The fields of config.json this tool changes: (section path, key). Everything else in it is
+# docker-machine's own (it rewrites IPAddress, SSHPort, ... on every start).
+OUR_FIELDS = ((("HostOptions", "AuthOptions"), "ServerCertSANs"), (("Driver",), "HostDNSResolver"))
+
+
+def with_fields_of(current: dict[str, Any], original: dict[str, Any]) -> dict[str, Any] | None:
+    """`current` with the fields this tool changes as they are in `original` (absent ones
+    removed), or None when they are already so: the rest stays as docker-machine keeps it."""
+    updated = json.loads(json.dumps(current))
+    for path, key in OUR_FIELDS:
+        source: Any = original
+        target: Any = updated
+        for name in path:
+            source = source.get(name) if isinstance(source, dict) else None
+            target = target.setdefault(name, {}) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            continue
+        if isinstance(source, dict) and key in source:
+            target[key] = source[key]
+        else:
+            target.pop(key, None)
+    return None if updated == current else updated
+
+
 def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:
     """Back config.json up, then replace it atomically (0600, 4-space indent like docker-machine).
 

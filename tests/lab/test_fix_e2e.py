@@ -252,3 +252,44 @@ def test_doctor_finds_the_breakage_and_then_health(lab: Lab, machine: str):
     assert well.returncode == 0, well.stdout
     assert "FAIL" not in well.stdout
     assert well.stdout.splitlines()[-1].startswith(("healthy:", "1 warning"))
+
+
+def test_restore_walks_back_then_original_is_docker_machines_own(lab: Lab, machine: str):
+    folder = Path(lab.paths.machine_dir(machine))
+    cert_in_vm = ["cat", "/var/lib/boot2docker/server.pem"]
+    before = (
+        (folder / "server.pem").read_bytes(),
+        json.loads((folder / "config.json").read_text())["HostOptions"]["AuthOptions"],
+        lab.guest_run(machine, cert_in_vm).stdout,
+        rules(lab, machine),
+    )
+    lab.vpn_on("drop")
+    assert tool(lab, "fix", "--machine", machine).returncode == 0
+    fixed = (folder / "server.pem").read_bytes()
+    # a second run, one command: a new certificate, deployed and served
+    again = tool(lab, "cert.issue", "--machine", machine, "--force",
+                 "daemon.restart", "--machine", machine)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert (folder / "server.pem").read_bytes() != fixed
+    listed = tool(lab, "restore", "--machine", machine, "--list")
+    assert listed.returncode == 0 and listed.stdout.count("[in effect]") == 2, listed.stdout
+    back = tool(lab, "restore", "--machine", machine)
+    assert back.returncode == 0, back.stderr
+    assert (folder / "server.pem").read_bytes() == fixed  # walked back one run
+    assert_docker_works(lab, machine)
+    done = tool(lab, "restore", "--machine", machine, "--original")
+    assert done.returncode == 0, done.stderr
+    after = (
+        (folder / "server.pem").read_bytes(),
+        json.loads((folder / "config.json").read_text())["HostOptions"]["AuthOptions"],
+        lab.guest_run(machine, cert_in_vm).stdout,
+        rules(lab, machine),
+    )
+    assert after == before
+    assert not (folder / "openssl.cnf").exists()
+    # the daemon serves docker-machine's certificate again (v0.16: the IP and localhost)
+    assert docker(lab, machine, "tcp://localhost:2376").returncode != 0  # no forward any more
+    lab.vpn_off()
+    assert docker(lab, machine, f"tcp://{vm_ip(lab, machine)}:2376").returncode == 0
+    nothing = tool(lab, "restore", "--machine", machine)
+    assert nothing.returncode == 1 and "nothing left to undo" in nothing.stderr
