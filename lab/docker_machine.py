@@ -3,7 +3,9 @@
 so it breaks where the real one breaks (e.g. `create` and `env` behind the VPN).
 
 Supported: version; ls [-t SECONDS]; status|ip|url|inspect|env NAME; start|stop NAME; ssh NAME [CMD];
-create -d virtualbox [--tls-san X]... [--engine-storage-driver D] NAME; regenerate-certs [-f] NAME.
+create -d virtualbox [--tls-san X]... [--engine-storage-driver D] [--virtualbox-host-dns-resolver]
+[--virtualbox-no-dns-proxy] NAME (other --virtualbox-* flags are accepted and ignored);
+regenerate-certs [-f] NAME.
 Global flags: -s/--storage-path (default $MACHINE_STORAGE_PATH, else ~/.docker/machine), -D.
 """
 
@@ -459,9 +461,25 @@ def cmd_regenerate_certs(st: Store, args: list[str]) -> int:
     return 0
 
 
+# The virtualbox driver's boolean flags (v0.16.2): they take no value (Go: `--flag` or `--flag=false`).
+VIRTUALBOX_BOOL_FLAGS = (
+    "--virtualbox-host-dns-resolver",
+    "--virtualbox-no-dns-proxy",
+    "--virtualbox-no-share",
+    "--virtualbox-no-vtx-check",
+    "--virtualbox-hostonly-no-dhcp",
+)
+
+
+def _bool_flag(arg: str) -> bool:
+    """`--flag` or `--flag=true|false`, as Go's flag package reads a boolean."""
+    return arg.split("=", 1)[1].lower() in ("1", "t", "true") if "=" in arg else True
+
+
 def cmd_create(st: Store, args: list[str]) -> int:
     sans: list[str] = []
     driver, storage, rest = "", "", []
+    flags: dict[str, bool] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -473,11 +491,16 @@ def cmd_create(st: Store, args: list[str]) -> int:
             i += 2
         elif arg == "--engine-storage-driver":
             storage, i = value, i + 2
+        elif arg.split("=", 1)[0] in VIRTUALBOX_BOOL_FLAGS:
+            flags[arg.split("=", 1)[0]] = _bool_flag(arg)
+            i += 1
         elif arg.startswith("--virtualbox-"):
             i += 1 if "=" in arg else 2
         else:
             rest.append(arg)
             i += 1
+    host_dns = flags.get("--virtualbox-host-dns-resolver", False)
+    dns_proxy = not flags.get("--virtualbox-no-dns-proxy", False)
     if driver != "virtualbox" or len(rest) != 1:
         raise MachineError(
             "Error: the lab's docker-machine creates only: create -d virtualbox [--tls-san X]... NAME"
@@ -497,10 +520,22 @@ def cmd_create(st: Store, args: list[str]) -> int:
     info(f"({name}) Creating SSH key...")
     with state.locked(paths) as lab_state:
         create_vm(paths, lab_state, name, variant_of(), sans, provisioned=False)
+    # The driver's CreateVM: `modifyvm NAME ... --natdnshostresolver1 on|off --natdnsproxy1 on|off`.
+    on_off = {True: "on", False: "off"}
+    vbm(
+        "modifyvm",
+        name,
+        "--natdnshostresolver1",
+        on_off[host_dns],
+        "--natdnsproxy1",
+        on_off[dns_proxy],
+    )
     config = st.load(name)
     if storage:
         config["HostOptions"]["EngineOptions"]["StorageDriver"] = storage
     config["Driver"]["IPAddress"] = ""
+    config["Driver"]["HostDNSResolver"] = host_dns
+    config["Driver"]["DNSProxy"] = dns_proxy
     st.save(name, config)
     info(f"({name}) Starting the VM...")
     vbm("startvm", name, "--type", "headless")

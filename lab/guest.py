@@ -209,8 +209,9 @@ def run_in(
     init = init_pid(vm_pid)
     if not init:
         raise RuntimeError("the VM is not running")
-    cmd = ["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", "-r", "-w"]
-    cmd += ["env", "-i", f"PATH={GUEST_PATH}", "HOME=/root", *argv]
+    # env -C /: the guest's root has no such folder as the caller's (or tini's) working folder.
+    cmd = ["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", "-r"]
+    cmd += ["env", "-i", "-C", "/", f"PATH={GUEST_PATH}", "HOME=/root", *argv]
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )

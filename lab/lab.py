@@ -14,16 +14,18 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 from typing import Any
 
 import docker_vpn_helper
 from docker_vpn_helper.errors import HelperError
 
-from . import guest, natpf, net, proc, state, store, virtualbox
+from . import guest, image, natfwd, natpf, net, proc, state, store, virtualbox
 from .paths import (
     FIRST_GUEST_HOST,
     HOST_NS,
@@ -104,9 +106,10 @@ def create_vm(
         variant["cert_profile"],
     )
     guest.create(paths, name, variant["legacy_ssh"], variant["reject_new_certs"], provisioned)
-    vm = virtualbox.register(st, name, address, index, variant)
+    vm = virtualbox.register(paths, st, name, address, index, variant)
     net.ensure_guest(name, index, address, vm["mac1"], vm["mac2"])
     vm["rules"].append(natpf.Rule("ssh", "tcp", "127.0.0.1", ssh_port, "", 22).to_json())
+    virtualbox.save_settings(paths, vm)
     return vm
 
 
@@ -313,6 +316,36 @@ class Lab:
         require_root()
         return guest.run_in(self._vm(machine)["pid"], argv, timeout)
 
+    # ---- containers ------------------------------------------------------------------------------
+
+    def load_image(self, machine: str) -> str:
+        """Import the lab's offline busybox image into the machine's daemon (unless it has it) and
+        return its name, `lab.image.IMAGE`. Commands for it: `image.http_server(port)`,
+        `image.udp_echo(port)`."""
+        require_root()
+        return image.load(self._vm(machine)["pid"])
+
+    def udp_exchange(
+        self, port: int, payload: bytes = b"ping", host: str = "127.0.0.1", timeout: float = 2.0
+    ) -> bytes | None:
+        """Send one datagram from the lab's Mac to host:port; the first reply, or None when none
+        came within `timeout` (UDP has no "connection refused" to wait for)."""
+        require_root()
+        answer: list[bytes | None] = [None]
+
+        def exchange() -> None:
+            natfwd.enter_netns(netns_path(HOST_NS))  # this thread only
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(timeout)
+                sock.sendto(payload, (host, port))
+                with contextlib.suppress(OSError):  # timeout, or ICMP port unreachable
+                    answer[0] = sock.recv(65535)
+
+        worker = threading.Thread(target=exchange, daemon=True)
+        worker.start()
+        worker.join(timeout + 5)
+        return answer[0]
+
     def _vm(self, machine: str) -> virtualbox.VM:
         try:
             return virtualbox.find(state.load(self.paths), machine)
@@ -376,6 +409,7 @@ class Lab:
                 "ip": vm["ip"],
                 "ssh_port": next((r["hostport"] for r in vm["rules"] if r["name"] == "ssh"), None),
                 "rules": [str(r) for r in virtualbox.rules(vm)],
+                "nat_dns": virtualbox.nat_dns(vm),
                 "variant": vm["variant"],
                 "daemon_pid": guest.daemon_pid(vm["pid"]) if vm["state"] == "running" else None,
             }

@@ -1,13 +1,16 @@
-"""VirtualBox NAT port-forwarding, for real: one relay process (natfwd.py) per rule, listening in
-the host namespace.
+"""VirtualBox NAT port-forwarding, for real: one relay process (natfwd.py) per rule, TCP or UDP,
+listening in the host namespace.
 
-Each accepted connection is dialled from INSIDE the guest's network namespace, so a forward keeps
-working when the VPN hijacks the host's routes, as VirtualBox NAT does. Like VirtualBox, a rule
-whose host port is already taken is kept but silently forwards nothing.
+Each connection (TCP) or datagram (UDP) is delivered from INSIDE the guest's network namespace
+to the guest's eth0 address, 10.0.2.15, so a forward keeps working when the VPN hijacks the
+host's routes, as VirtualBox NAT does, and a service bound only to the guest's 127.0.0.1 is not
+reachable through it. Like VirtualBox, a rule whose host port is already taken is kept but
+silently forwards nothing.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -44,14 +47,16 @@ class Rule:
         return asdict(self)
 
 
-def _listening(pid: int, port: int) -> bool:
-    """Whether the forwarder's namespace has a TCP listener on `port` (read through its /proc)."""
+def _bound(pid: int, proto: str, port: int) -> bool:
+    """Whether the forwarder's namespace has a TCP listener (or a bound UDP socket) on `port`,
+    read through its /proc."""
     try:
-        with open(f"/proc/{pid}/net/tcp") as f:
+        with open(f"/proc/{pid}/net/{proto}") as f:
             next(f)
             for line in f:
                 fields = line.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and (proto == "udp" or fields[3] == "0A"):
                     return True
     except OSError:
         return False
@@ -59,21 +64,20 @@ def _listening(pid: int, port: int) -> bool:
 
 
 def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
-    """Start the forwarder for a TCP rule; None when it cannot listen (port taken) or is not TCP."""
-    if rule.proto != "tcp":
-        return None
+    """Start the forwarder for a rule; None when it cannot bind its host port (taken)."""
     target = rule.guestip or NAT_GUEST_IP
     listen_ip = rule.hostip or "0.0.0.0"
     relay = [sys.executable, "-I", "-S", str(RELAY), listen_ip, str(rule.hostport)]
-    relay += [netns_path(vm_ns(machine)), target, str(rule.guestport)]
+    relay += [netns_path(vm_ns(machine)), target, str(rule.guestport), rule.proto]
     argv = ["nsenter", f"--net={netns_path(HOST_NS)}", *relay]
-    pid = proc.spawn_daemon(argv, paths.logs / f"natpf-{machine}-{rule.name}.log")
+    log = re.sub(r"[^A-Za-z0-9._-]", "_", f"natpf-{machine}-{rule.name}.log")
+    pid = proc.spawn_daemon(argv, paths.logs / log)
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         if not proc.alive(pid):
             proc.wait_dead(pid, 0.1)
             return None
-        if _listening(pid, rule.hostport):
+        if _bound(pid, rule.proto, rule.hostport):
             return pid
         time.sleep(0.01)
     return pid

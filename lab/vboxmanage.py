@@ -3,11 +3,17 @@ use, with VirtualBox's output formats, error texts and exit codes. Run via <lab>
 
 Supported: --version; list vms|runningvms|hostonlyifs; showvminfo NAME [--machinereadable];
 startvm NAME [--type headless]; controlvm NAME natpf1 RULE | natpf1 delete RULENAME | poweroff |
-acpipowerbutton; modifyvm NAME --natpf1 RULE | --natpf1 delete RULENAME.
+acpipowerbutton; modifyvm NAME with any of --natpf1 RULE, --natpf1 delete RULENAME,
+--natdnsproxy1 on|off, --natdnshostresolver1 on|off (stopped VMs only, as in VirtualBox).
+
+RULE is `name,tcp|udp,hostip,hostport,guestip,guestport`; every rule of a running VM forwards.
+Like VirtualBox 6.1, showvminfo does not print the NAT DNS settings: they are in the VM's
+settings file (CfgFile), which the stand-in writes whenever a setting changes.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable
 
@@ -205,7 +211,7 @@ def _natpf(paths: LabPaths, vm: VM, args: list[str], source: str) -> None:
     if args[0] == "delete":
         if len(args) != 2:
             raise SyntaxErr("Not enough parameters")
-        virtualbox.delete_rule(vm, args[1], source)
+        virtualbox.delete_rule(paths, vm, args[1], source)
     else:
         virtualbox.add_rule(paths, vm, _rule(args[0]), source)
 
@@ -258,15 +264,51 @@ def cmd_controlvm(paths: LabPaths, st: dict, args: list[str]) -> str:
     return ""
 
 
+ON_OFF = {"on": True, "off": False}
+
+
+def _on_off(option: str, value: str | None) -> bool:
+    if value not in ON_OFF:
+        raise SyntaxErr(f"Invalid {option} argument '{value or ''}' (on|off)")
+    return ON_OFF[value]
+
+
 def cmd_modifyvm(paths: LabPaths, st: dict, args: list[str]) -> str:
+    """Options apply in order; nothing is saved if one fails (VBoxManage saves at the end)."""
     if len(args) < 2:
         raise SyntaxErr("Not enough parameters")
     vm = virtualbox.find(st, args[0])
     virtualbox.require_unlocked(vm)
-    if args[1] != "--natpf1":
-        raise SyntaxErr(f"Invalid parameter '{args[1]}' (the lab simulates only --natpf1)")
-    _natpf(paths, vm, args[2:], MODIFYVM_SRC)
+    before = copy.deepcopy(vm)
+    try:
+        _modify(paths, vm, args[1:])
+    except (VBoxError, SyntaxErr):
+        virtualbox.save_settings(paths, before)  # the state file is not written either
+        raise
     return ""
+
+
+def _modify(paths: LabPaths, vm: VM, rest: list[str]) -> None:
+    while rest:
+        option, value = rest[0], rest[1] if len(rest) > 1 else None
+        if option == "--natpf1":
+            if value == "delete":
+                _natpf(paths, vm, rest[1:3], MODIFYVM_SRC)
+                rest = rest[3:]
+            else:
+                _natpf(paths, vm, rest[1:2], MODIFYVM_SRC)
+                rest = rest[2:]
+        elif option == "--natdnsproxy1":
+            virtualbox.set_nat_dns(paths, vm, proxy=_on_off(option, value))
+            rest = rest[2:]
+        elif option == "--natdnshostresolver1":
+            virtualbox.set_nat_dns(paths, vm, host_resolver=_on_off(option, value))
+            rest = rest[2:]
+        else:
+            raise SyntaxErr(
+                f"Invalid parameter '{option}' (the lab simulates only --natpf1, "
+                "--natdnsproxy1 and --natdnshostresolver1)"
+            )
 
 
 COMMANDS: dict[str, Callable[[LabPaths, dict, list[str]], str]] = {

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from lab import Lab
+import pytest
+
+from lab import Lab, image
 from lab.paths import HOST_NS, netns_path
 
 
@@ -63,6 +66,22 @@ def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
 
 
 @contextlib.contextmanager
+def _holder(code: str) -> Iterator[subprocess.Popen[str]]:
+    """Run `code` (Python) on the lab's Mac until the block ends; entered once it prints ready."""
+    holder = subprocess.Popen(
+        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@contextlib.contextmanager
 def port_held(port: int = 2376) -> Iterator[None]:
     """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends.
 
@@ -75,14 +94,30 @@ def port_held(port: int = 2376) -> Iterator[None]:
         f" s.bind(('127.0.0.1', {port})); s.listen();"
         " print('ready', flush=True); time.sleep(60)"
     )
-    holder = subprocess.Popen(
-        ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-c", listen],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+    with _holder(listen):
         yield
-    finally:
-        holder.kill()
-        holder.wait()
+
+
+@contextlib.contextmanager
+def udp_port_held(port: int) -> Iterator[subprocess.Popen[str]]:
+    """Another program bound to UDP 127.0.0.1:`port` on the lab's Mac; it prints the first
+    datagram it gets on its stdout."""
+    hold = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+        f" s.bind(('127.0.0.1', {port})); print('ready', flush=True);"
+        " print(s.recv(100).decode(), flush=True)"
+    )
+    with _holder(hold) as holder:
+        yield holder
+
+
+def load_image(lab: Lab, machine: str) -> str:
+    """The lab's busybox image in the machine's daemon; without busybox-static or socat on this
+    machine the test is skipped (failed under DVH_LAB_REQUIRED=1, as CI installs both)."""
+    missing = [str(p) for p in (image.BUSYBOX, image.SOCAT) if not p.is_file()]
+    if missing:
+        reason = f"the lab's image needs {', '.join(missing)} (busybox-static, socat)"
+        if os.environ.get("DVH_LAB_REQUIRED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return lab.load_image(machine)

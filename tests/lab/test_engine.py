@@ -2,47 +2,32 @@
 
 The VPN is on and the daemon rule `docker` forwards 127.0.0.1:2376 on the lab's Mac: the adapter
 runs there (nsenter into the host namespace), as ports.sync/ports.watch will. Containers run a
-busybox httpd from an image imported offline (no registry in the lab).
+busybox httpd from the lab's image, imported offline (no registry in the lab).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from docker_vpn_helper.core import ports
 from docker_vpn_helper.core.vbox import parse_showvminfo
 from lab import Lab
+from lab.image import IMAGE, PAGE, http_server
 from lab.paths import HOST_NS, netns_path
+
+from .helpers import load_image
 
 pytestmark = pytest.mark.lab
 
 MACHINE = "lab"
-IMAGE = "dvh-engine-bb:lab"
 NAMES = ("web", "multi", "plain", "exposed", "ev")
-BUSYBOX = "/usr/bin/busybox"  # static: Debian's busybox-static (the guest sees the host's /usr)
-# Builds the image in the guest unless it is there: busybox, a few applets, a page to serve.
-BUILD = f"""
-set -e
-cd /
-docker image inspect {IMAGE} >/dev/null 2>&1 && exit 0
-root=$(mktemp -d)
-mkdir -p "$root/bin" "$root/www"
-cp {BUSYBOX} "$root/bin/busybox"
-for applet in sh httpd sleep; do ln -s busybox "$root/bin/$applet"; done
-echo 'hello from the lab' > "$root/www/index.html"
-tar -C "$root" -cf "$root.tar" .
-docker import "$root.tar" {IMAGE} >/dev/null
-rm -rf "$root" "$root.tar"
-"""
 ASK = """
 import json, sys
 from pathlib import Path
@@ -120,12 +105,8 @@ def on_the_mac(lab: Lab, code: str, *args: str, env: dict | None = None) -> str:
 @pytest.fixture
 def vpn(fresh: Lab) -> Iterator[Lab]:
     """VPN on; the daemon reachable only through its NAT rule; no container of ours; the image."""
-    if not Path(BUSYBOX).is_file():
-        if os.environ.get("DVH_LAB_REQUIRED") == "1":
-            pytest.fail(f"needs {BUSYBOX} (Debian's busybox-static)")
-        pytest.skip(f"needs {BUSYBOX} (Debian's busybox-static)")
     remove_containers(fresh)
-    guest(fresh, BUILD)
+    load_image(fresh, MACHINE)
     vbox(fresh, "controlvm", MACHINE, "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
     fresh.vpn_on("drop")
     try:
@@ -140,7 +121,7 @@ def certs(lab: Lab) -> str:
     return str(lab.paths.machine_dir(MACHINE))
 
 
-def run(lab: Lab, *options: str, command: str = "/bin/httpd -f -p 8080 -h /www") -> None:
+def run(lab: Lab, *options: str, command: str = " ".join(http_server(8080))) -> None:
     guest(lab, f"docker run -d {' '.join(options)} {IMAGE} {command} >/dev/null")
 
 
@@ -180,7 +161,7 @@ def test_published_ports_of_real_containers_become_working_rules(vpn: Lab):
     ]
     apply(vpn, plan)
     page = vpn.run_on_host(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:8080/"])
-    assert page.stdout == "hello from the lab\n", page.stderr
+    assert page.stdout == PAGE, page.stderr
     again = ports.plan(ports.published_ports(listed), nat_rules(vpn))
     assert not again.changes and len(again.keep) == 5
 
