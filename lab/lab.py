@@ -1,7 +1,7 @@
 """The Lab: a Mac behind a VPN, on Linux. Namespaces stand in for the Mac and its VMs, the stand-ins
 for VirtualBox and docker-machine; SSH, TLS, dockerd and the docker CLI are real.
 
-    lab = Lab().up()          # dvhlab-host + one boot2docker-like guest "lab" at 192.168.99.100
+    lab = Lab().up()          # dvhlab-host + one boot2docker-like guest "default" at 192.168.99.100
     lab.vpn_on()              # 192.168.99.0/24 now goes into utun0
     lab.run_on_host(["docker-machine", "ls"])
     lab.down()
@@ -28,6 +28,7 @@ from docker_vpn_helper.errors import HelperError
 from . import guest, image, natfwd, natpf, net, proc, state, store, virtualbox
 from .paths import (
     FIRST_GUEST_HOST,
+    FIRST_MACHINE,
     HOST_NS,
     MACHINE_NAME,
     NS_PREFIX,
@@ -162,7 +163,7 @@ class Lab:
 
     # ---- life cycle ---------------------------------------------------------------------------
 
-    def up(self, machines: tuple[str, ...] | list[str] = ("lab",), **variant: Any) -> Lab:
+    def up(self, machines: tuple[str, ...] | list[str] = (FIRST_MACHINE,), **variant: Any) -> Lab:
         """Build the lab (idempotent): the host, the store, and each machine running with `variant`.
 
         A machine that exists with another variant is rebuilt; a half-built lab is torn down first.

@@ -16,7 +16,7 @@ from invoke import Collection, task
 
 from docker_vpn_helper.errors import HelperError
 
-from .paths import HOST_NS
+from .paths import FIRST_MACHINE, HOST_NS
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -40,7 +40,7 @@ def say(line: str) -> None:
 @task(
     iterable=["machine"],
     help={
-        "machine": "machine name (repeatable; default: lab)",
+        "machine": f"machine name (repeatable; default: {FIRST_MACHINE})",
         "legacy-ssh": "guest sshd accepts only ssh-rsa signatures (pre-2016 boot2docker)",
         "cert-profile": "daemon certificate as docker-machine v0.16 (IP+localhost) or v0.4 (IP only)",
     },
@@ -48,7 +48,8 @@ def say(line: str) -> None:
 def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
     """Build the lab (idempotent): dvhlab-host, the store, and each machine running."""
     started = time.monotonic()
-    lab = _lab().up(tuple(machine or ["lab"]), legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    machines = tuple(machine or [FIRST_MACHINE])
+    lab = _lab().up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
     say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")
@@ -91,7 +92,7 @@ def _docker_version(lab: Lab, host: str) -> bool:
     env.update(
         DOCKER_HOST=host,
         DOCKER_TLS_VERIFY="1",
-        DOCKER_CERT_PATH=str(lab.paths.machine_dir("lab")),
+        DOCKER_CERT_PATH=str(lab.paths.machine_dir(FIRST_MACHINE)),
     )
     say(f"$ DOCKER_HOST={host} docker version")
     version = [
@@ -109,8 +110,8 @@ def _docker_version(lab: Lab, host: str) -> bool:
 
 
 def _fix(lab: Lab, round_: int) -> None:
-    argv = [sys.executable, "-m", "docker_vpn_helper", "fix", "--machine", "lab"]
-    say(f"$ docker-vpn-helper fix --machine lab   # round {round_}")
+    argv = [sys.executable, "-m", "docker_vpn_helper", "fix"]
+    say(f"$ docker-vpn-helper fix   # machine {FIRST_MACHINE!r}, round {round_}")
     result = lab.run_on_host(argv, timeout=180)
     for line in result.stderr.strip().splitlines():
         say(f"  {line}")
@@ -126,7 +127,8 @@ def demo(c, keep=False):
     lab = _lab()
     try:
         say(
-            "== a Mac with docker-machine's VM 'lab' at 192.168.99.100 (made by docker-machine 0.4)"
+            f"== a Mac with docker-machine's VM {FIRST_MACHINE!r} at 192.168.99.100 (made by "
+            "docker-machine 0.4)"
         )
         lab.up(cert_profile="v0.4")
         if not _docker_version(lab, DIRECT):
@@ -136,7 +138,13 @@ def demo(c, keep=False):
         say(f"  route now: {lab.status()['route']}")
         _docker_version(lab, DIRECT)
         say("== forwarding the port by hand is not enough: the certificate does not name localhost")
-        rule = ["VBoxManage", "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376"]
+        rule = [
+            "VBoxManage",
+            "controlvm",
+            FIRST_MACHINE,
+            "natpf1",
+            "docker,tcp,127.0.0.1,2376,,2376",
+        ]
         say("$ " + " ".join(rule))
         lab.run_on_host(rule)
         _docker_version(lab, FORWARDED)

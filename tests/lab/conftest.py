@@ -70,7 +70,7 @@ def lab() -> Lab:
 
 @pytest.fixture
 def fresh(lab: Lab) -> Lab:
-    """The lab with the VPN off, machine `lab` running and no `docker` NAT rule (restored after)."""
+    """The lab with the VPN off, machine `default` running and no `docker` NAT rule (restored after)."""
     _reset(lab)
     yield lab
     _reset(lab)
@@ -78,9 +78,9 @@ def fresh(lab: Lab) -> Lab:
 
 def _reset(lab: Lab) -> None:
     lab.vpn_off()
-    if lab.status()["machines"]["lab"]["state"] != "running":
-        lab.start_vm("lab")
-    lab.run_on_host(["VBoxManage", "controlvm", "lab", "natpf1", "delete", "docker"])
+    if lab.status()["machines"]["default"]["state"] != "running":
+        lab.start_vm("default")
+    lab.run_on_host(["VBoxManage", "controlvm", "default", "natpf1", "delete", "docker"])
 
 
 @pytest.fixture
