@@ -25,7 +25,7 @@ from typing import Any
 import docker_vpn_helper
 from docker_vpn_helper.errors import HelperError
 
-from . import guest, image, natfwd, natpf, net, proc, state, store, virtualbox
+from . import guest, image, natfwd, natpf, net, packages, proc, state, store, virtualbox
 from .paths import (
     FIRST_GUEST_HOST,
     FIRST_MACHINE,
@@ -168,6 +168,9 @@ class Lab:
 
         A machine that exists with another variant is rebuilt; a half-built lab is torn down first.
         """
+        missing = packages.refusal() if sys.platform.startswith("linux") else ""
+        if missing:  # first: before root is asked for, before anything is built
+            raise HelperError(missing)
         require_root()
         wanted = variant_of(**variant)
         if not self._consistent():
@@ -300,7 +303,8 @@ class Lab:
         with state.locked(self.paths) as st:
             vm = virtualbox.find(st, machine)
             if vm["state"] == "running":
-                guest.wait_booted(vm["pid"])  # e.g. just started by `VBoxManage startvm`
+                # e.g. just started by `VBoxManage startvm`
+                guest.wait_booted(vm["pid"], log=guest.console_log(self.paths, machine))
                 return
             if vm["pid"]:
                 virtualbox.stop(vm, graceful=False)  # an aborted VM's leftovers

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 
 import pytest
 
-from lab import Lab
-
-NEEDED = ("dockerd", "containerd", "sshd", "socat", "tini", "nsenter", "unshare", "ip", "docker")
+from lab import Lab, packages
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,14 +42,7 @@ def _missing() -> str | None:
         return "the lab needs Linux"
     if os.geteuid() != 0:
         return "the lab needs root"
-    absent = [
-        tool
-        for tool in NEEDED
-        if not shutil.which(tool, path=f"/usr/sbin:/sbin:{os.environ.get('PATH', '')}")
-    ]
-    if absent:
-        return f"the lab needs {', '.join(absent)}"
-    return None
+    return packages.refusal() or None
 
 
 @pytest.fixture(scope="session")

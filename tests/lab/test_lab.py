@@ -4,6 +4,7 @@ stand-ins answer like VirtualBox and docker-machine do."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import sys
@@ -375,3 +376,32 @@ def test_legacy_guest(legacy: Lab) -> None:
     )
     assert back.returncode == 0, back.stderr
     assert legacy.daemon_pid("legacy")
+
+
+def test_a_guest_that_cannot_boot_names_its_log_and_the_missing_package(
+    lab: Lab, tmp_path, monkeypatch
+):
+    """tini not installed (simulated: a PATH of the host's programs but tini): one line with the
+    boot log and the package, not 'the guest died while booting (see its console.log)'."""
+    from docker_vpn_helper.errors import HelperError
+    from lab import guest
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for entry in os.scandir(folder) if os.path.isdir(folder) else ():
+            link = bin_dir / entry.name
+            if entry.name != "tini" and not link.exists():
+                link.symlink_to(entry.path)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    try:
+        with pytest.raises(HelperError) as caught:
+            lab.add_machine("noboot")
+    finally:
+        monkeypatch.undo()
+        lab.remove_machine("noboot")
+    log = guest.console_log(lab.paths, "noboot")
+    message = caught.value.reason
+    assert message.startswith("the guest died while booting: ") and "tini" in message
+    assert f"its boot log: {log}" in message
+    assert "likely missing Debian package: tini (sudo apt-get install -y" in message
