@@ -360,15 +360,35 @@ class Lab:
     # ---- the host --------------------------------------------------------------------------------
 
     def host_env(self) -> dict[str, str]:
-        """Environment for running the tool on the lab's Mac: stand-ins first on PATH, the lab's
-        store as MACHINE_STORAGE_PATH, HOME in the lab, no inherited Docker or CA-bundle variables."""
+        """Environment for running the tool on the lab's Mac: stand-ins first on PATH, then the
+        folder of this interpreter (a virtualenv's `docker-vpn-helper`, which sudo's PATH leaves
+        out), the lab's store as MACHINE_STORAGE_PATH, HOME in the lab, no inherited Docker or
+        CA-bundle variables."""
         env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_DROP}
-        env["PATH"] = f"{self.paths.bin}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+        tool = os.path.dirname(sys.executable)
+        inherited = os.environ.get("PATH", os.defpath)
+        env["PATH"] = os.pathsep.join(
+            dict.fromkeys([str(self.paths.bin), tool, *inherited.split(os.pathsep)])
+        )
         env["MACHINE_STORAGE_PATH"] = str(self.paths.store)
         env["HOME"] = str(self.paths.home)
         env["DVH_LAB_DIR"] = str(self.paths.root)
         env["DVH_LAB_NS"] = NS_PREFIX
         return env
+
+    def attach(self, argv: list[str], env: dict[str, str] | None = None) -> int:
+        """Run argv on the lab's Mac with the caller's terminal (stdin, stdout, stderr): what
+        `lab.shell` and `lab.exec` do; its exit status."""
+        require_root()
+        if not net.exists(HOST_NS):
+            raise HelperError(
+                f"the lab is not up (no namespace {HOST_NS}): bring it up first with lab.up"
+            )
+        cmd = ["nsenter", f"--net={netns_path(HOST_NS)}", *argv]
+        try:
+            return subprocess.run(cmd, env=self.host_env() if env is None else env).returncode
+        except KeyboardInterrupt:
+            return 130
 
     def run_on_host(
         self,

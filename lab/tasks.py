@@ -1,4 +1,5 @@
-"""invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`, `lab.demo`.
+"""invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`,
+`lab.shell`, `lab.exec`, `lab.demo`.
 
 Progress and the demo's transcript go to stderr; `lab.status` prints JSON on stdout. The clone's
 tasks.py adds this collection to the tool's tasks (`invoke lab.demo`); `python -m lab demo` runs it
@@ -13,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from invoke import Collection, task
+from invoke.exceptions import Exit
 
 from docker_vpn_helper.errors import HelperError
 
@@ -85,6 +87,40 @@ def vpn_off(c, keep_stale_route=False):
 def status(c):
     """Print the lab's state as JSON."""
     print(json.dumps(_lab().status(), indent=2))
+
+
+def _on_the_mac(argv: list[str], env: dict[str, str] | None = None) -> None:
+    code = _lab().attach(argv, env)
+    if code:
+        raise Exit(code=code)
+
+
+@task
+def shell(c):
+    """A shell on the lab's Mac: its network namespace, the stand-ins and the tool on PATH,
+    MACHINE_STORAGE_PATH, HOME, DVH_LAB_DIR and DVH_LAB_NS as the lab's own commands have them."""
+    lab = _lab()
+    env = lab.host_env()
+    env["PS1"] = f"[lab {lab.paths.root} Mac] \\w\\$ "
+    say(f"a shell on the lab's Mac (namespace {HOST_NS}); `exit` leaves it")
+    _on_the_mac(["/bin/bash", "--norc", "--noprofile"], env)
+
+
+def _remainder(argv: list[str]) -> list[str]:
+    """The words after `--` on the command line, as typed (invoke keeps them as one string)."""
+    return argv[argv.index("--") + 1 :] if "--" in argv else []
+
+
+@task(name="exec")
+def exec_(c):
+    """Run the command after `--` on the lab's Mac, as lab.shell would (`invoke lab.exec --
+    docker-vpn-helper fix`); exits with its status."""
+    argv = _remainder(sys.argv)
+    if not argv:
+        raise HelperError(
+            "lab.exec: give the command after --, e.g. lab.exec -- docker-vpn-helper fix"
+        )
+    _on_the_mac(argv)
 
 
 def _docker_version(lab: Lab, host: str) -> bool:
@@ -162,4 +198,4 @@ def demo(c, keep=False):
             lab.down()
 
 
-lab = Collection("lab", up, down, vpn_on, vpn_off, status, demo)
+lab = Collection("lab", up, down, vpn_on, vpn_off, status, shell, exec_, demo)
