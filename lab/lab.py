@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from .paths import (
     HOST_NS,
     MACHINE_NAME,
     NS_PREFIX,
+    VPN_DEV,
     LabPaths,
     default_dir,
     mentions,
@@ -53,6 +55,15 @@ CLIENT_ENV_DROP = (
     "DOCKER_CONTEXT",
     "DOCKER_CONFIG",
 )
+
+
+def _is_vpn_client(pid: int | None) -> bool:
+    return bool(pid) and proc.alive(pid) and any("vpnclient.py" in a for a in proc.cmdline(pid))
+
+
+def _stop_vpn_client(pid: int | None) -> None:
+    if _is_vpn_client(pid):
+        proc.kill(pid, signal.SIGKILL, wait=2)  # type: ignore[arg-type]
 
 
 def require_root() -> None:
@@ -272,20 +283,40 @@ class Lab:
     # ---- the VPN -------------------------------------------------------------------------------
 
     def vpn_on(self, mode: str = "drop") -> None:
-        """Hijack 192.168.99.0/24 into utun0: `drop` (hangs), `unreachable`/`blackhole`/`prohibit` (fast)."""
+        """Connect the fake VPN: 192.168.99.0/24 goes into utun0 (`drop` hangs, `unreachable`/
+        `blackhole`/`prohibit` fail fast) and its client holds utun0 open, as a connected VPN's
+        does (so `routes.restore` refuses to take the route)."""
         require_root()
         if mode not in net.VPN_MODES:
             raise HelperError(f"unknown VPN mode {mode!r} (one of {', '.join(net.VPN_MODES)})")
         net.vpn_on(mode)
         with state.locked(self.paths) as st:
             st["vpn"] = mode
+            if not _is_vpn_client(st.get("vpn_client")):
+                st["vpn_client"] = self._start_vpn_client()
 
     def vpn_off(self, keep_stale_route: bool = False) -> None:
-        """Give 192.168.99.0/24 back to vboxnet0 (or leave it on a dead utun0 with keep_stale_route)."""
+        """Disconnect: the client quits and 192.168.99.0/24 goes back to vboxnet0, or, with
+        keep_stale_route, stays on the dead utun0 (a client that quit without cleaning up)."""
         require_root()
-        net.vpn_off(keep_stale_route)
         with state.locked(self.paths) as st:
+            _stop_vpn_client(st.pop("vpn_client", None))
+            net.vpn_off(keep_stale_route)
             st["vpn"] = "stale-route" if keep_stale_route else None
+
+    def _start_vpn_client(self) -> int:
+        script = Path(__file__).with_name("vpnclient.py")
+        argv = ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-I", "-S"]
+        pid = proc.spawn_daemon([*argv, str(script), VPN_DEV], self.paths.logs / "vpnclient.log")
+        deadline = time.monotonic() + 5.0
+        while not net.carrier(VPN_DEV):
+            if not proc.alive(pid) or time.monotonic() > deadline:
+                raise HelperError(
+                    f"the fake VPN's client did not attach to {VPN_DEV}: see "
+                    f"{self.paths.logs / 'vpnclient.log'}"
+                )
+            time.sleep(0.02)
+        return pid
 
     # ---- VMs -------------------------------------------------------------------------------------
 
@@ -445,6 +476,7 @@ class Lab:
             "up": up,
             "namespaces": net.lab_namespaces(),
             "vpn": st.get("vpn"),
+            "vpn_client": _is_vpn_client(st.get("vpn_client")),  # holds utun0: connected
             "route": net.route_to_hostonly() if up else "",
             "machines": machines,
         }

@@ -69,15 +69,22 @@ def down(c):
 
 @task(name="vpn-on", help={"mode": "drop (hangs, default), unreachable, blackhole or prohibit"})
 def vpn_on(c, mode="drop"):
-    """Turn the fake VPN on: 192.168.99.0/24 now goes into utun0."""
+    """Connect the fake VPN: 192.168.99.0/24 now goes into utun0, which its client holds open
+    (routes.restore refuses while it does)."""
     lab = _lab()
     lab.vpn_on(mode)
     say(f"VPN on ({mode}): {lab.status()['route']}")
 
 
-@task(name="vpn-off", help={"keep-stale-route": "leave the route on a dead utun0"})
+@task(
+    name="vpn-off",
+    help={
+        "keep-stale-route": "the client quits but its route stays, on the dead utun0 (what "
+        "routes.restore repairs)"
+    },
+)
 def vpn_off(c, keep_stale_route=False):
-    """Turn the fake VPN off and give 192.168.99.0/24 back to vboxnet0."""
+    """Disconnect the fake VPN: its client quits and 192.168.99.0/24 goes back to vboxnet0."""
     lab = _lab()
     lab.vpn_off(keep_stale_route)
     say(f"VPN off: {lab.status()['route']}")

@@ -116,7 +116,7 @@ def test_create_is_refused_on_the_vpn_and_works_off_it(lab: Lab, tmp_path):
         )
         assert "utun0" in refused.stderr and not log.exists()
         lab.vpn_off()
-        created = tool(lab, "fix", "--machine", name, env=env, timeout=300)
+        created = tool(lab, "fix", "--machine", name, "--create", env=env, timeout=300)
         assert created.returncode == 0, created.stderr
         assert log.read_text() == "restarted\n"
         assert_docker_works(lab, name)
@@ -293,3 +293,18 @@ def test_restore_walks_back_then_original_is_docker_machines_own(lab: Lab, machi
     assert docker(lab, machine, f"tcp://{vm_ip(lab, machine)}:2376").returncode == 0
     nothing = tool(lab, "restore", "--machine", machine)
     assert nothing.returncode == 1 and "nothing left to undo" in nothing.stderr
+
+
+def test_a_misspelled_machine_is_no_such_machine_even_on_the_vpn(lab: Lab):
+    lab.vpn_on("drop")
+    try:
+        done = tool(lab, "fix", "--machine", "defualt", "--shell", "bash")
+    finally:
+        lab.vpn_off()
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"docker-vpn-helper: no machine 'defualt' in the store {lab.paths.store} (it has: "
+    )
+    assert "did you mean 'default'?" in done.stderr and "VPN" not in done.stderr
+    assert done.stdout == "false\n"  # eval "$(...)" fails too
+    assert "defualt" not in lab.status()["machines"]
