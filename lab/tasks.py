@@ -55,8 +55,7 @@ def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
     say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")
-    say(f"use it: export PATH={lab.paths.bin}:$PATH MACHINE_STORAGE_PATH={lab.paths.store}")
-    say(f"        and run commands on the lab's Mac with: nsenter --net=/run/netns/{HOST_NS} ...")
+    say("use it on the lab's Mac: lab.shell, or lab.exec -- CMD (e.g. docker-vpn-helper fix)")
 
 
 @task
