@@ -10,12 +10,10 @@ import os
 import pty
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from .support import store as dm
+from .support.user import user_world
 
 SHELLS = {
     "bash": (["bash", "--norc", "--noprofile", "-c"], 'eval "$({cmd})"', "$?"),
@@ -28,30 +26,10 @@ SHELLS = {
 PIPED = {"fish": "{cmd} | source"}
 
 
-def command_on_path(folder: Path) -> Path:
-    """A `docker-vpn-helper` as installed: this interpreter running the package."""
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / "docker-vpn-helper"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m docker_vpn_helper "$@"\n')
-    script.chmod(0o755)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A store with one machine, `default`, and a PATH with the command on it."""
-    root = tmp_path_factory.mktemp("eval")
-    store = root / "store"
-    dm.create_certs(store)
-    dm.create_machine(store, "default", "192.168.99.100", 50157)
-    bin_dir = command_on_path(root / "bin")
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "HOME": str(root),
-        "MACHINE_STORAGE_PATH": str(store),
-        "LANG": "C.UTF-8",
-    }
-    return store, env
+    return user_world(tmp_path_factory.mktemp("eval"), "default")
 
 
 def shell(name: str, script: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ shells and make, against a docker-machine store; tests/lab/test_readme.py runs t
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +13,7 @@ import pytest
 from lab import packages
 
 from . import readme
-from .support import store as dm
-from .test_eval import command_on_path
+from .support.user import user_world
 
 SHELL_OF = {"bash": "/bin/bash", "fish": "/usr/bin/fish", "tcsh": "/usr/bin/tcsh"}
 ARGV = {
@@ -30,19 +28,7 @@ ARGV = {
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The README's machines, `default` and `dev`, in a store; the command on PATH."""
-    root = tmp_path_factory.mktemp("readme")
-    store = root / "store"
-    dm.create_certs(store)
-    dm.create_machine(store, "default", "192.168.99.100", 50157)
-    dm.create_machine(store, "dev", "192.168.99.101", 50158)
-    bin_dir = command_on_path(root / "bin")
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "HOME": str(root),
-        "MACHINE_STORAGE_PATH": str(store),
-        "LANG": "C.UTF-8",
-    }
-    return store, env
+    return user_world(tmp_path_factory.mktemp("readme"), "default", "dev")
 
 
 def run_in(shell: str, script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
