@@ -1,12 +1,14 @@
 """Give pre-tasks the caller's machine: invoke calls pre-tasks without the caller's arguments.
 
 Also runs a task once per machine when it was given several (`fix --machine a --machine b`,
-`fix --all`).
+`fix --all`); `environment_of()` then names the one machine whose environment is printed (one
+eval can set one machine's variables).
 """
 
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from functools import cache
 
 from invoke import Call, Executor, Task
@@ -15,7 +17,15 @@ from invoke.exceptions import Exit
 from .errors import HelperError
 
 # The flags every stage takes and that must reach its prerequisites unchanged.
-SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run")
+SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run", "create")
+# (first machine, the others) while a task runs once per machine of a list.
+_MACHINES: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar("machines", default=None)
+
+
+def environment_of() -> tuple[str, tuple[str, ...]] | None:
+    """While a task runs for several machines: (the first, whose environment is printed, the
+    others); None for a single machine."""
+    return _MACHINES.get()
 
 
 def _accepts(task: Task, name: str) -> bool:
@@ -57,6 +67,9 @@ class MachineExecutor(Executor):
                 raise HelperError(f"--all: the store {store} has no machines")
         if not isinstance(machines, list):
             return [call]
+        machines = list(dict.fromkeys(machines))  # `--machine a --machine a` is one machine
+        if len(machines) > 1:
+            _MACHINES.set((machines[0], tuple(machines[1:])))
         return [
             Call(
                 call.task,
@@ -89,6 +102,9 @@ class MachineExecutor(Executor):
                 for k, v in call.kwargs.items()
                 if k not in SHARED_FLAGS or _accepts(call.task, k)
             }
+            if inherited is not None and _accepts(call.task, "create"):
+                # A prerequisite creates a missing machine only when its caller was asked to.
+                call.kwargs.setdefault("create", False)
             shared = {k: v for k, v in call.kwargs.items() if k in SHARED_FLAGS}
             expanded.extend(self._expand(call.pre, shared))
             expanded.append(call)
@@ -97,6 +113,7 @@ class MachineExecutor(Executor):
 
     def execute(self, *tasks):  # type: ignore[override]
         """Run the tasks; a HelperError, or anything unforeseen, ends as one line, not a traceback."""
+        token = _MACHINES.set(None)
         try:
             return super().execute(*tasks)
         except Exit:
@@ -109,10 +126,16 @@ class MachineExecutor(Executor):
                 "place; run the same command again to finish",
                 code=130,
             )
+        except PermissionError as exc:
+            from .journal import permission_denied
+
+            error = permission_denied(exc)
         except Exception as exc:
             if os.environ.get("DVH_DEBUG"):
                 raise
             error = HelperError(
                 f"unexpected {type(exc).__name__}: {exc} (set DVH_DEBUG=1 to see where)"
             )
+        finally:
+            _MACHINES.reset(token)
         raise Exit(error.message, error.code)

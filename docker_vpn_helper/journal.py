@@ -8,14 +8,59 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from .core.fsutil import Busy, ProcessLock, atomic_write, backup_files, timestamp
+from .core.history import Run
 from .errors import HelperError
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
+
+
+def owner(path: Path) -> str:
+    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        try:
+            import pwd
+
+            return pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            return f"uid {uid}"
+    return "someone else"
+
+
+def store_of(path: Path) -> Path | None:
+    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
+    for candidate in path.parents:
+        if candidate.name == "machines":
+            return candidate.parent
+    return None
+
+
+def permission_denied(exc: PermissionError) -> HelperError:
+    """One line for a file of the store we may not write, typically after an accidental
+    `sudo docker-vpn-helper ...` left it to root: who owns it and the command that gives the
+    store back."""
+    path = Path(exc.filename) if exc.filename else None
+    if path is None:
+        return HelperError(f"permission denied: {exc.strerror or exc}")
+    store = store_of(path)
+    who = owner(path)
+    mine = os.geteuid() if hasattr(os, "geteuid") else -1
+    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
+    if store is None:
+        return HelperError(f"cannot write {path}: {belongs}, not to you")
+    return HelperError(
+        f"cannot write {path}: {belongs}, not to you: give the store back to yourself with "
+        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
+    )
 
 
 class Journal:
@@ -36,13 +81,19 @@ class Journal:
         so an interrupted run is undoable too."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.folder / MANIFEST
-        data = json.loads(path.read_text()) if path.exists() else {"machine": self.name}
+        data = json.loads(path.read_text()) if path.exists() else self._first_entries()
         for key, value in entries.items():
             if isinstance(value, dict):
                 data.setdefault(key, {}).update(value)
             else:
                 data[key] = value
         atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
+
+    def _first_entries(self) -> dict[str, Any]:
+        """What a new manifest starts with: the machine, and the command (for restore --list)."""
+        from .adapters.host import command_line
+
+        return {"machine": self.name, "command": command_line()}
 
     def back_up(self, paths: list[Path]) -> dict[Path, Path]:
         """Copy the existing `paths` into this run's folder and note them: {original: copy}."""
@@ -64,6 +115,10 @@ class Journal:
                 runs.append((path.parent, manifest))
         return runs
 
+    def history(self) -> list[Run]:
+        """Every earlier run, oldest first (what restore plans from)."""
+        return [Run(folder.name, folder, manifest) for folder, manifest in self.earlier_runs()]
+
     def lock(self) -> str:
         """One run at a time per machine: a second run stops instead of interleaving its writes.
 
@@ -76,6 +131,10 @@ class Journal:
         lock = ProcessLock(self.lock_path)
         try:
             previous = lock.acquire()
+        except PermissionError as exc:
+            if not exc.filename:
+                exc.filename = str(self.lock_path)
+            raise permission_denied(exc) from None
         except Busy as busy:
             raise HelperError(
                 f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "

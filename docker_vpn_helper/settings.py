@@ -65,6 +65,10 @@ class Settings:
     # that port) or "config" (the configured default, which a new forward may move past when
     # another machine already has it).
     port_source: str = "config"
+    # Where storage_path came from: "flag" (--storage-path), "config" (vpnhelper.storage_path),
+    # "environment" ($MACHINE_STORAGE_PATH) or "default" (~/.docker/machine, docker-machine's
+    # own default, the only store that may not exist yet on a first run).
+    storage_source: str = "default"
 
 
 def default_storage_path(environ: Mapping[str, str]) -> Path:
@@ -92,6 +96,12 @@ def resolve(
     section.update({k: v for k, v in dict(config).items() if k in DEFAULTS})
     store = storage_path or section["storage_path"]
     store_path = Path(store).expanduser() if store else default_storage_path(environ)
+    if storage_path:
+        storage_source = "flag"
+    elif store:
+        storage_source = "config"
+    else:
+        storage_source = "environment" if environ.get("MACHINE_STORAGE_PATH") else "default"
     name = machine or section["machine"]
     remembered = None if port else remembered_port(store_path, name)
     if port:
@@ -117,4 +127,5 @@ def resolve(
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
         dry_run=bool(dry_run),
         port_source=source,
+        storage_source=storage_source,
     )

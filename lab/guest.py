@@ -16,6 +16,8 @@ import tarfile
 import time
 from pathlib import Path
 
+from docker_vpn_helper.errors import HelperError
+
 from . import proc, store
 from .paths import LabPaths, netns_path, vm_ns
 
@@ -158,7 +160,12 @@ def power_on(paths: LabPaths, machine: str) -> int:
         str(vm / "iso" / "boot.sh"),
         str(vm),
     ]
-    return proc.spawn_daemon(argv, vm / "console.log")
+    return proc.spawn_daemon(argv, console_log(paths, machine))
+
+
+def console_log(paths: LabPaths, machine: str) -> Path:
+    """Where a guest's boot writes (its stage 1, boot.sh, and what it starts)."""
+    return paths.vm_dir(machine) / "console.log"
 
 
 def init_pid(vm_pid: int | None) -> int | None:
@@ -180,14 +187,35 @@ def booted(vm_pid: int | None) -> bool:
     return bool(root) and (root / "run" / "boot2docker.booted").exists()  # type: ignore[operator]
 
 
-def wait_booted(vm_pid: int, timeout: float = 30.0) -> None:
+def wait_booted(vm_pid: int, timeout: float = 30.0, log: Path | None = None) -> None:
+    """Wait until the guest has booted; a guest that dies or hangs is one line naming its boot
+    log (`log`, the VM's console.log) and the package a missing program is likely in."""
     deadline = time.monotonic() + timeout
     while not booted(vm_pid):
         if not proc.alive(vm_pid):
-            raise RuntimeError("the guest died while booting (see its console.log)")
+            raise HelperError(boot_failure("died while booting", log))
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the guest did not boot within {timeout:.0f} s")
+            raise HelperError(boot_failure(f"did not boot within {timeout:.0f} s", log))
         time.sleep(0.05)
+
+
+def boot_failure(what: str, log: Path | None) -> str:
+    """`the guest <what>: <the log's last line>; its boot log: <log>` and the likely package."""
+    from . import packages
+
+    if log is None:
+        return f"the guest {what}"
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        text = ""
+    last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+    said = f": {last}" if last else ""
+    line = f"the guest {what}{said}; its boot log: {log}"
+    package = packages.likely_package(text)
+    if package:
+        line += f"; likely missing Debian package: {package} ({packages.apt_line([package])})"
+    return line
 
 
 def power_off(vm_pid: int | None, graceful: bool, timeout: float = 40.0) -> None:

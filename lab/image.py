@@ -5,9 +5,9 @@ socat with the shared libraries it needs: Debian's busybox `nc` has no UDP mode 
 busybox applet answers UDP, so the UDP echo is socat's. The root file system is put together on
 the lab's host (the guest sees the same /usr), copied into the guest and `docker import`ed there.
 
-    lab.load_image("lab")                       # once per VM disk; cheap when already there
-    lab.guest_run("lab", ["docker", "run", "-d", "-p", "8080:8080", IMAGE, *http_server(8080)])
-    lab.guest_run("lab", ["docker", "run", "-d", "-p", "5353:5353/udp", IMAGE, *udp_echo(5353)])
+    lab.load_image("default")                       # once per VM disk; cheap when already there
+    lab.guest_run("default", ["docker", "run", "-d", "-p", "8080:8080", IMAGE, *http_server(8080)])
+    lab.guest_run("default", ["docker", "run", "-d", "-p", "5353:5353/udp", IMAGE, *udp_echo(5353)])
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Lab: a Mac behind a VPN, on Linux. Namespaces stand in for the Mac and its VMs, the stand-ins
 for VirtualBox and docker-machine; SSH, TLS, dockerd and the docker CLI are real.
 
-    lab = Lab().up()          # dvhlab-host + one boot2docker-like guest "lab" at 192.168.99.100
+    lab = Lab().up()          # dvhlab-host + one boot2docker-like guest "default" at 192.168.99.100
     lab.vpn_on()              # 192.168.99.0/24 now goes into utun0
     lab.run_on_host(["docker-machine", "ls"])
     lab.down()
@@ -19,18 +19,21 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import docker_vpn_helper
 from docker_vpn_helper.errors import HelperError
 
-from . import guest, image, natfwd, natpf, net, proc, state, store, virtualbox
+from . import guest, image, natfwd, natpf, net, packages, proc, state, store, virtualbox
 from .paths import (
     FIRST_GUEST_HOST,
+    FIRST_MACHINE,
     HOST_NS,
     MACHINE_NAME,
     NS_PREFIX,
+    VPN_DEV,
     LabPaths,
     default_dir,
     mentions,
@@ -52,6 +55,15 @@ CLIENT_ENV_DROP = (
     "DOCKER_CONTEXT",
     "DOCKER_CONFIG",
 )
+
+
+def _is_vpn_client(pid: int | None) -> bool:
+    return bool(pid) and proc.alive(pid) and any("vpnclient.py" in a for a in proc.cmdline(pid))
+
+
+def _stop_vpn_client(pid: int | None) -> None:
+    if _is_vpn_client(pid):
+        proc.kill(pid, signal.SIGKILL, wait=2)  # type: ignore[arg-type]
 
 
 def require_root() -> None:
@@ -162,11 +174,14 @@ class Lab:
 
     # ---- life cycle ---------------------------------------------------------------------------
 
-    def up(self, machines: tuple[str, ...] | list[str] = ("lab",), **variant: Any) -> Lab:
+    def up(self, machines: tuple[str, ...] | list[str] = (FIRST_MACHINE,), **variant: Any) -> Lab:
         """Build the lab (idempotent): the host, the store, and each machine running with `variant`.
 
         A machine that exists with another variant is rebuilt; a half-built lab is torn down first.
         """
+        missing = packages.refusal() if sys.platform.startswith("linux") else ""
+        if missing:  # first: before root is asked for, before anything is built
+            raise HelperError(missing)
         require_root()
         wanted = variant_of(**variant)
         if not self._consistent():
@@ -268,20 +283,40 @@ class Lab:
     # ---- the VPN -------------------------------------------------------------------------------
 
     def vpn_on(self, mode: str = "drop") -> None:
-        """Hijack 192.168.99.0/24 into utun0: `drop` (hangs), `unreachable`/`blackhole`/`prohibit` (fast)."""
+        """Connect the fake VPN: 192.168.99.0/24 goes into utun0 (`drop` hangs, `unreachable`/
+        `blackhole`/`prohibit` fail fast) and its client holds utun0 open, as a connected VPN's
+        does (so `routes.restore` refuses to take the route)."""
         require_root()
         if mode not in net.VPN_MODES:
             raise HelperError(f"unknown VPN mode {mode!r} (one of {', '.join(net.VPN_MODES)})")
         net.vpn_on(mode)
         with state.locked(self.paths) as st:
             st["vpn"] = mode
+            if not _is_vpn_client(st.get("vpn_client")):
+                st["vpn_client"] = self._start_vpn_client()
 
     def vpn_off(self, keep_stale_route: bool = False) -> None:
-        """Give 192.168.99.0/24 back to vboxnet0 (or leave it on a dead utun0 with keep_stale_route)."""
+        """Disconnect: the client quits and 192.168.99.0/24 goes back to vboxnet0, or, with
+        keep_stale_route, stays on the dead utun0 (a client that quit without cleaning up)."""
         require_root()
-        net.vpn_off(keep_stale_route)
         with state.locked(self.paths) as st:
+            _stop_vpn_client(st.pop("vpn_client", None))
+            net.vpn_off(keep_stale_route)
             st["vpn"] = "stale-route" if keep_stale_route else None
+
+    def _start_vpn_client(self) -> int:
+        script = Path(__file__).with_name("vpnclient.py")
+        argv = ["nsenter", f"--net={netns_path(HOST_NS)}", sys.executable, "-I", "-S"]
+        pid = proc.spawn_daemon([*argv, str(script), VPN_DEV], self.paths.logs / "vpnclient.log")
+        deadline = time.monotonic() + 5.0
+        while not net.carrier(VPN_DEV):
+            if not proc.alive(pid) or time.monotonic() > deadline:
+                raise HelperError(
+                    f"the fake VPN's client did not attach to {VPN_DEV}: see "
+                    f"{self.paths.logs / 'vpnclient.log'}"
+                )
+            time.sleep(0.02)
+        return pid
 
     # ---- VMs -------------------------------------------------------------------------------------
 
@@ -299,7 +334,8 @@ class Lab:
         with state.locked(self.paths) as st:
             vm = virtualbox.find(st, machine)
             if vm["state"] == "running":
-                guest.wait_booted(vm["pid"])  # e.g. just started by `VBoxManage startvm`
+                # e.g. just started by `VBoxManage startvm`
+                guest.wait_booted(vm["pid"], log=guest.console_log(self.paths, machine))
                 return
             if vm["pid"]:
                 virtualbox.stop(vm, graceful=False)  # an aborted VM's leftovers
@@ -355,15 +391,35 @@ class Lab:
     # ---- the host --------------------------------------------------------------------------------
 
     def host_env(self) -> dict[str, str]:
-        """Environment for running the tool on the lab's Mac: stand-ins first on PATH, the lab's
-        store as MACHINE_STORAGE_PATH, HOME in the lab, no inherited Docker or CA-bundle variables."""
+        """Environment for running the tool on the lab's Mac: stand-ins first on PATH, then the
+        folder of this interpreter (a virtualenv's `docker-vpn-helper`, which sudo's PATH leaves
+        out), the lab's store as MACHINE_STORAGE_PATH, HOME in the lab, no inherited Docker or
+        CA-bundle variables."""
         env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_DROP}
-        env["PATH"] = f"{self.paths.bin}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+        tool = os.path.dirname(sys.executable)
+        inherited = os.environ.get("PATH", os.defpath)
+        env["PATH"] = os.pathsep.join(
+            dict.fromkeys([str(self.paths.bin), tool, *inherited.split(os.pathsep)])
+        )
         env["MACHINE_STORAGE_PATH"] = str(self.paths.store)
         env["HOME"] = str(self.paths.home)
         env["DVH_LAB_DIR"] = str(self.paths.root)
         env["DVH_LAB_NS"] = NS_PREFIX
         return env
+
+    def attach(self, argv: list[str], env: dict[str, str] | None = None) -> int:
+        """Run argv on the lab's Mac with the caller's terminal (stdin, stdout, stderr): what
+        `lab.shell` and `lab.exec` do; its exit status."""
+        require_root()
+        if not net.exists(HOST_NS):
+            raise HelperError(
+                f"the lab is not up (no namespace {HOST_NS}): bring it up first with lab.up"
+            )
+        cmd = ["nsenter", f"--net={netns_path(HOST_NS)}", *argv]
+        try:
+            return subprocess.run(cmd, env=self.host_env() if env is None else env).returncode
+        except KeyboardInterrupt:
+            return 130
 
     def run_on_host(
         self,
@@ -420,6 +476,7 @@ class Lab:
             "up": up,
             "namespaces": net.lab_namespaces(),
             "vpn": st.get("vpn"),
+            "vpn_client": _is_vpn_client(st.get("vpn_client")),  # holds utun0: connected
             "route": net.route_to_hostonly() if up else "",
             "machines": machines,
         }

@@ -151,6 +151,12 @@ def vpn_off(keep_stale_route: bool = False) -> None:
         ip("link", "delete", VPN_DEV, ns=HOST_NS)
 
 
+def carrier(dev: str) -> bool:
+    """Whether `dev` in the Mac's namespace has a carrier: for a tun device, a process holds it."""
+    line = ip("-o", "link", "show", "dev", dev, ns=HOST_NS, check=False)
+    return "LOWER_UP" in line  # up with a carrier; a tun nobody holds shows NO-CARRIER
+
+
 def route_to_hostonly() -> str:
     """The host's current route line for 192.168.99.0/24 (any type), '' if none."""
     out = ip("route", "show", "table", "main", ns=HOST_NS)

@@ -18,6 +18,9 @@ HOSTONLY_BRIDGE = "vboxnet0"
 HOSTONLY_HOST_IP = "192.168.99.1"
 HOSTONLY_NET = "192.168.99.0/24"
 FIRST_GUEST_HOST = 100
+# The machine `up` builds when given none: the name docker-machine users have and the tool's
+# default, so that a plain `docker-vpn-helper fix` works in the lab.
+FIRST_MACHINE = "default"
 NAT_GUEST_IP = "10.0.2.15"
 VPN_DEV = "utun0"
 

@@ -1,4 +1,5 @@
-"""invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`, `lab.demo`.
+"""invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`,
+`lab.shell`, `lab.exec`, `lab.demo`.
 
 Progress and the demo's transcript go to stderr; `lab.status` prints JSON on stdout. The clone's
 tasks.py adds this collection to the tool's tasks (`invoke lab.demo`); `python -m lab demo` runs it
@@ -13,10 +14,11 @@ import time
 from typing import TYPE_CHECKING
 
 from invoke import Collection, task
+from invoke.exceptions import Exit
 
 from docker_vpn_helper.errors import HelperError
 
-from .paths import HOST_NS
+from .paths import FIRST_MACHINE, HOST_NS
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -40,7 +42,7 @@ def say(line: str) -> None:
 @task(
     iterable=["machine"],
     help={
-        "machine": "machine name (repeatable; default: lab)",
+        "machine": f"machine name (repeatable; default: {FIRST_MACHINE})",
         "legacy-ssh": "guest sshd accepts only ssh-rsa signatures (pre-2016 boot2docker)",
         "cert-profile": "daemon certificate as docker-machine v0.16 (IP+localhost) or v0.4 (IP only)",
     },
@@ -48,12 +50,12 @@ def say(line: str) -> None:
 def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
     """Build the lab (idempotent): dvhlab-host, the store, and each machine running."""
     started = time.monotonic()
-    lab = _lab().up(tuple(machine or ["lab"]), legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    machines = tuple(machine or [FIRST_MACHINE])
+    lab = _lab().up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
     say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")
-    say(f"use it: export PATH={lab.paths.bin}:$PATH MACHINE_STORAGE_PATH={lab.paths.store}")
-    say(f"        and run commands on the lab's Mac with: nsenter --net=/run/netns/{HOST_NS} ...")
+    say("use it on the lab's Mac: lab.shell, or lab.exec -- CMD (e.g. docker-vpn-helper fix)")
 
 
 @task
@@ -66,15 +68,22 @@ def down(c):
 
 @task(name="vpn-on", help={"mode": "drop (hangs, default), unreachable, blackhole or prohibit"})
 def vpn_on(c, mode="drop"):
-    """Turn the fake VPN on: 192.168.99.0/24 now goes into utun0."""
+    """Connect the fake VPN: 192.168.99.0/24 now goes into utun0, which its client holds open
+    (routes.restore refuses while it does)."""
     lab = _lab()
     lab.vpn_on(mode)
     say(f"VPN on ({mode}): {lab.status()['route']}")
 
 
-@task(name="vpn-off", help={"keep-stale-route": "leave the route on a dead utun0"})
+@task(
+    name="vpn-off",
+    help={
+        "keep-stale-route": "the client quits but its route stays, on the dead utun0 (what "
+        "routes.restore repairs)"
+    },
+)
 def vpn_off(c, keep_stale_route=False):
-    """Turn the fake VPN off and give 192.168.99.0/24 back to vboxnet0."""
+    """Disconnect the fake VPN: its client quits and 192.168.99.0/24 goes back to vboxnet0."""
     lab = _lab()
     lab.vpn_off(keep_stale_route)
     say(f"VPN off: {lab.status()['route']}")
@@ -86,12 +95,46 @@ def status(c):
     print(json.dumps(_lab().status(), indent=2))
 
 
+def _on_the_mac(argv: list[str], env: dict[str, str] | None = None) -> None:
+    code = _lab().attach(argv, env)
+    if code:
+        raise Exit(code=code)
+
+
+@task
+def shell(c):
+    """A shell on the lab's Mac: its network namespace, the stand-ins and the tool on PATH,
+    MACHINE_STORAGE_PATH, HOME, DVH_LAB_DIR and DVH_LAB_NS as the lab's own commands have them."""
+    lab = _lab()
+    env = lab.host_env()
+    env["PS1"] = f"[lab {lab.paths.root} Mac] \\w\\$ "
+    say(f"a shell on the lab's Mac (namespace {HOST_NS}); `exit` leaves it")
+    _on_the_mac(["/bin/bash", "--norc", "--noprofile"], env)
+
+
+def _remainder(argv: list[str]) -> list[str]:
+    """The words after `--` on the command line, as typed (invoke keeps them as one string)."""
+    return argv[argv.index("--") + 1 :] if "--" in argv else []
+
+
+@task(name="exec")
+def exec_(c):
+    """Run the command after `--` on the lab's Mac, as lab.shell would (`invoke lab.exec --
+    docker-vpn-helper fix`); exits with its status."""
+    argv = _remainder(sys.argv)
+    if not argv:
+        raise HelperError(
+            "lab.exec: give the command after --, e.g. lab.exec -- docker-vpn-helper fix"
+        )
+    _on_the_mac(argv)
+
+
 def _docker_version(lab: Lab, host: str) -> bool:
     env = lab.host_env()
     env.update(
         DOCKER_HOST=host,
         DOCKER_TLS_VERIFY="1",
-        DOCKER_CERT_PATH=str(lab.paths.machine_dir("lab")),
+        DOCKER_CERT_PATH=str(lab.paths.machine_dir(FIRST_MACHINE)),
     )
     say(f"$ DOCKER_HOST={host} docker version")
     version = [
@@ -109,8 +152,8 @@ def _docker_version(lab: Lab, host: str) -> bool:
 
 
 def _fix(lab: Lab, round_: int) -> None:
-    argv = [sys.executable, "-m", "docker_vpn_helper", "fix", "--machine", "lab"]
-    say(f"$ docker-vpn-helper fix --machine lab   # round {round_}")
+    argv = [sys.executable, "-m", "docker_vpn_helper", "fix"]
+    say(f"$ docker-vpn-helper fix   # machine {FIRST_MACHINE!r}, round {round_}")
     result = lab.run_on_host(argv, timeout=180)
     for line in result.stderr.strip().splitlines():
         say(f"  {line}")
@@ -126,7 +169,8 @@ def demo(c, keep=False):
     lab = _lab()
     try:
         say(
-            "== a Mac with docker-machine's VM 'lab' at 192.168.99.100 (made by docker-machine 0.4)"
+            f"== a Mac with docker-machine's VM {FIRST_MACHINE!r} at 192.168.99.100 (made by "
+            "docker-machine 0.4)"
         )
         lab.up(cert_profile="v0.4")
         if not _docker_version(lab, DIRECT):
@@ -136,7 +180,13 @@ def demo(c, keep=False):
         say(f"  route now: {lab.status()['route']}")
         _docker_version(lab, DIRECT)
         say("== forwarding the port by hand is not enough: the certificate does not name localhost")
-        rule = ["VBoxManage", "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376"]
+        rule = [
+            "VBoxManage",
+            "controlvm",
+            FIRST_MACHINE,
+            "natpf1",
+            "docker,tcp,127.0.0.1,2376,,2376",
+        ]
         say("$ " + " ".join(rule))
         lab.run_on_host(rule)
         _docker_version(lab, FORWARDED)
@@ -154,4 +204,4 @@ def demo(c, keep=False):
             lab.down()
 
 
-lab = Collection("lab", up, down, vpn_on, vpn_off, status, demo)
+lab = Collection("lab", up, down, vpn_on, vpn_off, status, shell, exec_, demo)

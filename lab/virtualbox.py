@@ -193,7 +193,7 @@ def start(paths: LabPaths, vm: VM, wait: bool = False) -> None:
     for rule in rules(vm):
         vm["forwarders"][rule.name] = natpf.start(paths, vm["name"], rule)
     if wait:
-        guest.wait_booted(vm["pid"])
+        guest.wait_booted(vm["pid"], log=guest.console_log(paths, vm["name"]))
 
 
 def stop(vm: VM, graceful: bool) -> None:

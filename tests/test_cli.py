@@ -66,3 +66,46 @@ def test_env_print_flags_are_read_as_invoke_reads_them():
     }
     for other in (["--machine", "a", "--machine", "b"], ["--help"], ["-m", "a"], ["--unset=1"]):
         assert cli.quick_flags(["env.print", *other], "env.print") is None
+
+
+def command(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "docker_vpn_helper", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_help_task_is_help_for_the_task():
+    asked = command("help", "fix")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout == command("--help", "fix").stdout
+    assert asked.stdout.startswith("Usage: docker-vpn-helper [--core-opts] fix")
+    assert command("help").stdout == command("--help").stdout
+
+
+def test_quiet_prints_nothing_on_stderr_unless_it_fails(tmp_path, monkeypatch):
+    from .stages.standins import showvminfo
+    from .stages.test_faults import fake_vboxmanage
+    from .support import store as dm
+
+    store = tmp_path / "store"
+    dm.create_certs(store)
+    dm.create_machine(store, "default", "192.168.99.100", 50157)
+    vbox = fake_vboxmanage(tmp_path / "bin", showvminfo())
+    monkeypatch.setenv("INVOKE_VPNHELPER_VBOXMANAGE", str(vbox))
+    # A dry-run cert.issue talks (banners, plans) and succeeds with VirtualBox stood in.
+    loud = command("cert.issue", "--storage-path", str(store), "--dry-run")
+    assert loud.returncode == 0 and "=====[default] Issuing the daemon certificate" in loud.stderr
+    for argv in (
+        ["--quiet", "cert.issue", "--storage-path", str(store), "--dry-run"],
+        ["cert.issue", "--storage-path", str(store), "--dry-run", "--quiet"],
+    ):
+        quiet = command(*argv)
+        assert quiet.returncode == 0 and quiet.stderr == "", argv
+    failed = command("restore", "--storage-path", str(store), "--quiet")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("docker-vpn-helper: no backups for 'default'")
+    assert "--quiet" in command("--help").stdout

@@ -19,6 +19,10 @@ NOT_FOUND = 127  # what the shell returns for a missing program
 NOT_EXECUTABLE = 126  # ... and for a file it may not execute
 
 
+class NotInstalled(HelperError):
+    """The program to run is not installed (or not on PATH)."""
+
+
 @dataclass(frozen=True)
 class Output:
     stdout: str
@@ -50,7 +54,7 @@ def run(c: Context, argv: Sequence[str], *, timeout: float, what: str = "") -> O
         raise HelperError(late) from None
     missing = ("not found", "No such file or directory")  # a bare name / a configured path
     if result.exited == NOT_FOUND and any(m in result.stderr for m in missing):
-        raise HelperError(f"{argv[0]} is not installed or not on PATH ({what or 'needed here'})")
+        raise NotInstalled(f"{argv[0]} is not installed or not on PATH ({what or 'needed here'})")
     if result.exited == NOT_EXECUTABLE and f"{argv[0]}: Permission denied" in result.stderr:
         raise HelperError(f"{argv[0]} is not executable ({what or 'needed here'})")
     return Output(result.stdout, result.stderr, result.exited)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..core import vbox
 from ..errors import HelperError
-from .host import Output, run
+from .host import NotInstalled, Output, run
 
 if TYPE_CHECKING:
     from invoke import Context
@@ -17,6 +17,7 @@ class VBoxManage:
         self._c = c
         self._binary = binary
         self._timeout = timeout
+        self._version: tuple[int, int, int] | None = None
 
     def _run(self, *args: str) -> Output:
         return run(self._c, [self._binary, *args], timeout=self._timeout, what="VBoxManage")
@@ -39,9 +40,22 @@ class VBoxManage:
         return vbox.parse_list_vms(output.stdout)
 
     def version(self) -> tuple[int, int, int]:
-        output = self._run("--version")
-        self._check(output, "tell its version")
-        return vbox.parse_version(output.stdout)
+        if self._version is None:
+            output = self._run("--version")
+            self._check(output, "tell its version")
+            self._version = vbox.parse_version(output.stdout)
+        return self._version
+
+    def require(self) -> tuple[int, int, int]:
+        """VirtualBox's version; a host without VBoxManage is told so in those words."""
+        try:
+            return self.version()
+        except NotInstalled:
+            raise HelperError(
+                f"VirtualBox is not installed here: there is no {self._binary} on PATH "
+                "(docker-machine's virtualbox driver needs it; install VirtualBox, or set "
+                "vpnhelper.vboxmanage to where it is)"
+            ) from None
 
     def set_host_resolver(self, name: str, on: bool) -> None:
         """`modifyvm --natdnshostresolver1`: only a stopped VM takes it."""

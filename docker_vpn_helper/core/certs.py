@@ -227,7 +227,7 @@ def problems(
         n for n in names.ips if n not in have.ips
     ]
     if missing:
-        found.append(f"it does not cover {', '.join(missing)}")
+        found.append(f"the old certificate lacks {', '.join(missing)}")
     left = cert.not_valid_after_utc - now
     if left <= dt.timedelta(0):
         found.append(f"it expired on {cert.not_valid_after_utc:%Y-%m-%d}")

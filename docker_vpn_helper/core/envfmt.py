@@ -193,6 +193,38 @@ _FORMAT_TABLE: dict[str, tuple[str, Callable[[str], str], Callable[[str], str]]]
 }
 
 
+# What a failed run prints instead of the environment: one statement that fails where the output
+# is evaluated, and prints nothing itself (the reason is already on stderr). `false` fails under
+# eval in every POSIX shell, fish and tcsh without ending an interactive shell (`exit 1` would,
+# and `return 1` is refused outside a function by some shells). dotenv has no statement that
+# fails: its output then holds nothing.
+_FAILED = "docker-vpn-helper failed (its message is above): no environment was printed"
+_FAILURE_STATEMENTS = {
+    **dict.fromkeys(("bash", "zsh", "sh", "fish", "tcsh"), "false\n"),
+    "powershell": f"Write-Error '{_FAILED}'\n",
+    "cmd": "cmd /c exit 1\n",
+    "emacs": f'(error "{_FAILED}")\n',
+    "make": f"$(error {_FAILED.replace('(', '[').replace(')', ']')})\n",
+    "dotenv": "",
+}
+
+
+def failure_statement(fmt: str) -> str:
+    """The line a failed run prints for format `fmt` (an unknown one: the shells' `false`)."""
+    return _FAILURE_STATEMENTS.get(fmt, "false\n")
+
+
+def eval_command(fmt: str, command: str) -> str:
+    """How a user of format `fmt` evaluates what `command` prints."""
+    if fmt == "fish":
+        return f"eval ({command})"
+    if fmt == "tcsh":
+        return f'eval "`{command}`"'
+    if fmt == "powershell":
+        return f"& {command} | Invoke-Expression"
+    return f'eval "$({command})"'
+
+
 def render_env(
     variables: Sequence[tuple[str, str]], fmt: str, *, unset: bool = False, hint: str = ""
 ) -> str:

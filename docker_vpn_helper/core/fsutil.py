@@ -72,14 +72,19 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def backup_files(paths: list[Path], backup_dir: Path) -> dict[Path, Path]:
-    """Copy the existing `paths` into `backup_dir` (0700), keeping modes: {original: copy}."""
+    """Copy the existing `paths` into `backup_dir` (0700), keeping modes: {original: copy}.
+
+    A copy already there stays: a run that replaces a file twice (config.json: its SANs, then
+    its DNS setting) keeps the file as it was before the run, which is what restore puts back.
+    """
     existing = [p for p in paths if p.exists()]
     if existing:
         backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     copies = {}
     for source in existing:
         copies[source] = backup_dir / source.name
-        shutil.copy2(source, copies[source])
+        if not copies[source].exists():
+            shutil.copy2(source, copies[source])
     return copies
 
 

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .store import StoreFacts, missing_machine
 from .vbox import NatRule, VMInfo, current_forward
 
 PORT_SEARCH = 100
@@ -171,6 +172,32 @@ class MachinePlan:
         switch = f"run: VBoxManage modifyvm {self.name} --natdnshostresolver1 on"
         resolver = [f"{switch} (config.json asks for the host DNS resolver)"] * self.resolver
         return forward + drop + resolver + [f"run: {command}" for command in self.commands]
+
+
+def creation_refusal(
+    name: str, facts: StoreFacts, *, asked: bool, default_location: bool, create: str
+) -> str:
+    """Why machine `name`, which the store lacks, may not be created ("": it may).
+
+    The 2015 helper's first run created the machine; that convenience stays where the user
+    plainly means it: the store's first machine (docker-machine's default store may not even
+    exist yet), or `asked` (--create). A missing machine beside others is more likely a typo, and
+    a path that is not a docker-machine store a wrong --storage-path: both are errors naming what
+    is there and `create`, the command that creates the machine.
+    """
+    if asked:
+        return ""
+    if not facts.is_store:
+        if default_location and not facts.exists:
+            return ""
+        why = "it does not exist" if not facts.exists else "it has no machines/ folder"
+        return (
+            f"{facts.path} is not a docker-machine store ({why}): check --storage-path and "
+            f"MACHINE_STORAGE_PATH; to start a new store there: {create}"
+        )
+    if not facts.machines:
+        return ""
+    return missing_machine(name, facts, create)
 
 
 def plan_machine(

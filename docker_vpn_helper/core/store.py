@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import HelperError
+from ..errors import PROGRAM, HelperError
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
@@ -53,6 +54,44 @@ def require_store(store: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class StoreFacts:
+    """What a store path holds, as far as deciding about a missing machine goes."""
+
+    path: Path
+    exists: bool
+    is_store: bool  # it has docker-machine's machines/ or certs/ folder
+    machines: tuple[str, ...]
+
+
+def survey(store: Path) -> StoreFacts:
+    is_store = (store / "machines").is_dir() or (store / "certs").is_dir()
+    return StoreFacts(store, store.exists(), is_store, tuple(list_machines(store)))
+
+
+def create_command(name: str, store: Path | None = None) -> str:
+    """The command that creates machine `name` (in `store`, when it is not the default one)."""
+    words = [PROGRAM, "fix", "--machine", name]
+    if store is not None:
+        words += ["--storage-path", str(store)]
+    return shlex.join([*words, "--create"])
+
+
+def missing_machine(name: str, facts: StoreFacts, create: str) -> str:
+    """One line for a machine the store lacks: the store, its machines, the closest name, and
+    `create`, the command that would create it."""
+    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+    import difflib  # here: env.print loads this module and needs it only for this error
+
+    close = difflib.get_close_matches(name, facts.machines, n=1, cutoff=0.6)
+    lowered = [m for m in facts.machines if m.lower() == name.lower()]
+    guess = (lowered or close or [""])[0]
+    mean = f"; did you mean {guess!r}?" if guess else "."
+    return (
+        f"no machine {name!r} in the store {facts.path} ({has}){mean} To create {name!r}: {create}"
+    )
+
+
 def machine_folder(store: Path, name: str) -> Path:
     """Where machine `name` lives in `store` (whether it exists or not)."""
     return store / "machines" / name
@@ -64,13 +103,13 @@ def machine_exists(store: Path, name: str) -> bool:
     return (machine_folder(store, name) / "config.json").is_file()
 
 
-def machine_dir(store: Path, name: str) -> Path:
-    """The machine folder (DOCKER_CERT_PATH), after checking that the machine exists."""
+def machine_dir(store: Path, name: str, create: str = "") -> Path:
+    """The machine folder (DOCKER_CERT_PATH), after checking that the machine exists; `create`:
+    the command that creates it, for the error."""
     validate_machine_name(name)
     require_store(store)
     if not machine_exists(store, name):
-        known = ", ".join(list_machines(store)) or "none"
-        raise HelperError(f'machine "{name}" does not exist in {store} (machines: {known})')
+        raise HelperError(missing_machine(name, survey(store), create or create_command(name)))
     return machine_folder(store, name)
 
 
@@ -240,6 +279,30 @@ def with_host_dns_resolver(machine: Machine) -> dict[str, Any] | None:
     updated = json.loads(json.dumps(machine.raw))
     updated.setdefault("Driver", {})["HostDNSResolver"] = True
     return updated
+
+
+# The fields of config.json this tool changes: (section path, key). Everything else in it is
+# docker-machine's own (it rewrites IPAddress, SSHPort, ... on every start).
+OUR_FIELDS = ((("HostOptions", "AuthOptions"), "ServerCertSANs"), (("Driver",), "HostDNSResolver"))
+
+
+def with_fields_of(current: dict[str, Any], original: dict[str, Any]) -> dict[str, Any] | None:
+    """`current` with the fields this tool changes as they are in `original` (absent ones
+    removed), or None when they are already so: the rest stays as docker-machine keeps it."""
+    updated = json.loads(json.dumps(current))
+    for path, key in OUR_FIELDS:
+        source: Any = original
+        target: Any = updated
+        for name in path:
+            source = source.get(name) if isinstance(source, dict) else None
+            target = target.setdefault(name, {}) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            continue
+        if isinstance(source, dict) and key in source:
+            target[key] = source[key]
+        else:
+            target.pop(key, None)
+    return None if updated == current else updated
 
 
 def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..adapters import host
+from ..adapters import dockercli, host
 from ..core import dockerctx
 from ..core.plans import Plan
 from ..errors import HelperError
@@ -16,8 +16,6 @@ from ..report import say
 from ..session import Session
 from . import Stage
 from .env import variables
-
-DOCKER = "docker"
 
 
 def wanted_endpoint(s: Session) -> dockerctx.Endpoint:
@@ -30,21 +28,11 @@ def wanted_endpoint(s: Session) -> dockerctx.Endpoint:
 
 
 def docker(s: Session, *args: str) -> host.Output:
-    return host.run(
-        s.c, [DOCKER, "context", *args], timeout=s.settings.command_timeout, what="docker context"
-    )
+    return dockercli.context_command(s.c, *args, timeout=s.settings.command_timeout)
 
 
 def inspect(s: Session, name: str) -> dockerctx.Context | None:
-    output = docker(s, "inspect", name)
-    if not output.ok and "not found" in output.stderr:
-        return None
-    if not output.ok:
-        raise HelperError(f"docker context inspect {name} failed: {output.last_line()}")
-    try:
-        return dockerctx.parse_inspect(output.stdout)
-    except ValueError as exc:
-        raise HelperError(str(exc)) from None
+    return dockercli.inspect_context(s.c, name, s.settings.command_timeout)
 
 
 def plan(s: Session) -> Plan:

@@ -3,23 +3,31 @@
 It asks each stage for its plan, in fix's order, exactly as `fix --dry-run` does (no SSH: the
 daemon's answer through the forward stands for the VM's files), so doctor and fix cannot
 disagree. Each finding says what was checked, what was seen, and the command that fixes it.
+Then it looks where the user looks: what `docker` in this shell talks to (DOCKER_HOST & co.,
+else its context), and ends with one line: healthy, or the one command to run.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ..adapters import preflight
-from ..adapters.host import port_listener, program_name
+from ..adapters import dockercli, preflight
+from ..adapters.host import NotInstalled, port_listener, program_name
+from ..core import dockerctx, envfmt, store
+from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
 from . import Stage, cert, daemon, dns, kexts, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
-REACH_TIMEOUT = 2.0  # seconds: a VPN that silently drops must not hold the diagnosis up
+# seconds: the host-only network answers in a millisecond when it works; a VPN that silently
+# drops must not hold the diagnosis up (the probe runs beside the other checks, too).
+REACH_TIMEOUT = 0.5
+CLIENT = "docker in this shell"
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,29 @@ class Finding:
 
 def _command(s: Session, task: str, *extra: str) -> str:
     return " ".join([program_name(), task, "--machine", s.name, *extra])
+
+
+@dataclass
+class Known:
+    """What one check learns for a later one: the host-only probe (started first, so that it
+    runs beside the other checks) and the route to the VM."""
+
+    probe: Callable[[], str | None] | None = None
+    route: RouteVerdict | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _in_background(host: str, port: int) -> Callable[[], str | None]:
+    """Start `_reachable(host, port)` in a thread; the function returned waits for its answer."""
+    answer: list[str | None] = []
+    thread = threading.Thread(target=lambda: answer.append(_reachable(host, port)), daemon=True)
+    thread.start()
+
+    def result() -> str | None:
+        thread.join()
+        return answer[0] if answer else "the probe failed"
+
+    return result
 
 
 def _reachable(host: str, port: int) -> str | None:
@@ -55,14 +86,14 @@ def _planned(s: Session, stage: Stage, **options: Any) -> Any:
     return plan
 
 
-def check_vm(s: Session) -> list[Finding]:
+def check_vm(s: Session, known: Known) -> list[Finding]:
     plan = _planned(s, machine.STAGE)
     if plan.action == "none":
         return [Finding("VM", OK, plan.seen())]
     return [Finding("VM", FAIL, plan.problem, _command(s, "fix"))]
 
 
-def check_forward(s: Session) -> list[Finding]:
+def check_forward(s: Session, known: Known) -> list[Finding]:
     started = s.results[machine.STAGE.name].forward  # a stopped VM's, added before it starts
     plan = _planned(s, nat.STAGE)
     if started is not None and not started.present:
@@ -84,7 +115,7 @@ def check_forward(s: Session) -> list[Finding]:
     return findings
 
 
-def check_certificates(s: Session) -> list[Finding]:
+def check_certificates(s: Session, known: Known) -> list[Finding]:
     plan = cert.assess(s, s.settings.warn_days)
     s.results[cert.ISSUE.name] = cert.assess(s, s.settings.renew_days)  # what fix would do
     renew = _command(s, "fix")
@@ -111,7 +142,7 @@ def check_certificates(s: Session) -> list[Finding]:
     return findings
 
 
-def check_daemon(s: Session) -> list[Finding]:
+def check_daemon(s: Session, known: Known) -> list[Finding]:
     plan = _planned(s, daemon.STAGE, ask_containers=False)
     check = "daemon through tcp://localhost"
     if not plan.restart:
@@ -128,7 +159,7 @@ def check_daemon(s: Session) -> list[Finding]:
     return [Finding(check, FAIL, seen, _command(s, "fix"))]
 
 
-def check_dns(s: Session) -> list[Finding]:
+def check_dns(s: Session, known: Known) -> list[Finding]:
     plan = _planned(s, dns.STAGE)
     check = "the VM's DNS"
     if not plan.known:
@@ -141,7 +172,7 @@ def check_dns(s: Session) -> list[Finding]:
     return [Finding(check, WARN, plan.problem, fix)]
 
 
-def check_route(s: Session) -> list[Finding]:
+def check_route(s: Session, known: Known) -> list[Finding]:
     """The VPN's route is information once the forward carries the daemon, else a warning."""
     ip = s.machine.ip if s.view.exists() else None
     if not ip:
@@ -149,6 +180,7 @@ def check_route(s: Session) -> list[Finding]:
     info = s.view.vm()
     adapter = (info.hostonly_adapters.get(2) if info else None) or None
     verdict = preflight.judge_route(s.c, ip, adapter)
+    known.route = verdict
     forward, restart = s.results.get(nat.STAGE.name), s.results.get(daemon.STAGE.name)
     worked_around = bool(forward and forward.present and restart and not restart.restart)
     hijacked = WARN if not worked_around else INFO
@@ -163,7 +195,7 @@ def check_route(s: Session) -> list[Finding]:
             else "",
         )
     ]
-    why = _reachable(ip, s.settings.daemon_port)
+    why = known.probe() if known.probe else _reachable(ip, s.settings.daemon_port)
     findings.append(
         Finding(
             "host-only address",
@@ -174,7 +206,7 @@ def check_route(s: Session) -> list[Finding]:
     return findings
 
 
-def check_client_environment(s: Session) -> list[Finding]:
+def check_client_environment(s: Session, known: Known) -> list[Finding]:
     bundles = [name for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(name)]
     if bundles:
         return [
@@ -189,7 +221,7 @@ def check_client_environment(s: Session) -> list[Finding]:
     return [Finding("CA bundle variables", OK, "REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are not set")]
 
 
-def check_virtualbox(s: Session) -> list[Finding]:
+def check_virtualbox(s: Session, known: Known) -> list[Finding]:
     version = ".".join(map(str, s.vbox.version()))
     command = kexts.kext_command(s)
     seen = f"VirtualBox {version}: " + (
@@ -200,8 +232,59 @@ def check_virtualbox(s: Session) -> list[Finding]:
     return [Finding("VirtualBox", OK, seen)]
 
 
-# In fix's order: each check's plan is what the next one builds on.
-CHECKS: tuple[Callable[[Session], list[Finding]], ...] = (
+def _eval(task: str, s: Session) -> str:
+    """The user's own shell's way to eval `task`'s output for this machine."""
+    fmt = envfmt.detect_format(os.environ)
+    return envfmt.eval_command(fmt, _command(s, task))
+
+
+def client_target(s: Session) -> dockerctx.Target | str:
+    """What `docker` in this environment talks to, as docker decides it: DOCKER_HOST, else
+    DOCKER_CONTEXT, else the context `docker context use` chose (else docker's own default);
+    a string when that cannot be known."""
+    target = dockerctx.target_from_environment(os.environ)
+    if target is not None:
+        return target
+    named = os.environ.get("DOCKER_CONTEXT") or None
+    try:
+        context = dockercli.inspect_context(s.c, named, s.settings.command_timeout)
+    except NotInstalled:
+        return "the docker CLI is not installed (or not on PATH): nothing here uses the machine"
+    if context is None:
+        return f"DOCKER_CONTEXT={named}: docker has no such context, so every docker command fails"
+    chosen_by = "DOCKER_CONTEXT" if named else "docker context use"
+    if context.name == dockerctx.RESERVED_NAME and not named:
+        chosen_by = "docker's own, no DOCKER_HOST set"
+    return dockerctx.target_from_context(context, chosen_by)
+
+
+def check_docker_client(s: Session, known: Known) -> list[Finding]:
+    """What the user's `docker` will use, against the machine: the commonest cause of "docker
+    does not work" is a shell still pointing at the VM's address the VPN took."""
+    fix = _eval("env.print", s)
+    target = client_target(s)
+    if isinstance(target, str):
+        return [Finding(CLIENT, FAIL, target, fix)]
+    ip = s.machine.ip or None
+    hijacked = None
+    if ip and ip in target.host:
+        if known.route is None:  # check_route judged the route to this same address
+            known.route = preflight.judge_route(s.c, ip, None)
+        hijacked = known.route.hijacked
+    expected = dockerctx.Expected(
+        machine=s.name,
+        port=s.port,
+        cert_dir=store.machine_folder(s.settings.storage_path, s.name),
+        vm_ip=ip,
+        daemon_port=s.settings.daemon_port,
+        others=store.remembered_ports(s.settings.storage_path, s.name),
+    )
+    status, seen = dockerctx.judge_target(target, expected, hijacked)
+    return [Finding(CLIENT, status, seen, "" if status == OK else fix)]
+
+
+# In fix's order: each check's plan is what the next one builds on; then what docker uses.
+CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_vm,
     check_forward,
     check_certificates,
@@ -210,25 +293,70 @@ CHECKS: tuple[Callable[[Session], list[Finding]], ...] = (
     check_route,
     check_client_environment,
     check_virtualbox,
+    check_docker_client,
 )
 
 
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
     if not s.view.exists():
-        return [
-            Finding(
-                "machine",
-                FAIL,
-                f"the store has no machine {s.name!r}",
-                _command(s, "machine.create"),
-            )
-        ]
+        refusal = machine.creation_refusal(
+            s.name,
+            store.survey(s.settings.storage_path),
+            asked=False,
+            default_location=s.settings.storage_source == "default",
+            create=machine.create_command(s),
+        )
+        seen = refusal or f"the store has no machine {s.name!r} yet"
+        return [Finding("machine", FAIL, seen, machine.create_command(s))]
+    known = Known()
+    ip = s.machine.ip
+    if ip:
+        known.probe = _in_background(ip, s.settings.daemon_port)
     findings: list[Finding] = []
     for check in CHECKS:
         try:
-            findings += check(s)
+            findings += check(s, known)
         except HelperError as exc:
             if not any(f.seen == exc.reason for f in findings):  # e.g. VBoxManage missing: once
                 findings.append(Finding(check.__name__[len("check_") :], FAIL, exc.reason))
     return findings
+
+
+# What `fix` repairs by itself, so that a problem one of these fixes is "run fix".
+FIX_COVERS = ("fix", "machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart")
+
+
+def _task(command: str) -> str:
+    """The task a finding's fix runs (`docker-vpn-helper TASK ...`), "" for another command."""
+    words = command.split()
+    return words[1] if len(words) > 1 and words[0] == program_name() else ""
+
+
+def summary(s: Session, findings: list[Finding]) -> tuple[str, str]:
+    """One line for the end of the report, and the one command to run ("" when healthy, or when
+    nothing this tool runs would help)."""
+    failed = [f for f in findings if f.status == FAIL]
+    warned = [f for f in findings if f.status == WARN]
+    if not failed and not warned:
+        return f"healthy: {CLIENT} reaches machine {s.name!r} through its forward", ""
+    client = any(f.check == CLIENT for f in failed)
+    machine_side = [f for f in failed if f.check != CLIENT]
+    if machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
+        # what fix repairs, then (when the shell points elsewhere) the environment it prints
+        own = [f.fix for f in machine_side if f.check == "machine"]
+        command = own[0] if own else _command(s, "fix")
+        if client:
+            command = envfmt.eval_command(envfmt.detect_format(os.environ), command)
+    elif machine_side:
+        command = next((f.fix for f in machine_side if f.fix), "")
+    elif client:
+        command = next(f.fix for f in failed if f.check == CLIENT)
+    else:
+        command = next((f.fix for f in warned if f.fix), "")
+    counts = [f"{len(failed)} problem{'s' * (len(failed) != 1)}"] if failed else []
+    counts += [f"{len(warned)} warning{'s' * (len(warned) != 1)}"] if warned else []
+    line = " and ".join(counts)
+    if command:
+        return f"{line}; run: {command}", command
+    return f"{line}; see the findings above", ""

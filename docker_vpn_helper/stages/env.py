@@ -14,8 +14,16 @@ from ..errors import HelperError
 from ..settings import Settings
 
 
+def machine_dir(settings: Settings):
+    """DOCKER_CERT_PATH, once the machine is known to exist (else: what there is, and how to
+    create it)."""
+    named = settings.storage_path if settings.storage_source != "default" else None
+    create = store.create_command(settings.machine, named)
+    return store.machine_dir(settings.storage_path, settings.machine, create)
+
+
 def variables(settings: Settings) -> list[tuple[str, str]]:
-    folder = store.machine_dir(settings.storage_path, settings.machine)
+    folder = machine_dir(settings)
     return [
         ("DOCKER_TLS_VERIFY", "1"),
         ("DOCKER_HOST", f"tcp://localhost:{settings.host_port}"),
@@ -34,7 +42,7 @@ def ssh_alias(machine: str) -> str:
 
 def ssh_variables(settings: Settings) -> list[tuple[str, str]]:
     """The docker CLI's own SSH transport: no daemon port, no certificates, just the SSH alias."""
-    store.machine_dir(settings.storage_path, settings.machine)  # the machine must exist
+    machine_dir(settings)  # the machine must exist
     return [
         ("DOCKER_HOST", f"ssh://{ssh_alias(settings.machine)}"),
         ("DOCKER_MACHINE_NAME", settings.machine),

@@ -12,7 +12,7 @@ import ipaddress
 from ..adapters import preflight
 from ..adapters.docker_machine import DockerMachine, create_args
 from ..core import ports, store
-from ..core.plans import MachinePlan, plan_machine
+from ..core.plans import MachinePlan, creation_refusal, plan_machine
 from ..core.vbox import current_forward
 from ..errors import HelperError
 from ..report import say
@@ -40,8 +40,25 @@ def refuse_if_vpn_up(s: Session) -> None:
         )
 
 
-def plan(s: Session) -> MachinePlan:
+def create_command(s: Session) -> str:
+    """The command that creates this machine: fix with --create (and the store, when named)."""
+    named = s.settings.storage_source != "default"
+    return store.create_command(s.name, s.settings.storage_path if named else None)
+
+
+def plan(s: Session, create: bool = False) -> MachinePlan:
+    """`create`: the user asked for a missing machine to be created (--create)."""
     if not s.view.exists():
+        refusal = creation_refusal(
+            s.name,
+            store.survey(s.settings.storage_path),
+            asked=create,
+            default_location=s.settings.storage_source == "default",
+            create=create_command(s),
+        )
+        if refusal:
+            raise HelperError(refusal)
+        s.vbox.require()  # before the VPN, the drivers and sudo: without it nothing can work
         refuse_if_vpn_up(s)
         kext = kexts.plan(s)
         create = ["docker-machine", *create_args(s.name, store.LOOPBACK_NAMES)]

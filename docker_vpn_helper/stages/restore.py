@@ -1,18 +1,24 @@
-"""restore: return a machine to where it was before a run of this tool.
+"""restore: walk a machine back through this tool's runs, or all the way to docker-machine's own.
 
 Every run that changed something left `machines/NAME/backups/<UTC time>/` with the files it
-replaced and a manifest.json saying what it did; restore undoes the latest such run (or the one
-named with --backup): the store's files, the VM's certificate (then a daemon restart), and, on
-request, the NAT rule it added. What restore replaces is itself backed up first.
+replaced and a manifest.json saying what it did (core/history.py reads them). `restore` undoes
+the latest run still in effect, so a second `restore` undoes the run before it rather than the
+first restore; `--backup NAME` undoes that run; `--original` puts back what docker-machine left
+before the tool first touched the machine: the first copy kept of every file (its certificate,
+its config.json and its ServerCertSANs), the VM's own certificate, and no NAT rule of ours. What
+restore replaces is itself backed up first, so a restore is a run that can be undone too.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ..core import history, ports, store
 from ..core.fsutil import atomic_write
-from ..core.store import REMOTE_DIR
+from ..core.store import REMOTE_DIR, STATE_FILE
 from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
 from ..report import say
@@ -20,60 +26,93 @@ from ..session import Session
 from . import Stage
 from .daemon import put_back
 
+# Files the tool writes beside docker-machine's that docker-machine never had.
+OURS = ("openssl.cnf", STATE_FILE)
+
 
 @dataclass(frozen=True)
 class RestorePlan:
-    """What undoing one run puts back: store files, VM files, the NAT rule it added."""
+    """What undoing one run (or every run: `undid` = ORIGINAL) puts back."""
 
-    run: str  # the backup folder's name
+    run: str  # what is undone: a backup folder's name, or history.ORIGINAL
     local: dict[Path, Path]  # {target: saved copy}
     guest: tuple[tuple[str, str], ...]  # (saved, target) in the VM
-    rule: NatRule | None = None  # the rule that run added, still there
-    vm: VMInfo | None = None  # where that rule is
+    rules: tuple[NatRule, ...] = ()  # NAT rules to delete
+    vm: VMInfo | None = None  # where those rules are
+    readd: NatRule | None = None  # a rule of the daemon rule's name that was there before ours
+    remove: tuple[Path, ...] = ()  # files of ours docker-machine never had
     notes: tuple[str, ...] = ()
+    config: dict[str, Any] | None = None  # config.json with our fields as they were at first
 
     @property
     def changes(self) -> tuple[str, ...]:
-        return ("restore",) if self.local or self.guest or self.rule else ()
+        work = self.local or self.guest or self.rules or self.readd or self.remove or self.config
+        return ("restore",) if work else ()
 
     def seen(self) -> str:
+        if self.run == history.ORIGINAL:
+            return "the machine is as docker-machine left it"
         return f"the run of {self.run} left nothing to put back"
 
     def actions(self) -> list[str]:
         done = []
         if self.local:
             done.append(f"put back {', '.join(str(p) for p in self.local)}")
+        if self.config is not None:
+            done.append(
+                "put ServerCertSANs and HostDNSResolver back in config.json as docker-machine "
+                "wrote them"
+            )
+        if self.remove:
+            done.append(f"remove {', '.join(str(p) for p in self.remove)}")
         if self.guest:
             done.append("put the previous certificate back in the VM and restart the daemon")
-        if self.rule:
-            done.append(f"delete NAT rule {self.rule.spec()!r}")
+        for rule in self.rules:
+            done.append(f"delete NAT rule {rule.spec()!r}")
+        if self.readd:
+            done.append(f"add NAT rule {self.readd.spec()!r} back")
         return done
 
 
-def find_backup(s: Session, name: str) -> tuple[Path, dict]:
-    """The run to undo: the named one, or the latest; (its backup folder, its manifest)."""
-    runs = s.journal.earlier_runs()
+def find_run(s: Session, name: str) -> history.Run:
+    """The run to undo: the named one, else the latest still in effect."""
+    runs = s.journal.history()
     if name:
-        chosen = [run for run in runs if run[0].name == name]
+        chosen = [run for run in runs if run.stamp == name]
         if not chosen:
-            known = ", ".join(folder.name for folder, _ in runs) or "none"
+            known = ", ".join(run.stamp for run in runs) or "none"
             raise HelperError(f"no backup {name!r} for {s.name!r} (backups: {known})")
         return chosen[0]
     if not runs:
         raise HelperError(
             f"no backups for {s.name!r} in {s.journal.root}: this tool has not changed it"
         )
-    return runs[-1]
+    effective = history.in_effect(runs)
+    if not effective:
+        raise HelperError(
+            f"nothing left to undo on {s.name!r}: every run of this tool on it is undone "
+            f"(restore --list shows them; restore --backup NAME undoes a restore)"
+        )
+    return effective[-1]
 
 
-def plan(s: Session, backup: str = "", forward: bool = False) -> RestorePlan:
+def plan(
+    s: Session, backup: str = "", forward: bool = False, original: bool = False
+) -> RestorePlan:
     s.machine  # noqa: B018  (a machine the store lacks is an error, not "no backups")
-    folder, manifest = find_backup(s, backup)
-    local = {Path(target): folder / copy for target, copy in manifest.get("local", {}).items()}
-    guest = tuple((str(saved), str(target)) for saved, target in manifest.get("guest", []))
-    notes = [f"undoing the run of {folder.name}"]
-    rule, info = None, None
-    added = manifest.get("nat", {}).get("added")
+    if original:
+        if backup:
+            raise HelperError("--original and --backup exclude each other")
+        return plan_original(s)
+    if forward and not backup and not history.in_effect(s.journal.history()):
+        left = rule_left_behind(s)
+        if left is not None:
+            return left
+    run = find_run(s, backup)
+    notes = [f"undoing the run of {run.stamp}"]
+    rules: tuple[NatRule, ...] = ()
+    info = None
+    added, _ = run.nat()
     if forward and not added:
         notes.append("this run did not add a NAT rule: nothing to remove")
     elif forward:
@@ -81,29 +120,112 @@ def plan(s: Session, backup: str = "", forward: bool = False) -> RestorePlan:
         info = s.view.vm()
         if info is None or not any(r.name == rule.name for r in info.rules()):
             notes.append(f"NAT rule {rule.name!r} is already gone")
-            rule = None
-    return RestorePlan(folder.name, local, guest, rule, info, tuple(notes))
+        else:
+            rules = (rule,)
+    return RestorePlan(run.stamp, run.local(), tuple(run.guest()), rules, info, notes=tuple(notes))
+
+
+def rule_left_behind(s: Session) -> RestorePlan | None:
+    """Every run is undone, but a plain `restore` left the NAT rule one of them added: the plan
+    that deletes it (`restore --forward` once the certificates are back)."""
+    info = s.view.vm()
+    for run in reversed(s.journal.history()):
+        added, _ = run.nat()
+        if added and info is not None:
+            rule = NatRule.parse(added)
+            if any(r == rule for r in info.rules()):
+                note = f"every run is undone; the NAT rule the run of {run.stamp} added is left"
+                return RestorePlan(run.stamp, {}, (), (rule,), info, notes=(note,))
+    return None
+
+
+def plan_original(s: Session) -> RestorePlan:
+    """Everything back as docker-machine left it before this tool's first run."""
+    runs = s.journal.history()
+    if not runs:
+        raise HelperError(
+            f"no backups for {s.name!r} in {s.journal.root}: this tool has not changed it"
+        )
+    first = history.original(runs)
+    machine = s.machine
+    # config.json: only the fields this tool changes go back; the rest is docker-machine's own
+    # (it rewrites the IP and the SSH port on every start since).
+    first_config = first.local.pop(machine.config_path, None)
+    config = None
+    if first_config is not None:
+        config = store.with_fields_of(machine.raw, json.loads(first_config.read_text()))
+    local = {target: copy for target, copy in first.local.items() if _differs(target, copy)}
+    folder = s.view.folder
+    remove = tuple(folder / name for name in OURS if (folder / name).exists())
+    info = s.view.vm()
+    current = info.rules() if info is not None else ()
+    daemon_rule = s.settings.nat_rule
+    rules = tuple(
+        r for r in current if ports.is_ours(r) or (first.nat_added and r.name == daemon_rule)
+    )
+    readd = NatRule.parse(first.nat_replaced) if first.nat_replaced else None
+    notes = [f"going back to before {runs[0].stamp}, this tool's first run on {s.name!r}"]
+    wanted_resolver = (config or machine.raw).get("Driver", {}).get("HostDNSResolver") is True
+    if info is not None and info.raw.get("natdnshostresolver1") == "on" and not wanted_resolver:
+        notes.append(
+            "VirtualBox keeps resolving the VM's names with the host's resolver: switch it off "
+            f"while the VM is stopped with `VBoxManage modifyvm {s.name} --natdnshostresolver1 off`"
+        )
+    return RestorePlan(
+        history.ORIGINAL,
+        local,
+        first.guest,
+        rules,
+        info,
+        readd,
+        remove,
+        tuple(notes),
+        config,
+    )
+
+
+def _differs(target: Path, copy: Path) -> bool:
+    try:
+        return target.read_bytes() != copy.read_bytes()
+    except FileNotFoundError:
+        return True
 
 
 def apply(s: Session, plan: RestorePlan) -> None:
+    s.journal.record(undid=plan.run)
     if plan.guest:
         s.guest()  # on the SSH port VirtualBox shows now, before config.json is put back
-    if plan.local:
-        s.journal.back_up(list(plan.local))
+    if plan.local or plan.remove or plan.config is not None:
+        config_path = s.machine.config_path
+        s.journal.back_up([*plan.local, *plan.remove, *([config_path] * (plan.config is not None))])
         for target, copy in plan.local.items():
             atomic_write(target, copy.read_bytes(), copy.stat().st_mode & 0o777)
+        if plan.config is not None:
+            atomic_write(config_path, (json.dumps(plan.config, indent=4) + "\n").encode(), 0o600)
+        for path in plan.remove:
+            path.unlink()
         s.view.refresh()
-        say(f"put back {', '.join(p.name for p in plan.local)} from {plan.run}")
+        names = [p.name for p in plan.local] + ["config.json"] * (plan.config is not None)
+        removed = f" (removed {', '.join(p.name for p in plan.remove)})" if plan.remove else ""
+        source = (
+            "as docker-machine left them" if plan.run == history.ORIGINAL else f"from {plan.run}"
+        )
+        say(f"put back {', '.join(names) or 'nothing'} {source}{removed}")
     if plan.guest:
         pairs = list(plan.guest)
         replaced, back = put_back(s, pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.journal.stamp}")
         s.journal.record(guest=list(zip(replaced, [target for _, target in pairs])))
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
         say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
-    if plan.rule and plan.vm:
-        s.vbox.delete_rule(s.name, plan.rule.name, plan.vm.nat_nic or 1, plan.vm.running)
+    if (plan.rules or plan.readd) and plan.vm:
+        nic = plan.vm.nat_nic or 1
+        for rule in plan.rules:
+            s.vbox.delete_rule(s.name, rule.name, nic, plan.vm.running)
+            say(f"deleted NAT rule {rule.spec()!r}")
+        if plan.readd:
+            s.vbox.add_rule(s.name, plan.readd, nic, plan.vm.running)
+            say(f"added NAT rule {plan.readd.spec()!r} back")
         s.view.refresh()
-        say(f"deleted NAT rule {plan.rule.spec()!r}")
 
 
 STAGE = Stage("restore", "Restoring the previous certificate", plan, apply)

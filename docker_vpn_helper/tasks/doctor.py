@@ -19,15 +19,19 @@ DOCTOR_HELP = {
 
 @task(help=DOCTOR_HELP, auto_shortflags=False)
 def doctor(c, machine=None, storage_path=None, port=0, json_=False):
-    """Diagnose a machine without changing anything; exit 1 when something needs fixing."""
+    """Diagnose a machine and what `docker` in this shell uses, without changing anything; end
+    with the one command to run; exit 1 when something needs fixing."""
     from ..session import session_for
-    from ..stages.doctor import FAIL, diagnose
+    from ..stages.doctor import FAIL, diagnose, summary
 
     s = session_for(c, machine, storage_path, port, dry_run=True)  # read-only: takes no lock
     findings = diagnose(s)
+    line, command = summary(s, findings)
     if json_:
         report = {"machine": s.name, "healthy": not any(f.status == FAIL for f in findings)}
         report["findings"] = [f.as_dict() for f in findings]
+        report["summary"] = line
+        report["run"] = command
         print(json_module.dumps(report, indent=2))
     else:
         width = max(len(f.check) for f in findings)
@@ -37,5 +41,6 @@ def doctor(c, machine=None, storage_path=None, port=0, json_=False):
             print(f"  {status:<5} {f.check:<{width}}  {f.seen}")
             if f.fix:
                 print(f"  {'':<5} {'':<{width}}  fix: {f.fix}")
+        print(line)
     if any(f.status == FAIL for f in findings):
         raise Exit(code=1)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from invoke import task
 
-from ..report import banner
+from ..report import banner, say
 from . import cert, daemon, dns, nat, ports
 from . import machine as machine_tasks
 from .common import SHARED_HELP
 
 FIX_HELP = {
     **SHARED_HELP,
-    "machine": "docker-machine name; repeat it to fix several (default: vpnhelper.machine)",
-    "all": "fix every machine of the store (each keeps its own host port)",
+    "machine": "docker-machine name; repeat it to fix several, of which the first one's "
+    "environment is printed (default: vpnhelper.machine)",
+    "all": "fix every machine of the store (each keeps its own host port); prints the first "
+    "one's environment",
     "shell": "format of the environment printed at the end (default: from $SHELL)",
+    "create": "create the machine if the store lacks it (without this, only a store's first "
+    "machine is created)",
 }
 
 
@@ -31,16 +35,27 @@ FIX_HELP = {
     iterable=["machine"],
     auto_shortflags=False,
 )
-def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, all_=False):
+def fix(
+    c,
+    machine=None,
+    storage_path=None,
+    port=0,
+    dry_run=False,
+    shell=None,
+    all_=False,
+    create=False,
+):
     """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, the
     containers' published ports, the VM's DNS, then the environment.
 
-    Given several machines (or --all), it runs for each in turn.
+    Given several machines (or --all), it runs for each in turn and prints the environment of
+    the first: one eval sets one machine's variables.
     """
     from dataclasses import replace
 
+    from ..executor import environment_of
     from ..session import session_for
-    from ..stages.env import render
+    from ..stages.env import render, rerun_command
 
     s = session_for(c, machine, storage_path, port, dry_run)
     changes = ", ".join(s.changes())
@@ -48,5 +63,21 @@ def fix(c, machine=None, storage_path=None, port=0, dry_run=False, shell=None, a
         summary = f"dry run: would change {changes}" if changes else "dry run: nothing to change"
     else:
         summary = f"changed {changes}" if changes else "already fixed: nothing changed"
+    several = environment_of()
+    if several is not None and several[0] != s.name:
+        command = rerun_command(s.settings, shell, storage_path)
+        banner(s.name, f"Done ({summary}); its environment, not printed: {command}")
+        return
     banner(s.name, f"Done ({summary}); the environment to export follows on stdout")
+    if several is not None:
+        others = [
+            rerun_command(
+                replace(s.settings, machine=name, port_source="config"), shell, storage_path
+            )
+            for name in several[1]
+        ]
+        say(
+            f"prints the environment of {s.name!r} only (one eval sets one machine's "
+            f"variables); for the others: {'; '.join(others)}"
+        )
     print(render(replace(s.settings, host_port=s.port), shell, False, storage_path), end="")

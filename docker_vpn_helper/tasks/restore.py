@@ -6,11 +6,48 @@ from .common import run_stage, stage
 
 
 @stage(
-    backup="which run to undo: a folder name under machines/NAME/backups (default: the latest)",
+    backup="which run to undo: a folder name under machines/NAME/backups (default: the latest "
+    "run still in effect, so repeated restores walk back)",
     forward="also delete the NAT rule that run added",
+    original="put the machine back as docker-machine left it before this tool's first run: its "
+    "certificate (store and VM), its ServerCertSANs, no NAT rule of ours",
+    list="list this tool's runs on the machine (when, what each replaced, whether it is still in "
+    "effect) and change nothing",
 )
-def restore(c, machine=None, storage_path=None, port=0, dry_run=False, backup="", forward=False):
-    """Undo a run: put the previous certificate back in the store and the VM, restart the daemon."""
+def restore(
+    c,
+    machine=None,
+    storage_path=None,
+    port=0,
+    dry_run=False,
+    backup="",
+    forward=False,
+    original=False,
+    list_=False,
+):
+    """Undo the latest run still in effect: the previous certificate in the store and the VM, the
+    daemon restarted; --original goes back to docker-machine's own; --list shows the history."""
+    if list_:
+        from ..core.history import describe
+        from ..session import session_for
+
+        s = session_for(c, machine, storage_path, port, dry_run=True)  # reads only: no lock
+        s.machine  # noqa: B018  (a machine the store lacks is an error)
+        runs = s.journal.history()
+        print(f"docker-vpn-helper restore: the runs on {s.name!r} ({s.journal.root})")
+        for line in describe(runs) or ["none: this tool has not changed it"]:
+            print(f"  {line}")
+        return
     from ..stages.restore import STAGE
 
-    run_stage(c, STAGE, machine, storage_path, port, dry_run, backup=backup, forward=forward)
+    run_stage(
+        c,
+        STAGE,
+        machine,
+        storage_path,
+        port,
+        dry_run,
+        backup=backup,
+        forward=forward,
+        original=original,
+    )

@@ -224,7 +224,7 @@ def test_a_docker_machine_v016_certificate_lacks_127_0_0_1(authority, ca_files):
         authority.cert, authority.key, "jane.default", ["192.168.99.100", "localhost"]
     )
     found = certs.problems(dm.cert_pem(cert), dm.key_pem(key), authority, NAMES, NOW, 30)
-    assert found == ["it does not cover default, dev.example, 127.0.0.1, 10.1.2.3"]
+    assert found == ["the old certificate lacks default, dev.example, 127.0.0.1, 10.1.2.3"]
 
 
 def test_a_good_certificate_has_no_problems(authority, issued):

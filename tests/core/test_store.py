@@ -97,7 +97,24 @@ def test_unknown_machine_lists_the_existing_ones(tmp_path):
     make_store(tmp_path, "dev", "config-v1.json")
     with pytest.raises(HelperError) as caught:
         store.load_machine(root, "prod")
-    assert caught.value.message.endswith("(machines: default, dev)")
+    assert f"no machine 'prod' in the store {root} (it has: default, dev)." in caught.value.message
+    assert caught.value.message.endswith(
+        "To create 'prod': docker-vpn-helper fix --machine prod --create"
+    )
+
+
+def test_a_misspelled_machine_gets_the_closest_name(tmp_path):
+    root = make_store(tmp_path, "default", "config-v3.json")
+    make_store(tmp_path, "lab", "config-v1.json")
+    facts = store.survey(root)
+    assert facts.machines == ("default", "lab") and facts.is_store
+    line = store.missing_machine("lba", facts, "CREATE")
+    assert line == (
+        f"no machine 'lba' in the store {root} (it has: default, lab); did you mean 'lab'? "
+        "To create 'lba': CREATE"
+    )
+    assert "did you mean 'default'?" in store.missing_machine("Default", facts, "")
+    assert "did you mean" not in store.missing_machine("prod", facts, "")
 
 
 def test_a_path_that_is_not_a_store(tmp_path):

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 
 import pytest
 
-from lab import Lab
-
-NEEDED = ("dockerd", "containerd", "sshd", "socat", "tini", "nsenter", "unshare", "ip", "docker")
+from lab import Lab, packages
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,14 +42,7 @@ def _missing() -> str | None:
         return "the lab needs Linux"
     if os.geteuid() != 0:
         return "the lab needs root"
-    absent = [
-        tool
-        for tool in NEEDED
-        if not shutil.which(tool, path=f"/usr/sbin:/sbin:{os.environ.get('PATH', '')}")
-    ]
-    if absent:
-        return f"the lab needs {', '.join(absent)}"
-    return None
+    return packages.refusal() or None
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +60,7 @@ def lab() -> Lab:
 
 @pytest.fixture
 def fresh(lab: Lab) -> Lab:
-    """The lab with the VPN off, machine `lab` running and no `docker` NAT rule (restored after)."""
+    """The lab with the VPN off, machine `default` running and no `docker` NAT rule (restored after)."""
     _reset(lab)
     yield lab
     _reset(lab)
@@ -78,9 +68,9 @@ def fresh(lab: Lab) -> Lab:
 
 def _reset(lab: Lab) -> None:
     lab.vpn_off()
-    if lab.status()["machines"]["lab"]["state"] != "running":
-        lab.start_vm("lab")
-    lab.run_on_host(["VBoxManage", "controlvm", "lab", "natpf1", "delete", "docker"])
+    if lab.status()["machines"]["default"]["state"] != "running":
+        lab.start_vm("default")
+    lab.run_on_host(["VBoxManage", "controlvm", "default", "natpf1", "delete", "docker"])
 
 
 @pytest.fixture

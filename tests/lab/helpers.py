@@ -18,7 +18,7 @@ from lab import Lab, image
 from lab.paths import HOST_NS, netns_path
 
 
-def docker_env(lab: Lab, host: str, machine: str = "lab") -> dict[str, str]:
+def docker_env(lab: Lab, host: str, machine: str = "default") -> dict[str, str]:
     env = lab.host_env()
     env.update(
         DOCKER_HOST=host,

@@ -38,14 +38,16 @@ def leftovers(lab: Lab) -> dict[str, list]:
 
 
 def test_down_leaves_nothing_even_after_a_crashed_up(lab: Lab) -> None:
-    lab.run_on_host(["VBoxManage", "controlvm", "lab", "natpf1", "probe,tcp,127.0.0.1,2399,,2376"])
-    assert lab.daemon_pid("lab")
+    lab.run_on_host(
+        ["VBoxManage", "controlvm", "default", "natpf1", "probe,tcp,127.0.0.1,2399,,2376"]
+    )
+    assert lab.daemon_pid("default")
     lab.paths.state.unlink()  # the recorded PIDs are gone: down must find everything by scanning
     lab.down()
     assert leftovers(lab) == {"processes": [], "mounts": [], "namespaces": []}
     lab.down()  # idempotent
     lab.up()
-    assert lab.daemon_pid("lab")
+    assert lab.daemon_pid("default")
 
 
 def test_a_relay_started_by_another_copy_of_the_package_is_stopped_too(tmp_path) -> None:

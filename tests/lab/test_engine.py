@@ -26,7 +26,7 @@ from .helpers import load_image
 
 pytestmark = pytest.mark.lab
 
-MACHINE = "lab"
+MACHINE = "default"  # the lab's first machine
 NAMES = ("web", "multi", "plain", "exposed", "ev")
 ASK = """
 import json, sys

@@ -116,7 +116,7 @@ def test_create_is_refused_on_the_vpn_and_works_off_it(lab: Lab, tmp_path):
         )
         assert "utun0" in refused.stderr and not log.exists()
         lab.vpn_off()
-        created = tool(lab, "fix", "--machine", name, env=env, timeout=300)
+        created = tool(lab, "fix", "--machine", name, "--create", env=env, timeout=300)
         assert created.returncode == 0, created.stderr
         assert log.read_text() == "restarted\n"
         assert_docker_works(lab, name)
@@ -239,6 +239,72 @@ def test_doctor_finds_the_breakage_and_then_health(lab: Lab, machine: str):
     assert "packets silently dropped" in found["host-only address"]["seen"]  # seconds, not minutes
     assert found["NAT forward"]["fix"] == f"docker-vpn-helper nat.forward --machine {machine}"
     assert tool(lab, "fix", "--machine", machine).returncode == 0
-    well = tool(lab, "doctor", "--machine", machine, timeout=60)
+    # A shell still pointing at the VM's address, which the VPN took: the commonest breakage.
+    stale = docker_env(lab, f"tcp://{vm_ip(lab, machine)}:2376", machine)
+    stuck = tool(lab, "doctor", "--machine", machine, env={**stale, "SHELL": "/bin/bash"})
+    assert stuck.returncode == 1, stuck.stdout
+    run = f'eval "$(docker-vpn-helper env.print --machine {machine})"'
+    assert stuck.stdout.splitlines()[-1].endswith(f"; run: {run}"), stuck.stdout
+    assert "the VPN took the route to" in stuck.stdout
+    well = tool(
+        lab, "doctor", "--machine", machine, env=docker_env(lab, "tcp://localhost:2376", machine)
+    )
     assert well.returncode == 0, well.stdout
     assert "FAIL" not in well.stdout
+    assert well.stdout.splitlines()[-1].startswith(("healthy:", "1 warning"))
+
+
+def test_restore_walks_back_then_original_is_docker_machines_own(lab: Lab, machine: str):
+    folder = Path(lab.paths.machine_dir(machine))
+    cert_in_vm = ["cat", "/var/lib/boot2docker/server.pem"]
+    before = (
+        (folder / "server.pem").read_bytes(),
+        json.loads((folder / "config.json").read_text())["HostOptions"]["AuthOptions"],
+        lab.guest_run(machine, cert_in_vm).stdout,
+        rules(lab, machine),
+    )
+    lab.vpn_on("drop")
+    assert tool(lab, "fix", "--machine", machine).returncode == 0
+    fixed = (folder / "server.pem").read_bytes()
+    # a second run, one command: a new certificate, deployed and served
+    again = tool(lab, "cert.issue", "--machine", machine, "--force",
+                 "daemon.restart", "--machine", machine)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert (folder / "server.pem").read_bytes() != fixed
+    listed = tool(lab, "restore", "--machine", machine, "--list")
+    assert listed.returncode == 0 and listed.stdout.count("[in effect]") == 2, listed.stdout
+    back = tool(lab, "restore", "--machine", machine)
+    assert back.returncode == 0, back.stderr
+    assert (folder / "server.pem").read_bytes() == fixed  # walked back one run
+    assert_docker_works(lab, machine)
+    done = tool(lab, "restore", "--machine", machine, "--original")
+    assert done.returncode == 0, done.stderr
+    after = (
+        (folder / "server.pem").read_bytes(),
+        json.loads((folder / "config.json").read_text())["HostOptions"]["AuthOptions"],
+        lab.guest_run(machine, cert_in_vm).stdout,
+        rules(lab, machine),
+    )
+    assert after == before
+    assert not (folder / "openssl.cnf").exists()
+    # the daemon serves docker-machine's certificate again (v0.16: the IP and localhost)
+    assert docker(lab, machine, "tcp://localhost:2376").returncode != 0  # no forward any more
+    lab.vpn_off()
+    assert docker(lab, machine, f"tcp://{vm_ip(lab, machine)}:2376").returncode == 0
+    nothing = tool(lab, "restore", "--machine", machine)
+    assert nothing.returncode == 1 and "nothing left to undo" in nothing.stderr
+
+
+def test_a_misspelled_machine_is_no_such_machine_even_on_the_vpn(lab: Lab):
+    lab.vpn_on("drop")
+    try:
+        done = tool(lab, "fix", "--machine", "defualt", "--shell", "bash")
+    finally:
+        lab.vpn_off()
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"docker-vpn-helper: no machine 'defualt' in the store {lab.paths.store} (it has: "
+    )
+    assert "did you mean 'default'?" in done.stderr and "VPN" not in done.stderr
+    assert done.stdout == "false\n"  # eval "$(...)" fails too
+    assert "defualt" not in lab.status()["machines"]

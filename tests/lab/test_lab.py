@@ -4,6 +4,7 @@ stand-ins answer like VirtualBox and docker-machine do."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import sys
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.lab
 DIRECT = "tcp://192.168.99.100:2376"
 
 
-def docker_version(lab: Lab, host: str, limit: int = 8, machine: str = "lab"):
+def docker_version(lab: Lab, host: str, limit: int = 8, machine: str = "default"):
     argv = ["timeout", str(limit), "docker", "version", "--format", "{{.Server.Version}}"]
     return lab.run_on_host(argv, env=docker_env(lab, host, machine), timeout=limit + 5)
 
@@ -60,7 +61,7 @@ def test_direct_docker_works_without_vpn_and_hangs_with_it(fresh: Lab) -> None:
 def test_ssh_through_the_nat_port_works_with_the_vpn_on(fresh: Lab) -> None:
     fresh.vpn_on("drop")
     result = fresh.run_on_host(
-        [*ssh_argv(fresh, "lab"), "hostname; id -un; sudo -n true && echo sudo-ok"]
+        [*ssh_argv(fresh, "default"), "hostname; id -un; sudo -n true && echo sudo-ok"]
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["boot2docker", "docker", "sudo-ok"]
@@ -69,9 +70,9 @@ def test_ssh_through_the_nat_port_works_with_the_vpn_on(fresh: Lab) -> None:
 def test_vboxmanage_answers_like_virtualbox(fresh: Lab) -> None:
     assert re.fullmatch(r"6\.1\.\d+r\d+\n", vbox(fresh, "--version").stdout)
     vms = vbox(fresh, "list", "vms").stdout
-    assert re.search(r'^"lab" \{[0-9a-f-]{36}\}$', vms, re.M)
-    assert '"lab"' in vbox(fresh, "list", "runningvms").stdout
-    info = vbox(fresh, "showvminfo", "lab", "--machinereadable").stdout
+    assert re.search(r'^"default" \{[0-9a-f-]{36}\}$', vms, re.M)
+    assert '"default"' in vbox(fresh, "list", "runningvms").stdout
+    info = vbox(fresh, "showvminfo", "default", "--machinereadable").stdout
     keys = [line.split("=", 1)[0] for line in info.splitlines()]
     for key in ("name", "UUID", "VMState", "VMStateChangeTime", "nic1", "nic2", "macaddress1"):
         assert key in keys
@@ -81,25 +82,25 @@ def test_vboxmanage_answers_like_virtualbox(fresh: Lab) -> None:
     assert fields["nic1"] == '"nat"' and fields["nic2"] == '"hostonly"'
     assert fields["hostonlyadapter2"] == '"vboxnet0"'
     assert re.fullmatch(r'"080027[0-9A-F]{6}"', fields["macaddress2"])
-    port = fresh.status()["machines"]["lab"]["ssh_port"]
+    port = fresh.status()["machines"]["default"]["ssh_port"]
     assert f'Forwarding(0)="ssh,tcp,127.0.0.1,{port},,22"' in info.splitlines()
     missing = vbox(fresh, "showvminfo", "nope", "--machinereadable")
     assert missing.returncode == 1 and missing.stdout == ""
     assert "VBoxManage: error: Could not find a registered machine named 'nope'" in missing.stderr
-    locked = vbox(fresh, "modifyvm", "lab", "--natpf1", "x,tcp,127.0.0.1,1234,,22")
+    locked = vbox(fresh, "modifyvm", "default", "--natpf1", "x,tcp,127.0.0.1,1234,,22")
     assert locked.returncode == 1
     assert "is already locked for a session" in locked.stderr
 
 
 def test_a_nat_rule_really_forwards_to_the_daemon(fresh: Lab) -> None:
-    added = vbox(fresh, "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
+    added = vbox(fresh, "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
     assert added.returncode == 0, added.stderr
-    again = vbox(fresh, "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
+    again = vbox(fresh, "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
     assert again.returncode == 1
     assert "VBoxManage: error: A NAT rule of this name already exists" in again.stderr
-    info = vbox(fresh, "showvminfo", "lab", "--machinereadable").stdout
+    info = vbox(fresh, "showvminfo", "default", "--machinereadable").stdout
     assert 'Forwarding(0)="docker,tcp,127.0.0.1,2376,,2376"' in info  # rules are listed by name
-    mdir = fresh.paths.machine_dir("lab")
+    mdir = fresh.paths.machine_dir("default")
     s_client = [
         "timeout", "5", "openssl", "s_client", "-connect", "127.0.0.1:2376", "-CAfile", f"{mdir}/ca.pem",
         "-cert", f"{mdir}/cert.pem", "-key", f"{mdir}/key.pem", "-verify_return_error", "-brief",
@@ -111,7 +112,7 @@ def test_a_nat_rule_really_forwards_to_the_daemon(fresh: Lab) -> None:
     assert by_ip.returncode != 0
     assert "x509: certificate is valid for 192.168.99.100, not 127.0.0.1" in by_ip.stderr
     assert docker_version(fresh, "tcp://localhost:2376").returncode == 0
-    deleted = vbox(fresh, "controlvm", "lab", "natpf1", "delete", "docker")
+    deleted = vbox(fresh, "controlvm", "default", "natpf1", "delete", "docker")
     assert deleted.returncode == 0, deleted.stderr
     gone = fresh.run_on_host(s_client, input="")
     assert "Verification: OK" not in gone.stderr
@@ -120,15 +121,15 @@ def test_a_nat_rule_really_forwards_to_the_daemon(fresh: Lab) -> None:
 
 def test_a_taken_host_port_saves_the_rule_but_forwards_nothing(fresh: Lab) -> None:
     with port_held(2376):
-        added = vbox(fresh, "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
+        added = vbox(fresh, "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
         assert added.returncode == 0
-        assert "docker,tcp,127.0.0.1,2376,,2376" in fresh.status()["machines"]["lab"]["rules"]
+        assert "docker,tcp,127.0.0.1,2376,,2376" in fresh.status()["machines"]["default"]["rules"]
         assert docker_version(fresh, "tcp://localhost:2376", limit=3).returncode != 0
 
 
 def test_the_store_is_what_docker_machine_writes(fresh: Lab) -> None:
     store = fresh.paths.store
-    mdir = fresh.paths.machine_dir("lab")
+    mdir = fresh.paths.machine_dir("default")
     text = (mdir / "config.json").read_text()
     assert text.startswith(
         '{\n    "ConfigVersion": 3,\n    "Driver": {\n        "IPAddress": "192.168.99.100"'
@@ -136,8 +137,8 @@ def test_the_store_is_what_docker_machine_writes(fresh: Lab) -> None:
     assert stat.S_IMODE((mdir / "config.json").stat().st_mode) == 0o600
     config = json.loads(text)
     driver = config["Driver"]
-    assert driver["SSHUser"] == "docker" and driver["MachineName"] == "lab"
-    assert driver["SSHPort"] == fresh.status()["machines"]["lab"]["ssh_port"]
+    assert driver["SSHUser"] == "docker" and driver["MachineName"] == "default"
+    assert driver["SSHPort"] == fresh.status()["machines"]["default"]["ssh_port"]
     assert driver["SSHKeyPath"] == f"{mdir}/id_rsa" and driver["StorePath"] == str(store)
     assert driver["HostOnlyCIDR"] == "192.168.99.1/24"
     for field in ("CPU", "Memory", "DiskSize", "NatNicType", "Boot2DockerURL", "UIType"):
@@ -170,7 +171,7 @@ def test_the_store_is_what_docker_machine_writes(fresh: Lab) -> None:
     server = x509.load_pem_x509_certificate((mdir / "server.pem").read_bytes())
     assert server.subject.get_attributes_for_oid(NameOID.COMMON_NAME) == []
     assert server.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value.endswith(
-        ".lab"
+        ".default"
     )
     sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["192.168.99.100"]
@@ -181,69 +182,72 @@ def test_the_store_is_what_docker_machine_writes(fresh: Lab) -> None:
 
 
 def test_the_guest_looks_like_boot2docker(fresh: Lab) -> None:
-    profile = fresh.guest_run("lab", ["cat", "/var/lib/boot2docker/profile"]).stdout
+    profile = fresh.guest_run("default", ["cat", "/var/lib/boot2docker/profile"]).stdout
     assert "DOCKER_HOST='-H tcp://0.0.0.0:2376'" in profile
     assert "SERVERCERT=/var/lib/boot2docker/server.pem" in profile and "DOCKER_TLS=auto" in profile
-    assert fresh.guest_run("lab", ["hostname"]).stdout.strip() == "boot2docker"
+    assert fresh.guest_run("default", ["hostname"]).stdout.strip() == "boot2docker"
     assert (
-        fresh.guest_run("lab", ["/etc/init.d/docker", "status"]).stdout.strip()
+        fresh.guest_run("default", ["/etc/init.d/docker", "status"]).stdout.strip()
         == "Docker daemon is running"
     )
-    before = fresh.daemon_pid("lab")
-    restart = fresh.run_on_host([*ssh_argv(fresh, "lab"), "sudo /etc/init.d/docker restart"])
+    before = fresh.daemon_pid("default")
+    restart = fresh.run_on_host([*ssh_argv(fresh, "default"), "sudo /etc/init.d/docker restart"])
     assert restart.returncode == 0, restart.stderr
-    after = fresh.daemon_pid("lab")
+    after = fresh.daemon_pid("default")
     assert before and after and before != after
     assert docker_version(fresh, DIRECT).returncode == 0
     # The guest's user lives in the guest's own /etc, never in the real host's.
-    account = fresh.guest_run("lab", ["getent", "passwd", "docker"]).stdout.strip()
+    account = fresh.guest_run("default", ["getent", "passwd", "docker"]).stdout.strip()
     assert account.endswith(":/home/docker:/bin/sh")
     assert account not in Path("/etc/passwd").read_text()
 
 
 def test_stop_and_start_keep_only_what_boot2docker_keeps(fresh: Lab) -> None:
-    fresh.guest_run("lab", ["sh", "-c", "touch /var/lib/boot2docker/kept /etc/lost"])
-    stopped = machine(fresh, "stop", "lab")
+    fresh.guest_run("default", ["sh", "-c", "touch /var/lib/boot2docker/kept /etc/lost"])
+    stopped = machine(fresh, "stop", "default")
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.stdout.splitlines() == ['Stopping "lab"...', 'Machine "lab" was stopped.']
-    assert machine(fresh, "status", "lab").stdout == "Stopped\n"
-    assert 'VMState="poweroff"' in vbox(fresh, "showvminfo", "lab", "--machinereadable").stdout
-    not_running = vbox(fresh, "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
+    assert stopped.stdout.splitlines() == [
+        'Stopping "default"...',
+        'Machine "default" was stopped.',
+    ]
+    assert machine(fresh, "status", "default").stdout == "Stopped\n"
+    assert 'VMState="poweroff"' in vbox(fresh, "showvminfo", "default", "--machinereadable").stdout
+    not_running = vbox(fresh, "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2376,,2376")
     assert not_running.returncode == 1
-    assert "VBoxManage: error: Machine 'lab' is not currently running" in not_running.stderr
+    assert "VBoxManage: error: Machine 'default' is not currently running" in not_running.stderr
     assert (
-        vbox(fresh, "modifyvm", "lab", "--natpf1", "docker,tcp,127.0.0.1,2376,,2376").returncode
+        vbox(fresh, "modifyvm", "default", "--natpf1", "docker,tcp,127.0.0.1,2376,,2376").returncode
         == 0
     )
     unreachable = docker_version(fresh, DIRECT, limit=6)
     assert unreachable.returncode != 0
-    started = machine(fresh, "start", "lab")
+    started = machine(fresh, "start", "default")
     assert started.returncode == 0, started.stderr
-    assert started.stdout.splitlines()[0] == 'Starting "lab"...'
-    rules = fresh.status()["machines"]["lab"]["rules"]
+    assert started.stdout.splitlines()[0] == 'Starting "default"...'
+    rules = fresh.status()["machines"]["default"]["rules"]
     assert "docker,tcp,127.0.0.1,2376,,2376" in rules  # start re-adds only `ssh`
-    assert fresh.guest_run("lab", ["ls", "/var/lib/boot2docker/kept"]).returncode == 0
-    assert fresh.guest_run("lab", ["ls", "/etc/lost"]).returncode != 0
+    assert fresh.guest_run("default", ["ls", "/var/lib/boot2docker/kept"]).returncode == 0
+    assert fresh.guest_run("default", ["ls", "/etc/lost"]).returncode != 0
     assert docker_version(fresh, "tcp://localhost:2376").returncode == 0
-    again = machine(fresh, "start", "lab")
-    assert again.returncode == 1 and 'Machine "lab" is already running.' in again.stderr
-    off = vbox(fresh, "controlvm", "lab", "poweroff")
+    again = machine(fresh, "start", "default")
+    assert again.returncode == 1 and 'Machine "default" is already running.' in again.stderr
+    off = vbox(fresh, "controlvm", "default", "poweroff")
     assert off.returncode == 0 and off.stderr.endswith("90%...100%\n")
-    assert machine(fresh, "status", "lab").stdout == "Stopped\n"
-    on = vbox(fresh, "startvm", "lab", "--type", "headless")
+    assert machine(fresh, "status", "default").stdout == "Stopped\n"
+    on = vbox(fresh, "startvm", "default", "--type", "headless")
     assert on.stdout.splitlines() == [
-        'Waiting for VM "lab" to power on...',
-        'VM "lab" has been successfully started.',
+        'Waiting for VM "default" to power on...',
+        'VM "default" has been successfully started.',
     ]
-    fresh.start_vm("lab")  # waits for the boot to finish
-    assert fresh.daemon_pid("lab")
+    fresh.start_vm("default")  # waits for the boot to finish
+    assert fresh.daemon_pid("default")
 
 
 def test_docker_machine_errors_and_listing(fresh: Lab) -> None:
     missing = machine(fresh, "status", "nope")
     assert missing.returncode == 1
     assert missing.stderr.startswith('Docker machine "nope" does not exist.')
-    assert machine(fresh, "ip", "lab").stdout == "192.168.99.100\n"
+    assert machine(fresh, "ip", "default").stdout == "192.168.99.100\n"
     listing = machine(fresh, "ls").stdout.splitlines()
     assert listing[0].split() == [
         "NAME",
@@ -255,9 +259,9 @@ def test_docker_machine_errors_and_listing(fresh: Lab) -> None:
         "DOCKER",
         "ERRORS",
     ]
-    assert listing[1].split()[:5] == ["lab", "-", "virtualbox", "Running", DIRECT]
+    assert listing[1].split()[:5] == ["default", "-", "virtualbox", "Running", DIRECT]
     fresh.vpn_on("drop")
-    env = machine(fresh, "env", "lab", timeout=30)
+    env = machine(fresh, "env", "default", timeout=30)
     assert env.returncode == 1
     assert "dial tcp 192.168.99.100:2376: i/o timeout" in env.stderr
 
@@ -288,25 +292,27 @@ def test_create_fails_behind_the_vpn_and_works_without(fresh: Lab) -> None:
 
 
 def test_regenerate_certs_reissues_from_config(fresh: Lab) -> None:
-    config_path = fresh.paths.machine_dir("lab") / "config.json"
+    config_path = fresh.paths.machine_dir("default") / "config.json"
     original = config_path.read_text()
     config = json.loads(original)
     config["HostOptions"]["AuthOptions"]["ServerCertSANs"] = ["127.0.0.1"]
     config_path.write_text(json.dumps(config, indent=4))
     try:
-        before = fresh.daemon_pid("lab")
-        result = machine(fresh, "regenerate-certs", "-f", "lab")
+        before = fresh.daemon_pid("default")
+        result = machine(fresh, "regenerate-certs", "-f", "default")
         assert result.returncode == 0, result.stderr
         assert "Copying certs to the remote machine..." in result.stdout
-        assert fresh.daemon_pid("lab") != before
+        assert fresh.daemon_pid("default") != before
         assert (
-            vbox(fresh, "controlvm", "lab", "natpf1", "docker,tcp,127.0.0.1,2376,,2376").returncode
+            vbox(
+                fresh, "controlvm", "default", "natpf1", "docker,tcp,127.0.0.1,2376,,2376"
+            ).returncode
             == 0
         )
         assert docker_version(fresh, "tcp://127.0.0.1:2376").returncode == 0
     finally:
         config_path.write_text(original)
-        machine(fresh, "regenerate-certs", "-f", "lab")
+        machine(fresh, "regenerate-certs", "-f", "default")
 
 
 @pytest.fixture
@@ -370,3 +376,32 @@ def test_legacy_guest(legacy: Lab) -> None:
     )
     assert back.returncode == 0, back.stderr
     assert legacy.daemon_pid("legacy")
+
+
+def test_a_guest_that_cannot_boot_names_its_log_and_the_missing_package(
+    lab: Lab, tmp_path, monkeypatch
+):
+    """tini not installed (simulated: a PATH of the host's programs but tini): one line with the
+    boot log and the package, not 'the guest died while booting (see its console.log)'."""
+    from docker_vpn_helper.errors import HelperError
+    from lab import guest
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for entry in os.scandir(folder) if os.path.isdir(folder) else ():
+            link = bin_dir / entry.name
+            if entry.name != "tini" and not link.exists():
+                link.symlink_to(entry.path)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    try:
+        with pytest.raises(HelperError) as caught:
+            lab.add_machine("noboot")
+    finally:
+        monkeypatch.undo()
+        lab.remove_machine("noboot")
+    log = guest.console_log(lab.paths, "noboot")
+    message = caught.value.reason
+    assert message.startswith("the guest died while booting: ") and "tini" in message
+    assert f"its boot log: {log}" in message
+    assert "likely missing Debian package: tini (sudo apt-get install -y" in message

@@ -18,7 +18,7 @@ from .helpers import load_image, port_held, udp_port_held
 
 pytestmark = pytest.mark.lab
 
-MACHINE = "lab"
+MACHINE = "default"  # the lab's first machine
 CONTAINERS = ("np-web", "np-echo")
 
 

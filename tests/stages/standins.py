@@ -30,12 +30,17 @@ SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
 DOCKER_RULE = "docker,tcp,127.0.0.1,2376,,2376"
 
 
-def showvminfo(state: str = "running", rules=(SSH_RULE,), name: str = "default") -> str:
-    """`showvminfo --machinereadable` in VirtualBox's real layout with our state and NAT rules."""
+def showvminfo(
+    state: str = "running", rules=(SSH_RULE,), name: str = "default", cfg: Path | None = None
+) -> str:
+    """`showvminfo --machinereadable` in VirtualBox's real layout with our state and NAT rules
+    (and the settings file `cfg` as its CfgFile)."""
     lines = []
     for line in (DATA / "showvminfo_running.txt").read_text().splitlines():
         if line.startswith("Forwarding("):
             continue
+        if cfg is not None and line.startswith("CfgFile="):
+            line = f'CfgFile="{cfg}"'
         if line.startswith("VMState="):
             line = f'VMState="{state}"'
         if line.startswith("name="):
@@ -44,6 +49,34 @@ def showvminfo(state: str = "running", rules=(SSH_RULE,), name: str = "default")
         if line.startswith("tcpWndRcv="):
             lines += [f'Forwarding({i})="{rule}"' for i, rule in enumerate(rules)]
     return "\n".join(lines) + "\n"
+
+
+SETTINGS = """<?xml version="1.0"?>
+<VirtualBox xmlns="http://www.virtualbox.org/" version="1.16-macosx">
+  <Machine uuid="{{38faa80d-b4fe-42cb-8076-d641008d3b7d}}" name="default" OSType="Linux26_64">
+    <Hardware>
+      <Network>
+        <Adapter slot="0" enabled="true" MACAddress="080027A3E8D0" type="82540EM">
+          <NAT>
+            <DNS use-proxy="true"{resolver}/>
+            <Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="50157" guestport="22"/>
+          </NAT>
+        </Adapter>
+      </Network>
+    </Hardware>
+  </Machine>
+</VirtualBox>
+"""
+
+
+def write_settings(store: Path, host_resolver: bool = False) -> Path:
+    """The VM's settings file (showvminfo's CfgFile), where VirtualBox keeps the NAT engine's DNS
+    settings that showvminfo does not print."""
+    cfg = store / "machines/default/default/default.vbox"
+    cfg.parent.mkdir(exist_ok=True)
+    flag = ' use-host-resolver="true"' if host_resolver else ""
+    cfg.write_text(SETTINGS.format(resolver=flag))
+    return cfg
 
 
 def cmd(*argv: str) -> str:

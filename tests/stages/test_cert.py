@@ -39,7 +39,7 @@ def test_issue_replaces_docker_machines_cert_backs_up_and_records_sans(store, ca
     assert sans == ["localhost", "127.0.0.1"]
     assert "DNS.1 = localhost" in (store / "machines/default/openssl.cnf").read_text()
     err = capsys.readouterr().err
-    assert "it does not cover default, 127.0.0.1" in err
+    assert "(the old certificate lacks default, 127.0.0.1)" in err
 
 
 def test_second_issue_changes_nothing(store, capsys):

@@ -3,44 +3,27 @@
 from __future__ import annotations
 
 import json
-import re
 
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import dns, machine, step
 
-from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, commands, context, ok, showvminfo
-
-SETTINGS = """<?xml version="1.0"?>
-<VirtualBox xmlns="http://www.virtualbox.org/" version="1.16-macosx">
-  <Machine uuid="{{38faa80d-b4fe-42cb-8076-d641008d3b7d}}" name="default" OSType="Linux26_64">
-    <Hardware>
-      <Network>
-        <Adapter slot="0" enabled="true" MACAddress="080027A3E8D0" type="82540EM">
-          <NAT>
-            <DNS use-proxy="true"{resolver}/>
-            <Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="50157" guestport="22"/>
-          </NAT>
-        </Adapter>
-      </Network>
-    </Hardware>
-  </Machine>
-</VirtualBox>
-"""
-
-
-def settings_file(store):
-    return store / "machines/default/default/default.vbox"
+from .standins import (
+    DOCKER_RULE,
+    SHOW,
+    SSH_RULE,
+    cmd,
+    commands,
+    context,
+    ok,
+    showvminfo,
+    write_settings,
+)
 
 
 def vm(store, state="running", resolver="off"):
-    """VirtualBox's answer, and its settings file (CfgFile) with the NAT DNS settings, which
-    showvminfo does not print (VirtualBox 5-7)."""
-    cfg = settings_file(store)
-    cfg.parent.mkdir(exist_ok=True)
-    flag = ' use-host-resolver="true"' if resolver == "on" else ""
-    cfg.write_text(SETTINGS.format(resolver=flag))
-    info = showvminfo(state, rules=(SSH_RULE, DOCKER_RULE))
-    return ok(re.sub(r'^CfgFile=".*"$', f'CfgFile="{cfg}"', info, flags=re.M))
+    """VirtualBox's answer, its settings file (CfgFile) holding the NAT DNS settings."""
+    cfg = write_settings(store, host_resolver=resolver == "on")
+    return ok(showvminfo(state, rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
 
 
 def recorded(store) -> bool:

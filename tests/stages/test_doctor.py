@@ -8,11 +8,22 @@ from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, nat, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
-from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo
+from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo, write_settings
 
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
 VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
 VERSION = cmd("VBoxManage", "--version")
+REACHABLE = doctor._reachable
+
+
+@pytest.fixture(autouse=True)
+def shell_uses_the_machine(monkeypatch, store):
+    """The shell as `eval "$(docker-vpn-helper env.print)"` leaves it."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://localhost:2376")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(store / "machines" / "default"))
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("SHELL", "/bin/bash")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +62,7 @@ def test_a_broken_machine_behind_the_vpn(store, guest, dockerd):
     assert found["NAT forward"].status == "fail"
     assert found["NAT forward"].fix == "docker-vpn-helper nat.forward --machine default"
     assert found["server.pem in the store"].status == "fail"
-    assert "does not cover default, 127.0.0.1" in found["server.pem in the store"].seen
+    assert "the old certificate lacks default, 127.0.0.1" in found["server.pem in the store"].seen
     assert found["ServerCertSANs in config.json"].status == "warn"
     assert (
         found["VirtualBox"].seen
@@ -91,3 +102,118 @@ def test_the_task_prints_json_and_exits_1_when_unhealthy(
 def test_unknown_machine(store):
     found = doctor.diagnose(session_for(context({}), "nope", str(store), dry_run=True))
     assert [(f.check, f.status) for f in found] == [("machine", "fail")]
+    assert found[0].seen.startswith(f"no machine 'nope' in the store {store} (it has: default)")
+
+
+# -- what docker in the user's shell uses (issue 17, item 4) -----------------------------------
+
+
+def fixed_session(store, **answers):
+    """After a fix: a read-only session whose VirtualBox (and `answers`) show the forward."""
+    s = session_for(context(results()), "default", str(store))
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    step(s, daemon.STAGE)
+    close_all()
+    c = context({**results((SSH_RULE, DOCKER_RULE)), **answers})
+    return session_for(c, "default", str(store), dry_run=True)
+
+
+def test_a_shell_still_on_the_vms_address_fails_with_the_eval_command(
+    store, guest, dockerd, monkeypatch
+):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.168.99.100:2376")
+    d = fixed_session(store)
+    found = doctor.diagnose(d)
+    client = by_check(found)["docker in this shell"]
+    assert client.status == "fail"
+    assert client.seen == (
+        "DOCKER_HOST=tcp://192.168.99.100:2376: the VPN took the route to 192.168.99.100, so "
+        "docker hangs; tcp://localhost:2376 reaches the same daemon"
+    )
+    command = 'eval "$(docker-vpn-helper env.print --machine default)"'
+    assert client.fix == command
+    assert [f.check for f in found if f.status == "fail"] == ["docker in this shell"]
+    # the other finding: dns.host-resolver's warning (the VM does not resolve through the host)
+    assert doctor.summary(d, found) == (f"1 problem and 1 warning; run: {command}", command)
+
+
+def test_a_fish_user_gets_fishs_eval(store, guest, dockerd, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.168.99.100:2376")
+    monkeypatch.setenv("SHELL", "/usr/bin/fish")
+    d = fixed_session(store)
+    _, command = doctor.summary(d, doctor.diagnose(d))
+    assert command == "eval (docker-vpn-helper env.print --machine default)"
+
+
+def test_without_docker_host_docker_s_current_context_counts(store, guest, dockerd, monkeypatch):
+    for name in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(name)
+    default = (
+        '[{"Name": "default", "Endpoints": {"docker": {"Host": "unix:///var/run/docker.sock"}}}]'
+    )
+    d = fixed_session(store, **{cmd("docker", "context", "inspect"): ok(default)})
+    client = by_check(doctor.diagnose(d))["docker in this shell"]
+    assert client.status == "fail"
+    assert client.seen.startswith(
+        "docker context 'default' (docker's own, no DOCKER_HOST set): docker talks to a local daemon"
+    )
+
+
+def test_warnings_alone_name_the_first_warnings_command(store, guest, dockerd):
+    settings = write_settings(store)  # the VM's DNS: the boot-time servers
+    d = fixed_session(store, **{SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=settings))})
+    line, command = doctor.summary(d, doctor.diagnose(d))
+    assert command == "docker-vpn-helper dns.host-resolver --machine default --restart"
+    assert line == f"1 warning; run: {command}"
+
+
+def test_a_broken_machine_and_a_wrong_shell_get_one_command(store, guest, dockerd, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.168.99.100:2376")
+    d = session_for(context(results()), "default", str(store), dry_run=True)
+    line, command = doctor.summary(d, doctor.diagnose(d))
+    assert command == 'eval "$(docker-vpn-helper fix --machine default)"'
+    assert line.endswith(f"; run: {command}") and "problems" in line
+
+
+def test_healthy_says_so_in_one_line(store, guest, dockerd, capsys):
+    from invoke import Config
+
+    fixed_session(store)
+    close_all()  # the next session reads VirtualBox again
+    config = store / "machines" / "default" / "config.json"
+    data = json.loads(config.read_text())
+    data["Driver"]["HostDNSResolver"] = True
+    config.write_text(json.dumps(data))
+    settings = write_settings(store, host_resolver=True)
+    resolving = showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=settings)
+    c = context({**results((SSH_RULE, DOCKER_RULE)), SHOW: ok(resolving)})
+    c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
+    doctor_task(c, machine="default", storage_path=str(store))
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == "healthy: docker in this shell reaches machine 'default' through its forward"
+
+
+def test_the_host_only_probe_is_bounded_and_runs_beside_the_checks(
+    store, guest, dockerd, monkeypatch
+):
+    import socket
+    import time
+
+    monkeypatch.setattr(doctor, "_reachable", REACHABLE)  # the real one, on a silent socket
+    started = []
+
+    def silent(address, timeout):
+        started.append(time.monotonic())
+        time.sleep(timeout)
+        raise socket.timeout()
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    assert doctor.REACH_TIMEOUT <= 0.5
+    begin = time.monotonic()
+    found = by_check(
+        doctor.diagnose(session_for(context(results()), "default", str(store), dry_run=True))
+    )
+    assert time.monotonic() - begin < 1.0
+    assert started[0] - begin < 0.1  # started first, not after the other checks
+    assert found["host-only address"].seen.endswith("no answer in 0.5 s (packets silently dropped)")

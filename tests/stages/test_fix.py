@@ -101,8 +101,17 @@ def test_several_machines_each_get_every_stage_in_turn(ran, store, capsys):
         "dns.host-resolver",
     ]
     assert ran == [(st, "default", False) for st in stages] + [(st, "dev", False) for st in stages]
-    exports = [ln for ln in capsys.readouterr().out.splitlines() if "DOCKER_MACHINE_NAME" in ln]
-    assert len(exports) == 2 and exports[-1].endswith('"dev"')
+    out, err = capsys.readouterr()
+    # One eval sets one machine: the first named; stderr says how to get the other's.
+    assert [ln for ln in out.splitlines() if "DOCKER_MACHINE_NAME" in ln] == [
+        'export DOCKER_MACHINE_NAME="default"'
+    ]
+    other = f"docker-vpn-helper env.print --machine dev --storage-path {store}"
+    assert "prints the environment of 'default' only" in err and other in err
+    assert (
+        f"=====[dev] Done (already fixed: nothing changed); its environment, not printed: {other}"
+        in err
+    )
 
 
 def test_all_means_every_machine_of_the_store(ran, store):
@@ -167,7 +176,7 @@ def test_env_print_unset(store, capsys):
     "argv, message",
     [
         (["env.print", "--machine", "a;b"], "invalid machine name 'a;b'"),
-        (["env.print", "--machine", "prod"], 'machine "prod" does not exist in'),
+        (["env.print", "--machine", "prod"], "no machine 'prod' in the store"),
         (
             ["env.print", "--machine", "default", "--shell", "nushell"],
             "unknown shell format 'nushell'",
@@ -180,5 +189,5 @@ def test_bad_input_is_one_line_on_stderr_and_exit_1(store, capsys, argv, message
         run(*argv, "--storage-path", str(store), exit=True)
     out, err = capsys.readouterr()
     assert caught.value.code == 1
-    assert out == ""
+    assert out == "false\n"  # so that `eval "$(...)"` fails too
     assert err.startswith(f"docker-vpn-helper: {message}") and err.count("\n") == 1

@@ -19,6 +19,8 @@ from .standins import (
 )
 
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
+VERSION = cmd("VBoxManage", "--version")
+VERSION_OK = ok("6.1.50r161033\n")
 PS = cmd("ps", "-axo", "pid=,comm=")
 HEALTHY_ROUTE = ok("192.168.99.100 dev vboxnet0 src 192.168.99.1 uid 501 \n    cache \n")
 VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
@@ -77,24 +79,24 @@ def test_store_entry_without_vm(store):
 
 def test_new_machine_is_refused_while_the_vpn_hijacks_the_route(store, monkeypatch):
     monkeypatch.setattr("sys.argv", ["docker-vpn-helper", "fix", "--machine", "new"])
-    c = context({ROUTE: VPN_ROUTE})
+    c = context({VERSION: VERSION_OK, ROUTE: VPN_ROUTE})
     with pytest.raises(HelperError) as caught:
-        step(session_for(c, "new", str(store)), machine.STAGE)
+        step(session_for(c, "new", str(store)), machine.STAGE, create=True)
     message = caught.value.message
     assert "cannot create 'new' while a VPN is up" in message and "utun0" in message
     assert message.endswith(
         "disconnect from the VPN and re-run: docker-vpn-helper fix --machine new"
     )
-    assert commands(c) == [ROUTE]  # VirtualBox not touched
+    assert commands(c) == [VERSION, ROUTE]  # VirtualBox not touched
 
 
 def test_new_machine_is_refused_while_virtualbox_runs(store):
     ps = ok(
         "    1 /sbin/launchd\n  812 /Applications/VirtualBox.app/Contents/MacOS/VBoxHeadless\n  790 /Applications/VirtualBox.app/Contents/MacOS/VBoxSVC\n"
     )
-    c = context({ROUTE: HEALTHY_ROUTE, PS: ps})
+    c = context({VERSION: VERSION_OK, ROUTE: HEALTHY_ROUTE, PS: ps})
     with pytest.raises(HelperError) as caught:
-        step(session_for(c, "new", str(store)), machine.STAGE)
+        step(session_for(c, "new", str(store)), machine.STAGE, create=True)
     assert (
         "VirtualBox is running (VBoxHeadless (pid 812), VBoxSVC (pid 790))" in caught.value.message
     )
@@ -111,6 +113,7 @@ def create_command(store) -> str:
 def creating(store, outcome) -> dict:
     """What a host without a VPN or VirtualBox running answers, and `outcome` for the create."""
     return {
+        VERSION: VERSION_OK,
         ROUTE: HEALTHY_ROUTE,
         PS: ok("    1 /sbin/init\n"),
         "sudo -n true": ok(),
@@ -123,15 +126,17 @@ def test_new_machine_restarts_drivers_then_creates_with_loopback_sans(store):
     create = create_command(store)
     c = context(creating(store, ok()))
     s = session_for(c, "new", str(store))
-    step(s, machine.STAGE)
-    assert commands(c) == [ROUTE, PS, "sudo -n true", "sudo -n systemctl restart vboxdrv", create]
+    step(s, machine.STAGE, create=True)
+    assert commands(c) == [
+        VERSION, ROUTE, PS, "sudo -n true", "sudo -n systemctl restart vboxdrv", create,
+    ]  # fmt: skip
     assert set(s.changes()) == {"machine"}
 
 
 def test_dry_run_create_plans_only(store, capsys):
-    c = context({ROUTE: HEALTHY_ROUTE, PS: ok("")})
-    step(session_for(c, "new", str(store), dry_run=True), machine.STAGE)
-    assert commands(c) == [ROUTE, PS]
+    c = context({VERSION: VERSION_OK, ROUTE: HEALTHY_ROUTE, PS: ok("")})
+    step(session_for(c, "new", str(store), dry_run=True), machine.STAGE, create=True)
+    assert commands(c) == [VERSION, ROUTE, PS]
     err = capsys.readouterr().err
     assert "would run: sudo systemctl restart vboxdrv" in err
     assert (
@@ -147,7 +152,7 @@ def test_failed_create_is_one_line(store):
     )
     c = context(creating(store, refusal))
     with pytest.raises(HelperError) as caught:
-        step(session_for(c, "new", str(store)), machine.STAGE)
+        step(session_for(c, "new", str(store)), machine.STAGE, create=True)
     assert caught.value.message == (
         'docker-vpn-helper: docker-machine create new failed: Error with pre-create check: "VBoxManage not found. '
         'Make sure VirtualBox is installed and VBoxManage is in the path"'
@@ -177,3 +182,101 @@ def test_a_machine_of_another_driver_is_refused(store):
     ):
         step(session_for(c, "default", str(store)), machine.STAGE)
     assert commands(c) == []
+
+
+# -- a missing machine: created only where the user plainly means it (issue 17, item 2) --------
+
+
+def test_a_misspelled_machine_is_no_such_machine_before_any_command(store, monkeypatch):
+    from ..support import store as dm
+
+    dm.create_machine(store, "lab", "192.168.99.101", 50158)
+    monkeypatch.setattr("sys.argv", ["docker-vpn-helper", "fix", "--machine", "lba"])
+    c = context({ROUTE: VPN_ROUTE})  # the VPN is up: still the typo is what is reported
+    with pytest.raises(HelperError) as caught:
+        step(session_for(c, "lba", str(store)), machine.STAGE)
+    assert caught.value.message == (
+        f"docker-vpn-helper: no machine 'lba' in the store {store} (it has: default, lab); "
+        f"did you mean 'lab'? To create 'lba': docker-vpn-helper fix --machine lba "
+        f"--storage-path {store} --create"
+    )
+    assert commands(c) == []  # no VBoxManage, no route, no sudo
+
+
+def test_the_stores_first_machine_is_created_without_create(tmp_path):
+    from ..support import store as dm
+
+    empty = tmp_path / "store"
+    dm.create_certs(empty)
+    (empty / "machines").mkdir()
+    c = context(creating(empty, ok()))
+    s = session_for(c, "new", str(empty))
+    plan = step(s, machine.STAGE)
+    assert plan.action == "create" and commands(c)[-1] == create_command(empty)
+
+
+def test_docker_machines_default_store_may_not_exist_yet(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MACHINE_STORAGE_PATH", raising=False)
+    c = context({VERSION: VERSION_OK, ROUTE: HEALTHY_ROUTE, PS: ok("")})
+    plan = step(session_for(c, "default", dry_run=True), machine.STAGE)
+    assert plan.action == "create"
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_a_wrong_store_path_is_an_error_not_a_place_to_create(tmp_path, monkeypatch, how):
+    nope = tmp_path / "nope"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MACHINE_STORAGE_PATH", raising=False)
+    if how == "environment":
+        monkeypatch.setenv("MACHINE_STORAGE_PATH", str(nope))
+    c = context({})
+    with pytest.raises(HelperError) as caught:
+        step(session_for(c, "default", str(nope) if how == "flag" else None), machine.STAGE)
+    assert caught.value.message.startswith(
+        f"docker-vpn-helper: {nope} is not a docker-machine store (it does not exist): check "
+        "--storage-path and MACHINE_STORAGE_PATH; to start a new store there: "
+        f"docker-vpn-helper fix --machine default --storage-path {nope} --create"
+    )
+    assert commands(c) == []
+
+
+def test_create_creates_a_machine_beside_others(store):
+    c = context(creating(store, ok()))
+    plan = step(session_for(c, "new", str(store)), machine.STAGE, create=True)
+    assert plan.action == "create" and commands(c)[-1] == create_command(store)
+
+
+def test_no_vboxmanage_is_said_before_the_vpn_the_drivers_or_sudo(store):
+    c = context({VERSION: fail("/bin/sh: 1: VBoxManage: not found", 127)})
+    with pytest.raises(HelperError) as caught:
+        step(session_for(c, "new", str(store)), machine.STAGE, create=True)
+    assert caught.value.reason.startswith(
+        "VirtualBox is not installed here: there is no VBoxManage on PATH"
+    )
+    assert commands(c) == [VERSION]
+
+
+def test_only_fix_create_or_machine_create_by_name_create(store, monkeypatch):
+    """The prerequisites of fix and of every stage get --create only from their caller;
+    machine.create called by name means it."""
+    from docker_vpn_helper.program import program
+    from docker_vpn_helper.stages import Stage
+
+    asked = []
+
+    def plan(s, create=False):
+        asked.append(create)
+        raise HelperError("stop here")
+
+    monkeypatch.setattr(machine, "STAGE", Stage("machine.create", "Checking", plan, None))
+    for argv, expected in (
+        (["fix"], False),
+        (["fix", "--create"], True),
+        (["nat.forward"], False),
+        (["machine.create"], True),
+        (["machine.create", "--no-create"], False),
+    ):
+        with pytest.raises(SystemExit):
+            program.run(["docker-vpn-helper", *argv, "--storage-path", str(store)])
+        assert asked.pop() is expected, argv

@@ -1,3 +1,6 @@
+import json
+import re
+
 import pytest
 
 from docker_vpn_helper.errors import HelperError
@@ -15,6 +18,7 @@ from .standins import (
     context,
     ok,
     showvminfo,
+    write_settings,
 )
 
 
@@ -96,3 +100,133 @@ def test_unknown_backup_lists_the_known_ones(store, guest, dockerd, monkeypatch)
         HelperError, match=r"no backup '2001' for 'default' \(backups: \d{8}T\d{6}\.\d{6}Z\)"
     ):
         step(session_for(context({}), "default", str(store)), restore.STAGE, backup="2001")
+
+
+# -- a history, walking back, and docker-machine's original (issue 17, item 5) ----------------
+
+
+def refixed(store, guest, monkeypatch):
+    """A second run: a new certificate (cert.issue --force), deployed, the daemon restarted."""
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE, force=True)
+    step(s, cert.DEPLOY)
+    step(s, daemon.STAGE)
+    close_all()
+
+
+def restored(store, results=RUNNING, **options):
+    s = session_for(context(results), "default", str(store))
+    plan = step(s, restore.STAGE, **options)
+    close_all()
+    return plan
+
+
+def test_repeated_restores_walk_back_instead_of_toggling(store, guest, dockerd, monkeypatch):
+    original = snapshot(store, guest)
+    fixed(store, guest, monkeypatch)
+    first = snapshot(store, guest)
+    refixed(store, guest, monkeypatch)
+    assert snapshot(store, guest) != first
+    restored(store)
+    assert snapshot(store, guest) == first  # the second run undone
+    restored(store)
+    assert snapshot(store, guest) == original  # then the first, not the restore
+    with pytest.raises(HelperError, match="nothing left to undo on 'default'"):
+        restored(store)
+    assert guest.served == original[1][FakeGuest.CERT]
+
+
+def test_restore_forward_after_a_plain_restore_still_removes_the_rule(
+    store, guest, dockerd, monkeypatch
+):
+    fixed(store, guest, monkeypatch)
+    restored(store)
+    delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
+    c = context({SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE))), delete: ok()})
+    step(session_for(c, "default", str(store)), restore.STAGE, forward=True)
+    assert commands(c) == [SHOW, delete]
+
+
+def test_original_is_the_machine_as_docker_machine_left_it(store, guest, dockerd, monkeypatch):
+    folder = store / "machines" / "default"
+    original = snapshot(store, guest)
+    fixed(store, guest, monkeypatch)
+    refixed(store, guest, monkeypatch)
+    restored(store)  # a walk back in between changes nothing about what the original is
+    # docker-machine changes config.json on its own meanwhile (a start gave a new SSH port)
+    config = json.loads((folder / "config.json").read_text())
+    config["Driver"]["SSHPort"] = 50999
+    (folder / "config.json").write_text(json.dumps(config, indent=4))
+    assert (folder / "openssl.cnf").exists() and (folder / "docker-vpn-helper.json").exists()
+    port_rule = "dvh-tcp-8080,tcp,127.0.0.1,8080,,8080"
+    shown = ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE, port_rule)))
+    deletes = [
+        cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", name)
+        for name in ("docker", "dvh-tcp-8080")
+    ]
+    c = context({SHOW: shown, **dict.fromkeys(deletes, ok())})
+    step(session_for(c, "default", str(store)), restore.STAGE, original=True)
+    close_all()
+    local, vm = snapshot(store, guest)
+    assert local["server.pem"] == original[0]["server.pem"]
+    assert local["server-key.pem"] == original[0]["server-key.pem"]
+    assert vm == original[1] and guest.served == original[1][FakeGuest.CERT]
+    now = json.loads(local["config.json"])
+    before = json.loads(original[0]["config.json"])
+    assert (
+        now["HostOptions"]["AuthOptions"]["ServerCertSANs"]
+        == (before["HostOptions"]["AuthOptions"]["ServerCertSANs"])
+    )
+    assert now["Driver"]["SSHPort"] == 50999  # docker-machine's own change stays
+    assert not (folder / "openssl.cnf").exists()
+    assert not (folder / "docker-vpn-helper.json").exists()
+    assert [c for c in commands(c) if "delete" in c] == deletes
+    with pytest.raises(HelperError, match="nothing left to undo"):
+        restored(store)
+
+
+def test_list_shows_each_run_when_and_what_it_replaced(store, guest, dockerd, monkeypatch, capsys):
+    from invoke import Config
+
+    from docker_vpn_helper.tasks.restore import restore as restore_task
+
+    fixed(store, guest, monkeypatch)
+    refixed(store, guest, monkeypatch)
+    restored(store)
+    capsys.readouterr()
+    c = context({})
+    c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
+    restore_task(c, machine="default", storage_path=str(store), list_=True)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"docker-vpn-helper restore: the runs on 'default' ({store}/machines/default/backups)"
+    )
+    first, second, undo = out[1:]
+    stamp = r"\d{8}T\d{6}\.\d{6}Z  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+    assert re.fullmatch(
+        rf"  {stamp}  .*: replaced config.json, server-key.pem, server.pem; the VM's "
+        r"server.pem, server-key.pem; added NAT rule docker,tcp,127.0.0.1,2376,,2376 \[in effect\]",
+        first,
+    ), first
+    second_stamp = second.split()[0]
+    assert second.endswith(f"[undone by {undo.split()[0]}]")
+    assert f"restore of {second_stamp}: replaced server-key.pem, server.pem" in undo
+
+
+def test_a_file_replaced_twice_in_one_run_is_restored_as_before_the_run(store):
+    """cert.issue records the SANs, then dns.host-resolver the DNS setting, in config.json: the
+    run's backup is config.json before both (the second backup used to overwrite the first)."""
+    from docker_vpn_helper.stages import dns
+
+    config = store / "machines" / "default" / "config.json"
+    before = config.read_bytes()
+    settings = write_settings(store)  # where VirtualBox shows the DNS setting: off
+    s = session_for(context({SHOW: ok(showvminfo(cfg=settings))}), "default", str(store))
+    step(s, cert.ISSUE)
+    step(s, dns.STAGE)
+    close_all()
+    data = json.loads(config.read_text())
+    assert data["Driver"]["HostDNSResolver"] is True
+    assert "127.0.0.1" in data["HostOptions"]["AuthOptions"]["ServerCertSANs"]
+    restored(store)
+    assert config.read_bytes() == before
