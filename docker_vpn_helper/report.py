@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 
 def banner(machine: str, text: str) -> None:
-    print(f"=====[{machine}] {text}=====", file=sys.stderr, flush=True)
+    _write(f"=====[{machine}] {text}=====")
 
 
 def say(text: str) -> None:
-    print(f"  {text}", file=sys.stderr, flush=True)
+    _write(f"  {text}")
+
+
+def _write(line: str) -> None:
+    """A line on stderr; a terminal that is gone (hung up, closed pipe) must not stop the run
+    halfway, e.g. in the middle of a rollback."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)

@@ -33,6 +33,9 @@ DEFAULT_CA_CERT = "/var/lib/boot2docker/ca.pem"
 DEFAULT_SERVER_CERT = "/var/lib/boot2docker/server.pem"
 DEFAULT_SERVER_KEY = "/var/lib/boot2docker/server-key.pem"
 INIT_SCRIPT = "/etc/init.d/docker"
+# Where the detached daemon restart leaves its pid, output and exit status (persistent disk).
+RESTART_DIR = "/var/lib/boot2docker/docker-vpn-helper"
+RESTART_MARGIN = 10.0  # seconds the SSH command may take beyond the restart's own wait
 NO_EXIT_STATUS = -1  # what paramiko reports for a channel closed without an exit status
 
 # Pre-2016 boot2docker sshds verify only the SHA-1 `ssh-rsa` signature; paramiko signs RSA keys
@@ -438,8 +441,68 @@ printf '\\n%s\\n' '{mark}end'
         return policies
 
     def restart_daemon(self, timeout: float = 60.0) -> None:
-        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP)."""
-        self._exec(f"sudo {INIT_SCRIPT} restart", f"{INIT_SCRIPT} restart", timeout=timeout)
+        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP).
+
+        The init script runs detached from this SSH session: in a session of its own (`setsid`,
+        where the guest has it), SIGHUP and SIGPIPE ignored, output in RESTART_DIR/restart.log,
+        its exit status written to RESTART_DIR/restart.status when it ends. A client killed or
+        cut off between the script's stop and its start no longer takes the script, and so the
+        daemon, with it; the outcome stays readable in the VM. The same command then waits, in
+        the guest, for that status (a restart an interrupted run left running is waited for
+        first), so one round trip both starts and reports the restart.
+        """
+        name = f"{INIT_SCRIPT} restart"
+        out = self._exec(
+            _sudo_script(_restart_lines(timeout)), name, timeout=timeout + RESTART_MARGIN
+        )
+        lines = out.splitlines()
+        verdict = lines[0] if lines else ""
+        log = f"{RESTART_DIR}/restart.log"
+        if verdict == "running":
+            raise HelperError(
+                f"`{name}` did not finish within {timeout:g}s on {self._where}; it goes on in "
+                f"the VM (its output: {log})"
+            )
+        if verdict == "busy":
+            raise HelperError(
+                f"an earlier `{name}` is still running in the VM after {timeout:g}s (its output: "
+                f"{log}): wait for it, then run the same command again"
+            )
+        status = verdict.partition(" ")[2]
+        if status != "0":
+            why = last_line("\n".join(lines[1:]), default="no output")[:200]
+            raise HelperError(f"guest command `{name}` failed (exit {status}): {why} (see {log})")
+
+
+def _restart_lines(timeout: float) -> list[str]:
+    """The root script that starts the detached restart and waits for its status (see
+    Guest.restart_daemon); it prints `exit N` and the log's last lines, `running` (time-out) or
+    `busy` (an earlier restart never ended)."""
+    folder = shlex.quote(RESTART_DIR)
+    pid, log = f"{RESTART_DIR}/restart.pid", f"{RESTART_DIR}/restart.log"
+    status = f"{RESTART_DIR}/restart.status"
+    job = (
+        f"echo $$ > {shlex.quote(pid)}; {shlex.quote(INIT_SCRIPT)} restart > {shlex.quote(log)} "
+        f"2>&1; echo $? > {shlex.quote(status + '.tmp')} && "
+        f"mv -f {shlex.quote(status + '.tmp')} {shlex.quote(status)}"
+    )
+    tries = max(1, round(timeout * 10))
+    return [
+        *_SCRIPT_PRELUDE,
+        f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}",
+        # tenths of a second, or whole seconds where sleep takes integers only
+        "nap() { sleep 0.1 2>/dev/null || { sleep 1; n=$((n + 9)); }; }",
+        f'ended() {{ n=0; while [ ! -f {shlex.quote(status)} ]; do [ "$n" -ge {tries} ] && '
+        "return 1; nap; n=$((n + 1)); done; }",
+        f"if [ -s {shlex.quote(pid)} ] && [ ! -f {shlex.quote(status)} ] && "
+        f'kill -0 "$(cat {shlex.quote(pid)})" 2>/dev/null; then ended || {{ echo busy; exit 0; }}; fi',
+        f"rm -f {shlex.quote(status)} {shlex.quote(pid)}",
+        "if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi",
+        f"( trap '' HUP PIPE; exec $detach sh -c {shlex.quote(job)} ) </dev/null >/dev/null 2>&1 &",
+        "ended || { echo running; exit 0; }",
+        f'echo "exit $(cat {shlex.quote(status)})"',
+        f"tail -n 5 {shlex.quote(log)}",
+    ]
 
 
 # Start of the root scripts that change files: private temporaries, exit (and so clean up) on

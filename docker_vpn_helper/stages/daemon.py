@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ..adapters import daemon
+from ..adapters import daemon, signals
 from ..core.certs import fingerprint_der, to_der
 from ..core.plans import RestartPlan, plan_restart
 from ..errors import HelperError
@@ -50,19 +50,48 @@ def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
 
 
 def apply(s: Session, plan: RestartPlan) -> None:
+    """Restart, then prove the new certificate; else roll back. Ctrl-C, SIGHUP and SIGTERM wait
+    until the daemon runs again (restarted, or rolled back), then end the run saying which."""
     if "deploy" not in getattr(s.results.get("cert.deploy"), "changes", ()):
         say(f"the daemon needs a restart: {plan.why}")
     expected = to_der(s.machine.auth.server_cert.read_bytes())
-    deadline = time.monotonic() + s.settings.daemon_wait
-    failure = _restart_and_wait(s, expected, deadline)
-    if failure is None:
-        return
+    with signals.deferred() as interrupted:
+        try:
+            failure = _restart_and_wait(s, expected, time.monotonic() + s.settings.daemon_wait)
+            if failure is not None:
+                failure = roll_back(s, failure)
+        except HelperError as error:
+            if interrupted.signum is None:
+                raise
+            raise HelperError(
+                f"interrupted by {interrupted.name} during the daemon restart; {error.reason}",
+                code=interrupted.code,
+            ) from None
+        signum = interrupted.take()
+        if signum is not None:
+            outcome = (
+                f"which failed and was rolled back: {failure}"
+                if failure
+                else f"which was finished first: the daemon answers on tcp://localhost:{s.port} "
+                "with the new certificate"
+            )
+            raise HelperError(
+                f"interrupted by {signals.signal_name(signum)} during the daemon restart, "
+                f"{outcome}; run `{s.rerun_hint()}` to finish the rest",
+                code=128 + signum,
+            )
+    if failure:
+        raise HelperError(failure)
+
+
+def roll_back(s: Session, failure: str) -> str:
+    """Put back what the VM had before, restart the daemon; what happened, in one line."""
     backups = s.journal.guest_backups or earlier_guest_backups(s)
     if not backups:
         raise HelperError(f"the daemon did not come back on tcp://localhost:{s.port}: {failure}")
     _, back = put_back(s, backups)
     state = "it answers again" if back.ok else f"it still does not answer: {back.detail}"
-    raise HelperError(
+    return (
         f"the daemon did not come back with the new certificate ({failure}); the previous "
         f"certificate was put back and the daemon restarted ({state})"
     )
@@ -80,12 +109,13 @@ def put_back(
     `backup_dir`, what is replaced is kept there; returns those backups and the last probe.
     """
     guest = s.guest()
-    replaced = guest.restore_files(pairs, backup_dir=backup_dir)
-    guest.restart_daemon(timeout=s.settings.daemon_wait)
-    deadline = time.monotonic() + s.settings.daemon_wait
-    return replaced, daemon.wait_for(
-        *_probe_args(s), expected_cert=None, server_name=None, deadline=deadline
-    )
+    with signals.deferred():  # a signal ends the run once the daemon runs again
+        replaced = guest.restore_files(pairs, backup_dir=backup_dir)
+        guest.restart_daemon(timeout=s.settings.daemon_wait)
+        deadline = time.monotonic() + s.settings.daemon_wait
+        return replaced, daemon.wait_for(
+            *_probe_args(s), expected_cert=None, server_name=None, deadline=deadline
+        )
 
 
 def earlier_guest_backups(s: Session) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -319,21 +320,96 @@ def test_restore_with_a_missing_backup_changes_nothing(guest: Guest, guest_root:
 # -- daemon restart ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [0, 1])
-def test_restart_daemon_reports_the_init_scripts_last_line(
-    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int
-) -> None:
+@pytest.fixture
+def restart_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the detached restart leaves its outcome (not this host's /var/lib/boot2docker)."""
+    folder = tmp_path / "restart"
+    monkeypatch.setattr(guest_module, "RESTART_DIR", str(folder))
+    return folder
+
+
+def init_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path:
     script = tmp_path / "docker"
-    script.write_text(
-        f"#!/bin/sh\necho \"$1 called\"\necho 'Need TLS certs for x,127.0.0.1'\nexit {status}\n"
-    )
+    script.write_text(f"#!/bin/sh\n{body}\n")
     script.chmod(0o755)
     monkeypatch.setattr(guest_module, "INIT_SCRIPT", str(script))
+    return script
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_restart_daemon_reports_the_init_scripts_last_line(
+    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, restart_dir: Path
+) -> None:
+    init_script(
+        tmp_path,
+        monkeypatch,
+        f"echo \"$1 called\"\necho 'Need TLS certs for x,127.0.0.1'\nexit {status}",
+    )
     if status == 0:
         guest.restart_daemon(timeout=5)
-        return
-    with pytest.raises(HelperError, match=r"`\S+docker restart` failed \(exit 1\): Need TLS"):
-        guest.restart_daemon(timeout=5)
+    else:
+        with pytest.raises(
+            HelperError, match=r"`\S+docker restart` failed \(exit 1\): Need TLS.*restart\.log"
+        ):
+            guest.restart_daemon(timeout=5)
+    # The outcome stays readable in the guest, root's only.
+    assert (restart_dir / "restart.status").read_text() == f"{status}\n"
+    assert (restart_dir / "restart.log").read_text().startswith("restart called\n")
+    assert stat.S_IMODE(restart_dir.stat().st_mode) == 0o700
+
+
+def cut_off_mid_restart(guest: Guest, seconds: float) -> threading.Thread:
+    """Start a restart in the background, then close the client's connection after `seconds`
+    (the client killed, or its network gone)."""
+
+    def restart() -> None:
+        with contextlib.suppress(HelperError):  # the client's side of it is lost
+            guest.restart_daemon(timeout=10)
+
+    worker = threading.Thread(target=restart)
+    worker.start()
+    time.sleep(seconds)
+    assert guest._conn is not None
+    guest._conn.client.close()
+    worker.join(10)
+    return worker
+
+
+def wait_for_file(path: Path, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path}"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def test_restart_daemon_completes_when_the_connection_drops_mid_restart(
+    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_dir: Path
+) -> None:
+    """Cut off between the init script's stop and its start (which writes on stdout, like
+    boot2docker's): the script still finishes, detached from the SSH session."""
+    marker = tmp_path / "started"
+    init_script(
+        tmp_path,
+        monkeypatch,
+        f"echo stopped\nsleep 1\necho 'Need TLS certs for x'\necho yes > {marker}",
+    )
+    cut_off_mid_restart(guest, 0.5)
+    assert wait_for_file(restart_dir / "restart.status") == "0\n"
+    assert marker.read_text() == "yes\n"
+    assert (restart_dir / "restart.log").read_text() == "stopped\nNeed TLS certs for x\n"
+
+
+def test_restart_daemon_waits_for_a_restart_an_interrupted_run_left_running(
+    sshd, guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_dir: Path
+) -> None:
+    log = tmp_path / "calls"
+    init_script(tmp_path, monkeypatch, f"echo begin >> {log}\nsleep 1\necho end >> {log}")
+    with Guest(sshd.port, sshd.user, sshd.key_path, connect_timeout=5) as interrupted:
+        cut_off_mid_restart(interrupted, 0.3)
+    guest.restart_daemon(timeout=10)
+    # The earlier restart ended before this one began: the two never overlapped.
+    assert log.read_text() == "begin\nend\nbegin\nend\n"
 
 
 # -- a legacy sshd: ssh-rsa signatures only ----------------------------------------------------

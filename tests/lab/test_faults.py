@@ -184,7 +184,12 @@ def test_ctrl_c_mid_run_then_the_next_fix_completes(lab: Lab, machine: str, bann
     run.proc.send_signal(signal.SIGINT)
     code, stderr = run.finish()
     assert code == 130, stderr
-    assert error_line(stderr).startswith("interrupted: files are replaced atomically")
+    assert error_line(stderr).startswith(
+        (
+            "interrupted: files are replaced atomically",
+            "interrupted by Ctrl-C during the daemon restart, which was finished first",
+        )
+    )
     again = fix(lab, machine)
     assert again.returncode == 0, again.stderr
     assert served_cert(lab, machine) == local_cert(lab, machine)
@@ -250,3 +255,49 @@ def test_a_host_port_held_by_another_program(lab: Lab, machine: str):
     assert "127.0.0.1:2376 is taken by another program" in done.stderr
     assert 'export DOCKER_HOST="tcp://localhost:2377"' in done.stdout
     assert docker(lab, machine, "tcp://localhost:2377").returncode == 0
+
+
+def guest_file_exists(lab: Lab, machine: str, path: str) -> bool:
+    return lab.guest_run(machine, ["test", "-e", path]).returncode == 0
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"no {what} within {timeout:g} s"
+        time.sleep(0.05)
+
+
+SIGNALS = {"KILL": signal.SIGKILL, "HUP": signal.SIGHUP, "TERM": signal.SIGTERM}
+
+
+@pytest.mark.parametrize("point", ["stopping", "stopped"])
+@pytest.mark.parametrize("name", list(SIGNALS))
+def test_a_client_killed_mid_restart_leaves_the_daemon_running(
+    lab: Lab, machine: str, name: str, point: str
+):
+    """The init script held at a point of the restart (before its stop, or between its stop and
+    its start) while `fix` is killed or hung up on: the restart completes in the VM by itself."""
+    lab.vpn_on("drop")
+    before = lab.daemon_pid(machine)
+    hold = f"/run/lab-hold-{point}"
+    lab.guest_run(machine, ["touch", hold])
+    run = Running(lab, machine)
+    wait_until(lambda: guest_file_exists(lab, machine, f"/run/lab-at-{point}"), 60, point)
+    run.proc.send_signal(SIGNALS[name])
+    time.sleep(0.5)  # the client is gone, or handles the signal, while the restart waits
+    lab.guest_run(machine, ["rm", hold])
+    code, stderr = run.finish()
+    if name == "KILL":
+        assert code == -signal.SIGKILL
+    else:
+        assert code == 128 + SIGNALS[name], stderr
+        line = error_line(stderr)
+        assert line.startswith(f"interrupted by SIG{name} during the daemon restart"), line
+        assert "the daemon answers on tcp://localhost:2376 with the new certificate" in line, line
+    # No second fix: a new daemon comes back, with the certificate the run deployed, and stays.
+    wait_until(lambda: lab.daemon_pid(machine) not in (None, before), 30, "new daemon")
+    wait_until(lambda: docker(lab, machine).returncode == 0, 30, "answer")
+    assert served_cert(lab, machine) == local_cert(lab, machine)
+    time.sleep(1)
+    assert_docker_works(lab, machine)

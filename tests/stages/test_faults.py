@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import replace
@@ -19,7 +21,7 @@ from cryptography import x509
 from invoke import Context
 
 from docker_vpn_helper import session as session_module
-from docker_vpn_helper.adapters import host
+from docker_vpn_helper.adapters import host, signals
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
@@ -335,3 +337,45 @@ def test_a_host_clock_behind_the_current_certificate_reissues_one_valid_now(stor
     new = x509.load_pem_x509_certificate(pem)
     assert new.not_valid_before_utc == skewed.replace(microsecond=0) - dt.timedelta(minutes=5)
     assert new.not_valid_after_utc - skewed <= dt.timedelta(days=1080)
+
+
+# -- signals during the restart ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_during_the_restart_finishes_it_then_ends_the_run(store, guest, dockerd, signum):
+    """Ctrl-C, a closed terminal or SIGTERM while the daemon restarts: the restart finishes (the
+    daemon serves the new certificate), then the run ends saying so, exit 128 + the signal."""
+    real_restart = guest.restart_daemon
+
+    def signalled_restart(timeout=60.0):
+        os.kill(os.getpid(), signum)  # arrives while the restart runs
+        real_restart(timeout)
+
+    guest.restart_daemon = signalled_restart
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    with signals.handled(), pytest.raises(HelperError) as caught:
+        step(s, daemon_stage.STAGE)
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    assert caught.value.code == 128 + signum
+    assert caught.value.reason.startswith(
+        f"interrupted by {name} during the daemon restart, which was finished first: the daemon "
+        "answers on tcp://localhost:2376 with the new certificate; run `"
+    )
+    assert guest.served == (store / "machines/default/server.pem").read_bytes()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_sighup_and_sigterm_end_a_run_like_ctrl_c(store, vbox, capsys, monkeypatch, signum):
+    """Outside the restart, SIGHUP and SIGTERM end the run at once: one line, 128 + signal."""
+
+    def hang_up(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        pytest.fail("the signal did not end the run")
+
+    monkeypatch.setattr(cert, "write_certificate", hang_up)
+    assert cli("fix", "--storage-path", str(store)) == 128 + signum
+    line = one_line_error(capsys)
+    assert line.startswith(f"interrupted by {signal.Signals(signum).name}: files are replaced")
