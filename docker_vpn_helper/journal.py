@@ -1,11 +1,16 @@
 """What a run replaced, so `restore` can undo it, and the lock that keeps runs apart.
 
 Every run that changes something gets one backup folder `machines/NAME/backups/<UTC time>/`
-with copies of the files it replaced and a manifest.json saying what it did.
+with copies of the files it replaced and a manifest.json saying what it did. The manifest is
+written ahead: a change is noted before it is made, so an interrupted run can be undone (or
+completed) too. For the VM's files, `guest_state` follows the change: "installing" (noted,
+maybe not made, maybe some backups missing), "installed" (made, the daemon not yet restarted
+with it), then "served" or "rolled back".
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,34 @@ class Journal:
             else:
                 data[key] = value
         atomic_write(path, json.dumps(data, indent=2).encode(), 0o600)
+
+    def intend_guest(self, pairs: list[tuple[str, str]], certificate: str) -> None:
+        """Before the VM's files are replaced: (backup, target) pairs where their backups will
+        be, and the fingerprint of the certificate going in."""
+        self.guest_backups = list(pairs)
+        self.record(guest=self.guest_backups, guest_state="installing", guest_cert=certificate)
+
+    def guest_installed(self, pairs: list[tuple[str, str]]) -> None:
+        """The VM's files are replaced: the backups as made ("" for a target that was new)."""
+        self.guest_backups = list(pairs)
+        self.record(guest=self.guest_backups, guest_state="installed")
+
+    def guest_runs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(folder name, manifest) of the earlier runs that changed the VM's files, oldest first."""
+        return [(folder.name, data) for folder, data in self.earlier_runs() if data.get("guest")]
+
+    def settle_guest(self, runs: list[str], state: str) -> None:
+        """Note the end of the VM changes of this run (if it made one) and of earlier `runs`."""
+        for name in runs:
+            path = self.root / name / MANIFEST
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(path.read_text())
+                if isinstance(data, dict):
+                    atomic_write(
+                        path, json.dumps({**data, "guest_state": state}, indent=2).encode()
+                    )
+        if self.guest_backups:
+            self.record(guest_state=state)
 
     def back_up(self, paths: list[Path]) -> dict[Path, Path]:
         """Copy the existing `paths` into this run's folder and note them: {original: copy}."""

@@ -58,6 +58,7 @@ class DaemonFiles:
     server_key_path: str
     server_cert_pem: bytes | None
     profile_found: bool
+    server_key_sha256: str | None = None  # the key's checksum (the key stays in the VM)
 
 
 def _sha256(data: bytes) -> str:
@@ -313,20 +314,25 @@ class Guest:
         return result.stdout
 
     def read_daemon_files(self, *, profile_path: str = PROFILE_PATH) -> DaemonFiles:
-        """Read the profile and the served certificate in one round trip.
+        """Read the profile, the served certificate and its key's checksum in one round trip.
 
         The guest sources the profile in a subshell, as the init script does, to find the
-        certificate; the reported paths come from `parse_profile`, and the rare profile the two
-        read differently costs a second command.
+        certificate and the key; the reported paths come from `parse_profile`, and the rare
+        profile the two read differently costs a second command. The key itself never leaves
+        the VM: only its sha256.
         """
         mark = f"--dvh-{secrets.token_hex(8)}"
         script = f"""
 p={shlex.quote(profile_path)}
 c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
 c=${{c:-{DEFAULT_SERVER_CERT}}}
+k=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERKEY" )
+k=${{k:-{DEFAULT_SERVER_KEY}}}
 if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
 if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
 else printf '\\n%s\\n' "{mark}none $c"; fi
+if [ -f "$k" ]; then set -- $(sha256sum "$k"); printf '\\n%s\\n' "{mark}keysha $1 $k"
+else printf '\\n%s\\n' "{mark}nokey - $k"; fi
 printf '\\n%s\\n' '{mark}end'
 """
         out = self._exec(_sudo_script([script]), "read daemon files")
@@ -338,19 +344,35 @@ printf '\\n%s\\n' '{mark}end'
         profile = sections["profile"][1] if "profile" in sections else None
         values = parse_profile(profile) if profile is not None else {}
         server_cert = values.get("SERVERCERT") or DEFAULT_SERVER_CERT
+        server_key = values.get("SERVERKEY") or DEFAULT_SERVER_KEY
         if "cert" in sections:
             read_path, pem = sections["cert"]
         else:
             read_path, pem = sections.get("none", ("", ""))[0], None
         if read_path != server_cert:
             pem = self._read_file(server_cert)
+        sha, _, key_path = sections.get("keysha", sections.get("nokey", ("- ", "")))[0].partition(
+            " "
+        )
+        if key_path != server_key:
+            sha = self._sha256_file(server_key) or "-"
         return DaemonFiles(
             ca_cert_path=values.get("CACERT") or DEFAULT_CA_CERT,
             server_cert_path=server_cert,
-            server_key_path=values.get("SERVERKEY") or DEFAULT_SERVER_KEY,
+            server_key_path=server_key,
             server_cert_pem=None if pem is None else pem.encode(),
             profile_found=profile is not None,
+            server_key_sha256=None if sha == "-" else sha,
         )
+
+    def _sha256_file(self, path: str) -> str | None:
+        """A guest file's sha256, None if it does not exist."""
+        quoted = shlex.quote(path)
+        out = self._exec(
+            _sudo_script([f'if [ -f {quoted} ]; then set -- $(sha256sum {quoted}); echo "$1"; fi']),
+            "checksum file",
+        )
+        return out.strip() or None
 
     def _read_file(self, path: str) -> str | None:
         """A guest file's text, None if it does not exist."""
@@ -389,48 +411,63 @@ printf '\\n%s\\n' '{mark}end'
                 "upload incomplete, nothing changed",
             ]
         lines += _backup_lines([path for path, _, _ in files], backup_dir)
-        for temp, (path, _, mode) in zip(temps, files):
+        for temp, (_, _, mode) in zip(temps, files):
+            lines.append(f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" || fail cannot chmod')
+        # The files are replaced as a unit: nothing stops the script between the renames (it
+        # writes nothing until they are done, so a closed channel cannot either).
+        lines.append(_SHIELD)
+        for temp, (path, _, _) in zip(temps, files):
             target = shlex.quote(path)
             lines.append(
-                f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" && mv -f "${temp}" {target} '
-                f"|| fail cannot move the new {target} into place"
+                f'mv -f "${temp}" {target} || fail cannot move the new {target} into place'
             )
+        lines.append(_print_backups(len(files)))
         stdin = b"".join(content for _, content, _ in files)
         return self._exec(_sudo_script(lines), "install files", stdin=stdin).splitlines()
 
     def restore_files(
-        self, backups: Sequence[tuple[str, str]], backup_dir: str | None = None
+        self,
+        backups: Sequence[tuple[str, str]],
+        backup_dir: str | None = None,
+        *,
+        skip_missing: bool = False,
     ) -> list[str]:
         """Put back what `install_files` replaced, in one command: copy beside, then rename.
 
         A pair whose backup is "" removes the target (it did not exist before the install).
-        Every backup is checked first, so a missing one changes nothing. With `backup_dir`, the
-        files being replaced are kept there first (so a restore can be undone too); returns
-        their backup paths like `install_files`.
+        Every backup is checked first, so a missing one changes nothing; with `skip_missing`
+        (a run stopped before it made every backup, so those targets were never replaced),
+        its target is left as it is instead. With `backup_dir`, the files being replaced are
+        kept there first (so a restore can be undone too); returns their backup paths like
+        `install_files`.
         """
         lines = [*_SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
         for saved, _ in backups:
-            if saved:
+            if saved and not skip_missing:
                 quoted = shlex.quote(saved)
                 lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
         if backup_dir is not None:
             lines += _backup_lines([path for _, path in backups], backup_dir)
+        lines.append(_SHIELD)
         for saved, path in backups:
             target = shlex.quote(path)
             if not saved:
                 lines.append(f"rm -f {target} || fail cannot remove {target}")
                 continue
+            quoted = shlex.quote(saved)
             lines.append(
-                f't=$(mktemp {_temp_template(path)}) && cp -p {shlex.quote(saved)} "$t" && '
-                f'mv -f "$t" {target} || fail cannot restore {target}'
+                f"if [ -f {quoted} ]; then t=$(mktemp {_temp_template(path)}) && "
+                f'cp -p {quoted} "$t" && mv -f "$t" {target} || fail cannot restore {target}; fi'
             )
+        if backup_dir is not None:
+            lines.append(_print_backups(len(backups)))
         return self._exec(_sudo_script(lines), "restore files").splitlines()
 
     def restart_policies(self) -> dict[str, str]:
         """{name: restart policy} of the running containers, asked in the VM (no TLS needed)."""
-        out = self._exec(
-            'ids=$(sudo docker ps -q) && { [ -z "$ids" ] || sudo docker inspect --format '
-            "'{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids; }",
+        out = self._exec(  # a daemon that does not answer runs no container
+            'ids=$(sudo docker ps -q 2>/dev/null) || exit 0; [ -z "$ids" ] || sudo docker inspect '
+            "--format '{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids",
             "docker ps",
         )
         policies = {}
@@ -514,21 +551,33 @@ _SCRIPT_PRELUDE = [
 ]
 
 
+# From here on the script ends only on its own: Ctrl-C, hang-up and a closed channel no longer
+# stop it halfway through replacing a set of files.
+_SHIELD = "trap '' HUP INT TERM PIPE"
+
+
 def _backup_lines(targets: Sequence[str], backup_dir: str) -> list[str]:
-    """Script lines copying each existing target into backup_dir, echoing one line per target:
-    the backup path, or an empty line for a target that does not exist."""
+    """Script lines copying each existing target into backup_dir (a copy, then a rename: a
+    backup is whole or absent), noting in $b0, $b1, ... the backup path, or "" for a target
+    that does not exist; `_print_backups` prints them once every file is in place."""
     folder = shlex.quote(backup_dir)
     if len({posixpath.basename(t) for t in targets}) != len(targets):
         raise ValueError("backed-up targets need distinct names")
     lines = [f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}"]
-    for path in targets:
+    for index, path in enumerate(targets):
         target = shlex.quote(path)
         saved = shlex.quote(f"{backup_dir}/{posixpath.basename(path)}")
+        part = shlex.quote(f"{backup_dir}/.{posixpath.basename(path)}.part")
         lines.append(
-            f"if [ -e {target} ]; then cp -p {target} {saved} && echo {saved} "
-            f"|| fail cannot back up {target}; else echo; fi"
+            f"b{index}=; if [ -e {target} ]; then cp -p {target} {part} && mv -f {part} {saved} "
+            f"&& b{index}={saved} || fail cannot back up {target}; fi"
         )
     return lines
+
+
+def _print_backups(count: int) -> str:
+    """The script line printing the backups `_backup_lines` made, one line per target."""
+    return "printf '%s\\n' " + " ".join(f'"$b{index}"' for index in range(count))
 
 
 def _sudo_script(lines: Sequence[str]) -> str:

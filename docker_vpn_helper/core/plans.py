@@ -293,19 +293,74 @@ def plan_deploy(
     remote_matches: bool | None,
     cert_path: str,
     key_path: str,
+    key_matches: bool = True,
 ) -> DeployPlan:
     """`issued`: cert.issue replaces server.pem in this run; `serves_it`: the daemon presents
     exactly the store's server.pem through the forward (so the VM has it and its key);
-    `remote_matches`: the VM's server.pem compared with the store's (None: not read)."""
+    `remote_matches`: the VM's server.pem compared with the store's (None: not read);
+    `key_matches`: the VM's server key's checksum compared with the store's. Both files go up
+    together, whichever differs."""
     if issued:
         return DeployPlan(True, "cert.issue issues a new certificate", cert_path, key_path)
     if serves_it:
         return DeployPlan(False, "the daemon already serves this certificate")
     if remote_matches is None:
         return DeployPlan(True, "the VM cannot be read before it runs", certain=False)
-    if remote_matches:
-        return DeployPlan(False, f"the VM already has this certificate ({cert_path})")
-    return DeployPlan(True, "the VM has another certificate", cert_path, key_path)
+    if not remote_matches:
+        return DeployPlan(True, "the VM has another certificate", cert_path, key_path)
+    if not key_matches:
+        return DeployPlan(
+            True, f"the VM's server key is not the store's ({key_path})", cert_path, key_path
+        )
+    return DeployPlan(False, f"the VM already has this certificate and its key ({cert_path})")
+
+
+PENDING_GUEST_STATES = ("installing", "installed")
+
+
+@dataclass(frozen=True)
+class GuestHistory:
+    """Earlier runs' changes to the VM's files that never ended (the run was stopped between
+    replacing the files and its restart taking effect), judged against what the daemon serves."""
+
+    pending: tuple[str, ...] = ()  # runs whose files the daemon never served: undone by a rollback
+    done: tuple[str, ...] = ()  # runs that look unfinished, yet the daemon serves their certificate
+    rollback: tuple[tuple[str, str], ...] = ()  # (backup, target): the VM before the oldest pending
+    partial: bool = False  # that run was stopped before it made every backup
+
+    @property
+    def unsettled(self) -> tuple[str, ...]:
+        return (*self.done, *self.pending)
+
+
+def plan_guest_history(runs: Sequence[tuple[str, dict]], served: str | None) -> GuestHistory:
+    """`runs`: earlier runs' (folder name, manifest), oldest first; `served`: the fingerprint
+    of the certificate the daemon serves now (None: it does not answer).
+
+    A rollback returns the VM to what the daemon served when this run found it: before the
+    oldest run whose files it never served, else before this run's own change. Never to the
+    backups of a run that ended (its files were served), however old. A run whose certificate
+    the daemon serves did end after all (its detached restart went on), and so did every run
+    before it."""
+    open_runs = [
+        (name, data) for name, data in runs if data.get("guest_state") in PENDING_GUEST_STATES
+    ]
+    served_at = max(
+        (i for i, (_, data) in enumerate(open_runs) if served and data.get("guest_cert") == served),
+        default=-1,
+    )
+    done = tuple(name for name, _ in open_runs[: served_at + 1])
+    pending = open_runs[served_at + 1 :]
+    if not pending:
+        return GuestHistory(done=done)
+    oldest = pending[0][1]
+    pairs = tuple((str(saved), str(target)) for saved, target in oldest.get("guest", []))
+    return GuestHistory(
+        tuple(name for name, _ in pending),
+        done,
+        pairs,
+        oldest.get("guest_state") == "installing",
+    )
 
 
 @dataclass(frozen=True)
@@ -318,6 +373,17 @@ class RestartPlan:
     certain: bool = True  # False: decided only once the VM runs (dry run)
     stops: tuple[str, ...] = ()  # running containers without a restart policy: they stay down
     comes_back: tuple[str, ...] = ()  # running containers their restart policy brings back
+    history: GuestHistory = GuestHistory()  # earlier runs' unfinished changes to the VM
+
+    @property
+    def chores(self) -> tuple[str, ...]:
+        """Without a restart, earlier runs' unfinished VM changes ended in what is served now."""
+        if self.restart or not self.history.unsettled:
+            return ()
+        return (
+            f"note in the journal that the interrupted run(s) {', '.join(self.history.unsettled)} "
+            "ended: the daemon serves the current certificate",
+        )
 
     @property
     def notes(self) -> tuple[str, ...]:

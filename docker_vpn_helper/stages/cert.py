@@ -6,7 +6,9 @@ cryptography is imported here only: `env.print` never loads this module.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -139,21 +141,35 @@ def plan_upload(s: Session) -> DeployPlan:
         and remote.server_cert_pem is not None
         and _same_cert(remote.server_cert_pem, local_cert)  # type: ignore[arg-type]
     )
-    chosen = plan_deploy(issued, False, same, remote.server_cert_path, remote.server_key_path)
+    local_key = read_optional(machine.auth.server_key) or b""
+    key_same = remote.server_key_sha256 == hashlib.sha256(local_key).hexdigest()
+    chosen = plan_deploy(
+        issued, False, same, remote.server_cert_path, remote.server_key_path, key_same
+    )
     return replace(chosen, notes=tuple(notes))
 
 
 def apply_upload(s: Session, plan: DeployPlan) -> None:
+    """Note what will be replaced (write-ahead: a run stopped at any point can be undone),
+    then replace the VM's certificate and key as a unit."""
     auth = s.machine.auth
+    cert_pem = auth.server_cert.read_bytes()
     files = [
-        (plan.cert_path, auth.server_cert.read_bytes(), CERT_MODE),
+        (plan.cert_path, cert_pem, CERT_MODE),
         (plan.key_path, auth.server_key.read_bytes(), KEY_MODE),
     ]
+    targets = [path for path, _, _ in files]
     backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
+    s.journal.intend_guest(
+        [(f"{backup_dir}/{posixpath.basename(path)}", path) for path in targets],
+        certs.fingerprint(cert_pem),
+    )
     backups = s.guest().install_files(files, backup_dir)
-    s.journal.guest_backups = list(zip(backups, [path for path, _, _ in files]))
-    s.journal.record(guest=s.journal.guest_backups)
-    say(f"uploaded the certificate to the VM (previous files kept in {backup_dir})")
+    s.journal.guest_installed(list(zip(backups, targets)))
+    say(
+        f"uploaded the certificate and its key to the VM ({plan.why}; previous files kept in "
+        f"{backup_dir})"
+    )
 
 
 DEPLOY = Stage("cert.deploy", "Deploying the certificate to the VM", plan_upload, apply_upload)

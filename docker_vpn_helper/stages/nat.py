@@ -80,12 +80,12 @@ def apply(s: Session, plan: ForwardPlan) -> None:
         assert info is not None and info.nat_nic is not None
         if plan.moved_from:
             say(f"127.0.0.1:{plan.moved_from} is taken by {plan.taken_by}: using {plan.port}")
+        s.journal.record(  # ahead of the change: a run stopped halfway can be undone too
+            nat={"added": plan.rule.spec(), "replaced": plan.stale.spec() if plan.stale else None}
+        )
         if plan.stale is not None:
             s.vbox.delete_rule(s.name, plan.stale.name, info.nat_nic, info.running)
         s.vbox.add_rule(s.name, plan.rule, info.nat_nic, info.running)
-        s.journal.record(
-            nat={"added": plan.rule.spec(), "replaced": plan.stale.spec() if plan.stale else None}
-        )
         say(f"added NAT rule {plan.rule.spec()!r} ({plan.how})")
     if plan.remember:
         store.remember_port(s.machine, plan.port)

@@ -8,6 +8,7 @@ request, the NAT rule it added. What restore replaces is itself backed up first.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class RestorePlan:
     rule: NatRule | None = None  # the rule that run added, still there
     vm: VMInfo | None = None  # where that rule is
     notes: tuple[str, ...] = ()
+    partial: bool = False  # that run was stopped before it made every VM backup
 
     @property
     def changes(self) -> tuple[str, ...]:
@@ -82,7 +84,8 @@ def plan(s: Session, backup: str = "", forward: bool = False) -> RestorePlan:
         if info is None or not any(r.name == rule.name for r in info.rules()):
             notes.append(f"NAT rule {rule.name!r} is already gone")
             rule = None
-    return RestorePlan(folder.name, local, guest, rule, info, tuple(notes))
+    partial = manifest.get("guest_state") == "installing"
+    return RestorePlan(folder.name, local, guest, rule, info, tuple(notes), partial)
 
 
 def apply(s: Session, plan: RestorePlan) -> None:
@@ -96,8 +99,13 @@ def apply(s: Session, plan: RestorePlan) -> None:
         say(f"put back {', '.join(p.name for p in plan.local)} from {plan.run}")
     if plan.guest:
         pairs = list(plan.guest)
-        replaced, back = put_back(s, pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.journal.stamp}")
-        s.journal.record(guest=list(zip(replaced, [target for _, target in pairs])))
+        targets = [target for _, target in pairs]
+        backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
+        s.journal.intend_guest([(f"{backup_dir}/{posixpath.basename(t)}", t) for t in targets], "")
+        replaced, back = put_back(s, pairs, backup_dir=backup_dir, skip_missing=plan.partial)
+        s.journal.guest_installed(list(zip(replaced, targets)))
+        if back.ok:
+            s.journal.settle_guest([], "served")
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
         say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
     if plan.rule and plan.vm:

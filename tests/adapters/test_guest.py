@@ -211,6 +211,7 @@ def test_read_daemon_files_follows_the_profile(guest: Guest, guest_root: Path) -
         server_key_path=str(guest_root / "server-key.pem"),
         server_cert_pem=NEW_CERT,
         profile_found=True,
+        server_key_sha256=hashlib.sha256(OLD_KEY).hexdigest(),  # the key itself stays there
     )
 
 
@@ -315,6 +316,22 @@ def test_restore_with_a_missing_backup_changes_nothing(guest: Guest, guest_root:
     with pytest.raises(HelperError, match=r"backup \S*gone\.pem is missing"):
         guest.restore_files(pairs)
     assert snapshot(guest_root) == before
+
+
+def test_restore_files_can_skip_backups_a_stopped_run_never_made(
+    guest: Guest, guest_root: Path
+) -> None:
+    """A run stopped before it backed up server-key.pem never replaced it either: restoring
+    that run puts back what it did back up, and leaves the rest."""
+    (guest_root / "bk").mkdir()
+    (guest_root / "bk" / "server.pem").write_bytes(NEW_CERT)
+    pairs = [
+        (str(guest_root / "bk" / "server.pem"), str(guest_root / "server.pem")),
+        (str(guest_root / "bk" / "server-key.pem"), str(guest_root / "server-key.pem")),
+    ]
+    guest.restore_files(pairs, skip_missing=True)
+    assert (guest_root / "server.pem").read_bytes() == NEW_CERT
+    assert (guest_root / "server-key.pem").read_bytes() == OLD_KEY
 
 
 # -- daemon restart ----------------------------------------------------------------------------

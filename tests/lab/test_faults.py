@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -301,3 +302,60 @@ def test_a_client_killed_mid_restart_leaves_the_daemon_running(
     assert served_cert(lab, machine) == local_cert(lab, machine)
     time.sleep(1)
     assert_docker_works(lab, machine)
+
+
+KEY = "/var/lib/boot2docker/server-key.pem"
+
+
+def guest_sha(lab: Lab, machine: str, path: str) -> str:
+    return lab.guest_run(machine, ["sha256sum", path]).stdout.split()[0]
+
+
+def local_sha(lab: Lab, machine: str, name: str) -> str:
+    return hashlib.sha256((lab.paths.machine_dir(machine) / name).read_bytes()).hexdigest()
+
+
+def test_a_wrong_key_in_the_vm_is_replaced_with_the_certificate(lab: Lab, machine: str):
+    """The VM has the store's certificate beside another key (what a deploy cut off between the
+    two files leaves): its daemon cannot start, and fix repairs the key too."""
+    lab.vpn_on("drop")
+    assert fix(lab, machine).returncode == 0
+    wrong = "openssl genrsa -out /tmp/wrong.pem 2048 2>/dev/null && cat /tmp/wrong.pem > " + KEY
+    assert lab.guest_run(machine, ["sh", "-c", wrong]).returncode == 0
+    lab.guest_run(machine, ["/etc/init.d/docker", "restart"])  # dockerd refuses the pair
+    assert lab.daemon_pid(machine) is None
+    done = fix(lab, machine)
+    assert done.returncode == 0, done.stderr
+    assert "the VM's server key is not the store's" in done.stderr
+    assert guest_sha(lab, machine, KEY) == local_sha(lab, machine, "server-key.pem")
+    assert served_cert(lab, machine) == local_cert(lab, machine)
+    assert_docker_works(lab, machine)
+
+
+# `fix`, killed right after the VM's files were replaced: before it could note anything more.
+KILLED_AFTER_INSTALL = """
+import os, signal, sys
+from docker_vpn_helper.adapters import guest
+from docker_vpn_helper.cli import main
+install = guest.Guest.install_files
+def install_then_die(self, *args, **kwargs):
+    install(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+guest.Guest.install_files = install_then_die
+sys.argv = ["docker-vpn-helper", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_run_killed_right_after_replacing_the_vms_files_can_be_undone(lab: Lab, machine: str):
+    lab.vpn_on("drop")
+    original = served_cert(lab, machine), guest_sha(lab, machine, KEY)
+    env = {**lab.host_env(), **FAST}
+    argv = [sys.executable, "-c", KILLED_AFTER_INSTALL, "fix", "--machine", machine]
+    killed = lab.run_on_host(argv, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert served_cert(lab, machine) == local_cert(lab, machine) != original[0]
+    undo = lab.run_on_host([*TOOL, "restore", "--machine", machine], env=env)
+    assert undo.returncode == 0, undo.stderr
+    assert (served_cert(lab, machine), guest_sha(lab, machine, KEY)) == original
+    assert docker(lab, machine).returncode == 0  # docker-machine's certificate names localhost

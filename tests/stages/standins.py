@@ -5,6 +5,7 @@ The store is real: built the way docker-machine v0.16 builds one (tests/support/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import shutil
@@ -118,8 +119,14 @@ class FakeGuest:
 
     def read_daemon_files(self) -> DaemonFiles:
         self.log.append("read")
+        key = self.files.get(self.KEY)
         return DaemonFiles(
-            "/var/lib/boot2docker/ca.pem", self.CERT, self.KEY, self.files.get(self.CERT), True
+            "/var/lib/boot2docker/ca.pem",
+            self.CERT,
+            self.KEY,
+            self.files.get(self.CERT),
+            True,
+            server_key_sha256=None if key is None else hashlib.sha256(key).hexdigest(),
         )
 
     def _back_up(self, targets, backup_dir):
@@ -139,15 +146,15 @@ class FakeGuest:
             self.files[path] = content
         return backups
 
-    def restore_files(self, backups, backup_dir=None):
+    def restore_files(self, backups, backup_dir=None, *, skip_missing=False):
         self.log.append("restore")
-        if any(b and b not in self.files for b, _ in backups):
+        if not skip_missing and any(b and b not in self.files for b, _ in backups):
             raise AssertionError("the real Guest refuses: a backup is missing")
         replaced = [] if backup_dir is None else self._back_up([t for _, t in backups], backup_dir)
         for backup, target in backups:
-            if backup:
+            if backup in self.files:
                 self.files[target] = self.files[backup]
-            else:
+            elif not backup:
                 self.files.pop(target, None)
         return replaced
 

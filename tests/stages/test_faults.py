@@ -25,7 +25,7 @@ from docker_vpn_helper.adapters import host, signals
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, nat, step
+from docker_vpn_helper.stages import cert, nat, restore, step
 from docker_vpn_helper.stages import daemon as daemon_stage
 
 from ..support import store as dm
@@ -379,3 +379,86 @@ def test_sighup_and_sigterm_end_a_run_like_ctrl_c(store, vbox, capsys, monkeypat
     assert cli("fix", "--storage-path", str(store)) == 128 + signum
     line = one_line_error(capsys)
     assert line.startswith(f"interrupted by {signal.Signals(signum).name}: files are replaced")
+
+
+# -- write-ahead: the VM's files -------------------------------------------------------------
+
+
+def manifests(store: Path) -> list[dict]:
+    folder = store / "machines/default/backups"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/manifest.json"))]
+
+
+def test_a_wrong_key_in_the_vm_is_uploaded_again_with_the_certificate(store, guest, dockerd):
+    """The VM has the store's certificate but another key (a deploy cut off between the two
+    files): both go up again, and the daemon serves the pair."""
+    guest.files[FakeGuest.KEY] = b"-----BEGIN RSA PRIVATE KEY-----\nwrong\n"
+    guest.served = None  # dockerd cannot start with that pair
+    s = session_for(context(RUNNING), "default", str(store))
+    plan = step(s, cert.DEPLOY)
+    assert plan.upload and plan.why.startswith("the VM's server key is not the store's")
+    step(s, daemon_stage.STAGE)
+    assert guest.files[FakeGuest.KEY] == (store / "machines/default/server-key.pem").read_bytes()
+    assert guest.served == (store / "machines/default/server.pem").read_bytes()
+
+
+@pytest.mark.parametrize("replaced", [True, False], ids=["after", "before"])
+def test_a_run_killed_during_the_upload_is_noted_before_and_can_be_undone(
+    store, guest, dockerd, replaced
+):
+    """Killed right after the VM's files were replaced (or right before): the manifest already
+    says what the run was replacing, so `restore` puts the VM back."""
+    original = dict(guest.files)
+    real_install = guest.install_files
+
+    def killed(files, backup_dir):
+        if replaced:
+            real_install(files, backup_dir)
+        raise SystemExit(137)  # the process ends here: nothing after this runs
+
+    guest.install_files = killed
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    with pytest.raises(SystemExit):
+        step(s, cert.DEPLOY)
+    close_all()
+    [noted] = [m for m in manifests(store) if m.get("guest")]
+    assert noted["guest_state"] == "installing"
+    guest.install_files = real_install
+    step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert {k: v for k, v in guest.files.items() if "/backups/" not in k} == original
+    assert guest.served == original[FakeGuest.CERT]
+
+
+def test_a_rollback_never_goes_back_to_an_older_finished_run(store, guest, dockerd):
+    """A run whose deploy the daemon served has ended: a later run that restarts the daemon
+    and fails does not put that older run's backups back."""
+    s = session_for(context(RUNNING), "default", str(store))
+    for stage in (cert.ISSUE, cert.DEPLOY, daemon_stage.STAGE):
+        step(s, stage)
+    close_all()
+    assert manifests(store)[-1]["guest_state"] == "served"
+    fixed = guest.files[FakeGuest.CERT]
+    guest.served = None  # the daemon is down; it will not start again either
+    guest.refuse = fixed
+    again = session_for(context(RUNNING), "default", str(store))
+    again.settings = replace(again.settings, daemon_wait=0.3)
+    with pytest.raises(HelperError) as caught:
+        step(again, daemon_stage.STAGE)
+    assert caught.value.reason.startswith("the daemon did not come back on tcp://localhost:2376")
+    assert "restore" not in guest.log and guest.files[FakeGuest.CERT] == fixed
+
+
+def test_a_run_whose_restart_went_on_without_it_is_noted_as_ended(store, guest, dockerd):
+    """Killed during the restart, which finished in the VM: the next run sees the daemon serve
+    that run's certificate and notes the run as ended (a later rollback will not undo it)."""
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    guest.restart_daemon()  # the detached restart, while the client is gone
+    close_all()
+    assert manifests(store)[-1]["guest_state"] == "installed"
+    again = session_for(context(RUNNING), "default", str(store))
+    plan = step(again, daemon_stage.STAGE)
+    assert not plan.restart and plan.chores
+    assert manifests(store)[-1]["guest_state"] == "served"
