@@ -16,6 +16,7 @@ import sys
 import threading
 
 CLONE_NEWNET = 0x40000000
+PR_SET_NAME = 15
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -68,6 +69,9 @@ def relay(client: socket.socket, netns: str, address: tuple[str, int]) -> None:
 
 def main(argv: list[str]) -> int:
     host_ip, host_port, netns, guest_ip, guest_port = argv
+    # Named like a program of its own (not `python3`), as VirtualBox's NAT engine is its VM's
+    # process: the tool tells the VM's forward from another program on the port by its name.
+    _libc.prctl(PR_SET_NAME, b"natfwd", 0, 0, 0)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .listeners import Listener, forwards_for_the_vm
 from .vbox import NatRule, VMInfo, current_forward
 
 PORT_SEARCH = 100
@@ -33,6 +34,7 @@ class ForwardPlan:
     taken_by: str = ""  # who holds the configured port, when moved
     running: bool = True
     remember: bool = False  # the machine folder does not record this port yet
+    revive: bool = False  # `rule` is there, yet VirtualBox does not listen on its port
 
     def remembering(self, remembered: int | None) -> ForwardPlan:
         """This plan, noting whether the machine folder must be told its port."""
@@ -53,6 +55,8 @@ class ForwardPlan:
 
     @property
     def problem(self) -> str:
+        if self.revive:
+            return f"VirtualBox does not listen on 127.0.0.1:{self.port} for NAT rule {self.rule.name!r}"
         return "" if self.present else f"no NAT rule forwards 127.0.0.1:{self.port} to the daemon"
 
     @property
@@ -70,6 +74,11 @@ class ForwardPlan:
             if self.moved_from
             else []
         )
+        if self.revive:
+            return [
+                f"add NAT rule {self.rule.spec()!r} again with {self.how} ({self.problem}: its "
+                "port was taken when the rule was applied)"
+            ]
         replacing = f" replacing stale {self.stale.spec()!r}" if self.stale else ""
         return [*moved, f"add NAT rule {self.rule.spec()!r} with {self.how}{replacing}"]
 
@@ -87,20 +96,48 @@ class PortTaken(Exception):
     """The wanted port is held and may not move (it was asked for, or no port is free)."""
 
 
+class PathTaken(PortTaken):
+    """Our rule is there, but another program listens on its host port (it took the port
+    before VirtualBox could): `holder` names it."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class ForwardPath:
+    """Who listens on the host port of a rule that is there, seen when the daemon does not
+    answer through it, and who listens on the VM's SSH forward (VirtualBox's own process)."""
+
+    holders: tuple[Listener, ...]
+    ssh_holders: tuple[Listener, ...] = ()
+
+
 def plan_forward(
     vm: VMInfo,
     wanted: NatRule,
     port_source: str,
     claims: dict[int, str] | None = None,
     listening: frozenset[int] = frozenset(),
+    path: ForwardPath | None = None,
 ) -> ForwardPlan:
     """Keep a rule that forwards the port, else add `wanted` (or on the next free port, for a
     port that is only the configured default). `claims` ({port: holder}: other VMs' and
     machines' ports) and `listening` (ports something on the host listens on) are needed only
-    when a rule must be added."""
+    when a rule must be added. `path`, for a rule that is there while the daemon does not
+    answer through it: nothing listening means VirtualBox could not bind the port when the
+    rule was applied (add it again); a listener that is not the VM's forward took the port
+    (PathTaken: nothing behind the forward is to blame, nor to restart)."""
     rules = vm.rules()
     present = current_forward(rules, wanted, port_source)
     if present is not None:
+        if path is not None and not path.holders:
+            return ForwardPlan(present, False, present, running=vm.running, revive=True)
+        if path is not None and not any(
+            forwards_for_the_vm(h, path.ssh_holders) for h in path.holders
+        ):
+            raise PathTaken(path.holders[0].describe())
         return ForwardPlan(present, True, running=vm.running)
     stale = next((r for r in rules if r.name == wanted.name), None)
     if stale is not None and stale.host_port == wanted.host_port:

@@ -63,8 +63,9 @@ def assert_docker_works(lab: Lab, machine: str, port: int = 2376) -> None:
 
 
 @contextlib.contextmanager
-def port_held(port: int = 2376) -> Iterator[None]:
-    """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends.
+def port_held(port: int = 2376) -> Iterator[int]:
+    """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends;
+    the block gets its PID.
 
     Entered only once it listens: a sleep instead let VirtualBox's forward take the port first
     on a loaded machine. SO_REUSEADDR, as servers do: earlier tests leave the port in TIME_WAIT.
@@ -82,7 +83,7 @@ def port_held(port: int = 2376) -> Iterator[None]:
     )
     try:
         assert holder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
-        yield
+        yield holder.pid  # nsenter execs the program: the same process
     finally:
         holder.kill()
         holder.wait()

@@ -359,3 +359,30 @@ def test_a_run_killed_right_after_replacing_the_vms_files_can_be_undone(lab: Lab
     assert undo.returncode == 0, undo.stderr
     assert (served_cert(lab, machine), guest_sha(lab, machine, KEY)) == original
     assert docker(lab, machine).returncode == 0  # docker-machine's certificate names localhost
+
+
+def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(lab: Lab, machine: str):
+    """Our rule exists, but another program took 127.0.0.1:2376 before VirtualBox could listen
+    (the VM started while it held the port): fix names it and leaves the VM alone; once it is
+    gone, fix puts the forward back by itself."""
+    lab.vpn_on("drop")
+    assert fix(lab, machine).returncode == 0
+    lab.stop_vm(machine)
+    with port_held(2376) as thief:
+        lab.start_vm(machine)
+        daemon, served = lab.daemon_pid(machine), served_cert(lab, machine)
+        start = time.monotonic()
+        done = fix(lab, machine)
+        assert time.monotonic() - start < 20  # no restart, no rollback
+        assert done.returncode == 1, done.stderr
+        line = error_line(done.stderr)
+        assert line.startswith("port 2376 on 127.0.0.1 is held by python"), line
+        assert f"(pid {thief}), not by VirtualBox's forward to the VM {machine!r}" in line, line
+        assert "--port 2377" in line, line
+        assert lab.daemon_pid(machine) == daemon and served_cert(lab, machine) == served
+        assert "Restarting the Docker daemon" not in done.stderr
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert "adding it again" in again.stderr
+    assert lab.daemon_pid(machine) == daemon  # the daemon was fine all along
+    assert_docker_works(lab, machine)
