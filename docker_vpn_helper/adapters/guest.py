@@ -59,6 +59,7 @@ class DaemonFiles:
     server_cert_pem: bytes | None
     profile_found: bool
     server_key_sha256: str | None = None  # the key's checksum (the key stays in the VM)
+    ca_cert_pem: bytes | None = None  # the CA the daemon checks clients with (CACERT)
 
 
 def _sha256(data: bytes) -> str:
@@ -314,7 +315,8 @@ class Guest:
         return result.stdout
 
     def read_daemon_files(self, *, profile_path: str = PROFILE_PATH) -> DaemonFiles:
-        """Read the profile, the served certificate and its key's checksum in one round trip.
+        """Read the profile, the served certificate, its key's checksum and the CA the daemon
+        checks clients with, in one round trip.
 
         The guest sources the profile in a subshell, as the init script does, to find the
         certificate and the key; the reported paths come from `parse_profile`, and the rare
@@ -328,11 +330,14 @@ c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
 c=${{c:-{DEFAULT_SERVER_CERT}}}
 k=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERKEY" )
 k=${{k:-{DEFAULT_SERVER_KEY}}}
+a=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$CACERT" )
+a=${{a:-{DEFAULT_CA_CERT}}}
 if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
 if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
 else printf '\\n%s\\n' "{mark}none $c"; fi
 if [ -f "$k" ]; then set -- $(sha256sum "$k"); printf '\\n%s\\n' "{mark}keysha $1 $k"
 else printf '\\n%s\\n' "{mark}nokey - $k"; fi
+if [ -f "$a" ]; then printf '\\n%s\\n' "{mark}ca $a"; cat "$a"; fi
 printf '\\n%s\\n' '{mark}end'
 """
         out = self._exec(_sudo_script([script]), "read daemon files")
@@ -351,18 +356,22 @@ printf '\\n%s\\n' '{mark}end'
             read_path, pem = sections.get("none", ("", ""))[0], None
         if read_path != server_cert:
             pem = self._read_file(server_cert)
-        sha, _, key_path = sections.get("keysha", sections.get("nokey", ("- ", "")))[0].partition(
-            " "
-        )
+        key_header = sections.get("keysha", sections.get("nokey", ("- ", "")))[0]
+        sha, _, key_path = key_header.partition(" ")
         if key_path != server_key:
             sha = self._sha256_file(server_key) or "-"
+        ca_cert = values.get("CACERT") or DEFAULT_CA_CERT
+        ca_path, ca_pem = sections.get("ca", ("", None))
+        if ca_path != ca_cert:
+            ca_pem = self._read_file(ca_cert)
         return DaemonFiles(
-            ca_cert_path=values.get("CACERT") or DEFAULT_CA_CERT,
+            ca_cert_path=ca_cert,
             server_cert_path=server_cert,
             server_key_path=server_key,
             server_cert_pem=None if pem is None else pem.encode(),
             profile_found=profile is not None,
             server_key_sha256=None if sha == "-" else sha,
+            ca_cert_pem=None if ca_pem is None else ca_pem.encode(),
         )
 
     def _sha256_file(self, path: str) -> str | None:

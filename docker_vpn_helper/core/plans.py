@@ -324,6 +324,11 @@ class DeployPlan:
         ]
 
 
+class ForeignCA(Exception):
+    """The VM's daemon checks clients with another CA than the store's: restarted, it would
+    refuse every client the store has, and no certificate this tool deploys changes that."""
+
+
 def plan_deploy(
     issued: bool,
     serves_it: bool,
@@ -331,12 +336,16 @@ def plan_deploy(
     cert_path: str,
     key_path: str,
     key_matches: bool = True,
+    ca_matches: bool = True,
 ) -> DeployPlan:
     """`issued`: cert.issue replaces server.pem in this run; `serves_it`: the daemon presents
     exactly the store's server.pem through the forward (so the VM has it and its key);
     `remote_matches`: the VM's server.pem compared with the store's (None: not read);
     `key_matches`: the VM's server key's checksum compared with the store's. Both files go up
-    together, whichever differs."""
+    together, whichever differs. `ca_matches`: the VM's CA (the profile's CACERT) is the
+    store's; else ForeignCA, before anything is uploaded or restarted."""
+    if not ca_matches and not serves_it:
+        raise ForeignCA()
     if issued:
         return DeployPlan(True, "cert.issue issues a new certificate", cert_path, key_path)
     if serves_it:

@@ -16,7 +16,7 @@ from cryptography import x509
 
 from ..core import certs, store
 from ..core.fsutil import atomic_write, read_optional
-from ..core.plans import CertPlan, DeployPlan, plan_deploy
+from ..core.plans import CertPlan, DeployPlan, ForeignCA, plan_deploy
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
 from ..report import say
@@ -143,9 +143,20 @@ def plan_upload(s: Session) -> DeployPlan:
     )
     local_key = read_optional(machine.auth.server_key) or b""
     key_same = remote.server_key_sha256 == hashlib.sha256(local_key).hexdigest()
-    chosen = plan_deploy(
-        issued, False, same, remote.server_cert_path, remote.server_key_path, key_same
-    )
+    store_ca = read_optional(machine.auth.ca_cert, "CA certificate") or b""
+    ca_same = remote.ca_cert_pem is not None and _same_cert(remote.ca_cert_pem, store_ca)
+    try:
+        chosen = plan_deploy(
+            issued, False, same, remote.server_cert_path, remote.server_key_path, key_same, ca_same
+        )
+    except ForeignCA:
+        found = "is not" if remote.ca_cert_pem is not None else "is missing, so it is not"
+        raise HelperError(
+            f"the VM's CA certificate {remote.ca_cert_path} {found} the store's "
+            f"{machine.auth.ca_cert}: restarted with it, the daemon would refuse every client "
+            f"of this store; give the VM the store's CA, then repair: run `docker-machine "
+            f"regenerate-certs -f {s.name} && {s.rerun_hint()}`"
+        ) from None
     return replace(chosen, notes=tuple(notes))
 
 

@@ -215,6 +215,15 @@ def test_read_daemon_files_follows_the_profile(guest: Guest, guest_root: Path) -
     )
 
 
+def test_read_daemon_files_reads_the_ca_the_profile_names(guest: Guest, guest_root: Path) -> None:
+    ca = guest_root / "my ca.pem"
+    ca.write_bytes(b"the CA\n")
+    profile = write_profile(guest_root, str(guest_root / "server.pem"))
+    profile.write_text(profile.read_text().replace("/var/lib/boot2docker/ca.pem", f"'{ca}'"))
+    files = guest.read_daemon_files(profile_path=str(profile))
+    assert files.ca_cert_path == str(ca) and files.ca_cert_pem == b"the CA\n"
+
+
 def test_read_daemon_files_with_a_missing_cert(guest: Guest, guest_root: Path) -> None:
     profile = write_profile(guest_root, str(guest_root / "absent.pem"))
     files = guest.read_daemon_files(profile_path=str(profile))

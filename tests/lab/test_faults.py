@@ -386,3 +386,32 @@ def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(lab: Lab, machi
     assert "adding it again" in again.stderr
     assert lab.daemon_pid(machine) == daemon  # the daemon was fine all along
     assert_docker_works(lab, machine)
+
+
+def test_a_vm_trusting_another_ca_is_refused_before_any_restart(lab: Lab, machine: str):
+    """The VM's CACERT is not the store's CA (the running daemon still has the right one
+    loaded): a restart would make it refuse every client of the store, so fix stops first,
+    naming both files and the command that gives the VM the store's CA."""
+    lab.vpn_on("drop")
+    other_ca = (
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout /tmp/other-ca-key.pem -subj /CN=other"
+        " -days 30 -out /var/lib/boot2docker/ca.pem 2>/dev/null"
+    )
+    assert lab.guest_run(machine, ["sh", "-c", other_ca]).returncode == 0
+    daemon = lab.daemon_pid(machine)
+    done = fix(lab, machine)
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    store_ca = lab.paths.store / "certs" / "ca.pem"
+    assert line.startswith(
+        f"the VM's CA certificate /var/lib/boot2docker/ca.pem is not the store's {store_ca}"
+    ), line
+    assert f"run `docker-machine regenerate-certs -f {machine} && " in line, line
+    assert lab.daemon_pid(machine) == daemon  # nothing restarted
+    assert "Restarting the Docker daemon" not in done.stderr
+    # What the line says to run brings the daemon back through the forward.
+    regenerated = lab.run_on_host(["docker-machine", "regenerate-certs", "-f", machine])
+    assert regenerated.returncode == 0, regenerated.stderr
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert_docker_works(lab, machine)

@@ -113,6 +113,7 @@ class FakeGuest:
 
     CERT = "/var/lib/boot2docker/server.pem"
     KEY = "/var/lib/boot2docker/server-key.pem"
+    CA = "/var/lib/boot2docker/ca.pem"
 
     def connect(self):
         self.connections_opened += 1
@@ -127,6 +128,7 @@ class FakeGuest:
             self.files.get(self.CERT),
             True,
             server_key_sha256=None if key is None else hashlib.sha256(key).hexdigest(),
+            ca_cert_pem=self.files.get(self.CA),
         )
 
     def _back_up(self, targets, backup_dir):
@@ -192,6 +194,7 @@ def install_guest(monkeypatch, store: Path) -> FakeGuest:
     fake = FakeGuest()
     fake.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()
     fake.files[FakeGuest.KEY] = (store / "machines/default/server-key.pem").read_bytes()
+    fake.files[FakeGuest.CA] = (store / "certs/ca.pem").read_bytes()
     fake.served = fake.files[FakeGuest.CERT]
 
     def open_guest(self, port, machine):

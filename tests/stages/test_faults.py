@@ -462,3 +462,27 @@ def test_a_run_whose_restart_went_on_without_it_is_noted_as_ended(store, guest, 
     plan = step(again, daemon_stage.STAGE)
     assert not plan.restart and plan.chores
     assert manifests(store)[-1]["guest_state"] == "served"
+
+
+# -- the VM's CA -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vm_ca", ["another", "missing"])
+def test_a_vm_trusting_another_ca_is_refused_before_anything_changes(store, guest, dockerd, vm_ca):
+    """Restarted with another CA than the store's, the daemon would refuse every client of the
+    store, and no rollback could undo that: fix stops before the upload, naming both files."""
+    if vm_ca == "missing":
+        del guest.files[FakeGuest.CA]
+    else:
+        guest.files[FakeGuest.CA] = dm.cert_pem(dm.issue_ca("another")[0])
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    with pytest.raises(HelperError) as caught:
+        step(s, cert.DEPLOY)
+    found = "is not" if vm_ca == "another" else "is missing, so it is not"
+    assert caught.value.reason.startswith(
+        f"the VM's CA certificate /var/lib/boot2docker/ca.pem {found} the store's "
+        f"{store / 'certs' / 'ca.pem'}: restarted with it, the daemon would refuse every client"
+    )
+    assert "run `docker-machine regenerate-certs -f default && " in caught.value.reason
+    assert guest.log == ["read"] and guest.restarts == 0
