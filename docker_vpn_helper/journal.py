@@ -15,7 +15,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .core.fsutil import Busy, ProcessLock, atomic_write, backup_files, timestamp
+from .core.fsutil import (
+    Busy,
+    ProcessLock,
+    atomic_write,
+    backup_files,
+    stale_temporaries,
+    timestamp,
+)
 from .errors import HelperError
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
@@ -109,6 +116,17 @@ class Journal:
                 "wait for it to finish, then run the command again"
             ) from None
         self._lock = lock
+
+    def remove_temporaries(self) -> list[str]:
+        """Remove what an earlier run, killed while it replaced files, left beside them (only
+        with the lock held: no other run is writing); their names."""
+        removed = []
+        folders = [self.root.parent, *(p for p in self.root.glob("*/") if not p.is_symlink())]
+        for path in (temp for folder in folders for temp in stale_temporaries(folder)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path.name)
+        return removed
 
     def release(self) -> None:
         if self._lock is not None:

@@ -383,6 +383,21 @@ printf '\\n%s\\n' '{mark}end'
         )
         return out.strip() or None
 
+    def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        """Several root-owned guest files in one round trip; None for one that does not exist."""
+        mark = f"--dvh-{secrets.token_hex(8)}"
+        lines = [
+            f"if [ -f {shlex.quote(path)} ]; then printf '%s\\n' '{mark}y'; cat {shlex.quote(path)}; "
+            f"else printf '%s\\n' '{mark}n'; fi; printf '\\n'"
+            for path in paths
+        ]
+        out = self._exec(_sudo_script(lines), "read files")
+        found: list[bytes | None] = []
+        for part in out.split(mark)[1:]:
+            kind, _, body = part.partition("\n")
+            found.append(body[:-1].encode() if kind == "y" else None)
+        return found
+
     def _read_file(self, path: str) -> str | None:
         """A guest file's text, None if it does not exist."""
         quoted = shlex.quote(path)

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import signal
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Union
 
 from ..errors import HelperError
 
 PathLike = Union[str, "os.PathLike[str]"]
+TEMP_SUFFIX = ".tmp"
+# tempfile.mkstemp's names: our prefix `.<target name>.`, 8 random characters, our suffix.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def timestamp(now: float | None = None) -> str:
@@ -42,20 +48,74 @@ def atomic_write(path: PathLike, data: bytes, mode: int = 0o600) -> None:
     Readers see the old file or the new one, never half of one; the mode is set before the
     content lands, so a key is never readable by others even for an instant.
     """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+    write_together([(path, data, mode)])
+
+
+def write_together(files: Sequence[tuple[PathLike, bytes, int]]) -> None:
+    """Replace several files as a unit (a certificate and its key): every new file is written
+    and fsynced as a temporary beside its target first, then all are renamed in a row, with
+    Ctrl-C, SIGHUP and SIGTERM held back until the last rename (only SIGKILL or a crash can
+    fall between two renames; the next run sees a pair that does not match and replaces it).
+    A failure before the renames leaves every target as it was and no temporary behind."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data, mode in files:
+            temps.append((_temporary(Path(path), data, mode), Path(path)))
+        with _signals_held():
+            while temps:
+                tmp, target = temps[0]
+                os.replace(tmp, target)
+                temps.pop(0)
+    except BaseException:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    for directory in {Path(path).parent for path, _, _ in files}:
+        _fsync_directory(directory)
+
+
+def _temporary(target: Path, data: bytes, mode: int) -> str:
+    """`data` in a new file beside `target`, mode set first, fsynced; its path."""
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=str(target.parent)
+    )
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_directory(target.parent)
+    return tmp
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C, SIGHUP and SIGTERM wait until the block ends (their handlers run then)."""
+    held = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def stale_temporaries(folder: Path) -> list[Path]:
+    """The temporaries `write_together` leaves in `folder` when a run is killed before it
+    could remove them (`.<name>.<8 random characters>.tmp`); only ever ours."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if _TEMPORARY.fullmatch(p.name) and p.is_file())
 
 
 def _fsync_directory(directory: Path) -> None:

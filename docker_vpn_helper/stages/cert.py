@@ -15,7 +15,7 @@ from dataclasses import replace
 from cryptography import x509
 
 from ..core import certs, store
-from ..core.fsutil import atomic_write, read_optional
+from ..core.fsutil import atomic_write, read_optional, write_together
 from ..core.plans import CertPlan, DeployPlan, ForeignCA, plan_deploy
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
@@ -96,7 +96,8 @@ def record_sans(s: Session) -> None:
 
 
 def write_certificate(s: Session) -> None:
-    """Back up the current pair, then replace key and certificate atomically (key 0600)."""
+    """Back up the current pair, then replace key and certificate atomically, as a unit
+    (key 0600)."""
     machine = s.machine
     auth = machine.auth
     now = s.now()
@@ -108,8 +109,7 @@ def write_certificate(s: Session) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
         cert_pem, key_pem = certs.issue(authority, names, org, now)
-    atomic_write(auth.server_key, key_pem, KEY_MODE)
-    atomic_write(auth.server_cert, cert_pem, CERT_MODE)
+    write_together([(auth.server_key, key_pem, KEY_MODE), (auth.server_cert, cert_pem, CERT_MODE)])
     atomic_write(auth.server_cert.parent / "openssl.cnf", config.result().encode(), CERT_MODE)
 
 
@@ -164,11 +164,13 @@ def apply_upload(s: Session, plan: DeployPlan) -> None:
     """Note what will be replaced (write-ahead: a run stopped at any point can be undone),
     then replace the VM's certificate and key as a unit."""
     auth = s.machine.auth
-    cert_pem = auth.server_cert.read_bytes()
-    files = [
-        (plan.cert_path, cert_pem, CERT_MODE),
-        (plan.key_path, auth.server_key.read_bytes(), KEY_MODE),
-    ]
+    cert_pem, key_pem = auth.server_cert.read_bytes(), auth.server_key.read_bytes()
+    if not certs.pair_matches(cert_pem, key_pem):  # cert.issue replaces such a pair first
+        raise HelperError(
+            f"{auth.server_cert} and {auth.server_key} do not match: not uploaded; run "
+            f"`{s.rerun_hint()}` again (cert.issue replaces them)"
+        )
+    files = [(plan.cert_path, cert_pem, CERT_MODE), (plan.key_path, key_pem, KEY_MODE)]
     targets = [path for path, _, _ in files]
     backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
     s.journal.intend_guest(

@@ -12,7 +12,9 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.fsutil import atomic_write
+from ..adapters.host import program_name
+from ..core.certs import pair_matches
+from ..core.fsutil import atomic_write, read_optional
 from ..core.store import REMOTE_DIR
 from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
@@ -20,6 +22,8 @@ from ..report import say
 from ..session import Session
 from . import Stage
 from .daemon import put_back
+
+VM_PAIR = ("server.pem", "server-key.pem")  # the names install_files backs them up under
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,37 @@ def find_backup(s: Session, name: str) -> tuple[Path, dict]:
     return runs[-1]
 
 
+def refuse_a_broken_pair(s: Session, folder: Path, cert: bytes | None, key: bytes | None) -> None:
+    """A server certificate and key that do not belong together are not put back (a run
+    killed between writing them left such a pair, which the next run backed up): name the
+    backup before it instead."""
+    if cert is None or key is None or pair_matches(cert, key):
+        return
+    runs = [run.name for run, _ in s.journal.earlier_runs()]
+    before = [name for name in runs if name < folder.name]
+    instead = (
+        f"restore the one before it with `{program_name()} restore --machine {s.name} --backup "
+        f"{before[-1]}`"
+        if before
+        else "there is no earlier backup to restore"
+    )
+    raise HelperError(
+        f"the backup {folder.name} holds a server.pem and server-key.pem that do not match "
+        f"(left by an interrupted run): not restored; {instead}"
+    )
+
+
 def plan(s: Session, backup: str = "", forward: bool = False) -> RestorePlan:
     s.machine  # noqa: B018  (a machine the store lacks is an error, not "no backups")
     folder, manifest = find_backup(s, backup)
     local = {Path(target): folder / copy for target, copy in manifest.get("local", {}).items()}
+    auth = s.machine.auth
+    refuse_a_broken_pair(
+        s,
+        folder,
+        read_optional(local[auth.server_cert]) if auth.server_cert in local else None,
+        read_optional(local[auth.server_key]) if auth.server_key in local else None,
+    )
     guest = tuple((str(saved), str(target)) for saved, target in manifest.get("guest", []))
     notes = [f"undoing the run of {folder.name}"]
     rule, info = None, None
@@ -90,7 +121,12 @@ def plan(s: Session, backup: str = "", forward: bool = False) -> RestorePlan:
 
 def apply(s: Session, plan: RestorePlan) -> None:
     if plan.guest:
-        s.guest()  # on the SSH port VirtualBox shows now, before config.json is put back
+        guest = s.guest()  # on the SSH port VirtualBox shows now, before config.json is put back
+        pair = [saved for saved, _ in plan.guest if posixpath.basename(saved) in VM_PAIR]
+        if len(pair) == 2:  # the VM's certificate and key, as that run backed them up
+            found = dict(zip([posixpath.basename(p) for p in pair], guest.read_files(pair)))
+            folder = s.journal.root / plan.run
+            refuse_a_broken_pair(s, folder, found[VM_PAIR[0]], found[VM_PAIR[1]])
     if plan.local:
         s.journal.back_up(list(plan.local))
         for target, copy in plan.local.items():

@@ -1,13 +1,15 @@
-"""read_optional: a local file that may be missing, and only that."""
+"""read_optional: a local file that may be missing, and only that; files replaced as a unit."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
 
-from docker_vpn_helper.core.fsutil import read_optional
+from docker_vpn_helper.core.fsutil import read_optional, stale_temporaries, write_together
 from docker_vpn_helper.errors import HelperError
 
 
@@ -31,3 +33,50 @@ def test_any_other_failure_is_one_line_naming_the_file(tmp_path: Path):
         read_optional(folder)
     with pytest.raises(HelperError, match=f"^cannot read CA key {re.escape(str(folder))}: "):
         read_optional(folder, "CA key")
+
+
+# -- files replaced as a unit ------------------------------------------------------------------
+
+
+def test_files_written_together_replace_their_targets_with_their_modes(tmp_path: Path):
+    key, cert = tmp_path / "server-key.pem", tmp_path / "server.pem"
+    key.write_bytes(b"old key")
+    write_together([(key, b"new key", 0o600), (cert, b"new cert", 0o644)])
+    assert (key.read_bytes(), cert.read_bytes()) == (b"new key", b"new cert")
+    assert (key.stat().st_mode & 0o777, cert.stat().st_mode & 0o777) == (0o600, 0o644)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["server-key.pem", "server.pem"]
+
+
+def test_a_failure_before_the_renames_changes_nothing_and_leaves_no_temporary(tmp_path: Path):
+    key, cert = tmp_path / "server-key.pem", tmp_path / "server.pem"
+    key.write_bytes(b"old key")
+    cert.write_bytes(b"old cert")
+    missing = tmp_path / "gone" / "x.pem"  # its temporary cannot be made
+    with pytest.raises(FileNotFoundError):
+        write_together([(key, b"new key", 0o600), (cert, b"new cert", 0o644), (missing, b"", 0)])
+    assert (key.read_bytes(), cert.read_bytes()) == (b"old key", b"old cert")
+    assert stale_temporaries(tmp_path) == []
+
+
+def test_ctrl_c_and_sigterm_wait_until_both_files_are_in_place(tmp_path: Path, monkeypatch):
+    key, cert = tmp_path / "server-key.pem", tmp_path / "server.pem"
+    rename = os.replace
+
+    def signalled_rename(source, target):
+        rename(source, target)
+        if Path(target) == key:  # between the two renames
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", signalled_rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_together([(key, b"new key", 0o600), (cert, b"new cert", 0o644)])
+    assert (key.read_bytes(), cert.read_bytes()) == (b"new key", b"new cert")
+
+
+def test_stale_temporaries_are_only_the_ones_atomic_writes_make(tmp_path: Path):
+    for name in (".server.pem.ab_c12x9.tmp", ".config.json.k3j2h1g0.tmp", "notes.tmp", ".x.tmp"):
+        (tmp_path / name).write_text("")
+    assert [p.name for p in stale_temporaries(tmp_path)] == [
+        ".config.json.k3j2h1g0.tmp",
+        ".server.pem.ab_c12x9.tmp",
+    ]

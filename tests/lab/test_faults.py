@@ -415,3 +415,55 @@ def test_a_vm_trusting_another_ca_is_refused_before_any_restart(lab: Lab, machin
     again = fix(lab, machine)
     assert again.returncode == 0, again.stderr
     assert_docker_works(lab, machine)
+
+
+# `fix`, killed as soon as the first file of the store's server pair was renamed into place.
+KILLED_BETWEEN_THE_PAIR = """
+import os, signal, sys
+from docker_vpn_helper.cli import main
+replace = os.replace
+def replace_then_die(source, target, *args, **kwargs):
+    replace(source, target, *args, **kwargs)
+    if os.path.basename(target) in ("server.pem", "server-key.pem"):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace_then_die
+sys.argv = ["docker-vpn-helper", *sys.argv[1:]]
+main()
+"""
+
+
+def pair_matches(folder) -> bool:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    cert = x509.load_pem_x509_certificate((folder / "server.pem").read_bytes())
+    key = load_pem_private_key((folder / "server-key.pem").read_bytes(), None)
+    return cert.public_key().public_numbers() == key.public_key().public_numbers()
+
+
+def test_a_run_killed_between_the_key_and_the_certificate(lab: Lab, machine: str):
+    """Killed between the two renames of the store's pair: the pair does not match. The next
+    fix replaces it (and removes what the killed run left), and `restore` refuses to bring
+    the mismatched pair back, naming the backup to restore instead."""
+    folder = lab.paths.machine_dir(machine)
+    original = {n: (folder / n).read_bytes() for n in ("server.pem", "server-key.pem")}
+    env = {**lab.host_env(), **FAST}
+    argv = [sys.executable, "-c", KILLED_BETWEEN_THE_PAIR, "fix", "--machine", machine]
+    killed = lab.run_on_host(argv, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not pair_matches(folder)
+    [first] = sorted(p.name for p in (folder / "backups").iterdir())
+    done = fix(lab, machine)
+    assert done.returncode == 0, done.stderr
+    assert pair_matches(folder)
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert_docker_works(lab, machine)
+    refused = lab.run_on_host([*TOOL, "restore", "--machine", machine], env=env)
+    assert refused.returncode == 1
+    line = error_line(refused.stderr)
+    assert "server.pem and server-key.pem that do not match" in line, line
+    assert f"restore --machine {machine} --backup {first}" in line, line
+    assert pair_matches(folder)
+    earlier = [*TOOL, "restore", "--machine", machine, "--backup", first]
+    assert lab.run_on_host(earlier, env=env).returncode == 0
+    assert {n: (folder / n).read_bytes() for n in original} == original

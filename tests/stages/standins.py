@@ -160,6 +160,10 @@ class FakeGuest:
                 self.files.pop(target, None)
         return replaced
 
+    def read_files(self, paths):
+        self.log.append("read files")
+        return [self.files.get(path) for path in paths]
+
     def restart_policies(self):
         return dict(self.policies)
 

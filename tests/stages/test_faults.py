@@ -22,6 +22,7 @@ from invoke import Context
 
 from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import host, signals
+from docker_vpn_helper.core import certs
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
@@ -486,3 +487,58 @@ def test_a_vm_trusting_another_ca_is_refused_before_anything_changes(store, gues
     )
     assert "run `docker-machine regenerate-certs -f default && " in caught.value.reason
     assert guest.log == ["read"] and guest.restarts == 0
+
+
+# -- the store's pair ----------------------------------------------------------------------------
+
+
+def mismatched_pair(store: Path) -> None:
+    """What a run killed between the two renames of the pair leaves: a new key, the old cert."""
+    (store / "machines/default/server-key.pem").write_bytes(dm.key_pem(dm.issue_ca("x")[1]))
+
+
+def test_a_mismatched_pair_is_replaced_and_our_temporaries_removed(store, guest, dockerd, capsys):
+    mismatched_pair(store)
+    folder = store / "machines/default"
+    (folder / ".server.pem.k2j4h6g8.tmp").write_bytes(b"half a certificate")
+    s = session_for(context(RUNNING), "default", str(store))
+    assert "the server key does not match it" in step(s, cert.ISSUE).reason
+    assert not (folder / ".server.pem.k2j4h6g8.tmp").exists()
+    assert "removed .server.pem.k2j4h6g8.tmp, left by an interrupted run" in capsys.readouterr().err
+    pem, key = (folder / "server.pem").read_bytes(), (folder / "server-key.pem").read_bytes()
+    assert certs.pair_matches(pem, key)
+
+
+def test_restore_refuses_to_bring_back_a_pair_that_does_not_match(store, guest, dockerd):
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE, force=True)
+    close_all()
+    first = s.journal.stamp
+    mismatched_pair(store)  # a later run was killed between the two files
+    s = session_for(context(RUNNING), "default", str(store))
+    for stage in (cert.ISSUE, cert.DEPLOY, daemon_stage.STAGE):
+        step(s, stage)  # the next fix replaces the pair, backing up the broken one
+    close_all()
+    with pytest.raises(HelperError) as caught:
+        step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert caught.value.reason == (
+        f"the backup {s.journal.stamp} holds a server.pem and server-key.pem that do not match "
+        "(left by an interrupted run): not restored; restore the one before it with "
+        f"`docker-vpn-helper restore --machine default --backup {first}`"
+    )
+
+
+def test_restore_refuses_a_vm_pair_that_does_not_match(store, guest, dockerd):
+    """The VM had the store's certificate beside another key; the fix that repaired it backed
+    that pair up: restoring it would leave the daemon down."""
+    guest.files[FakeGuest.KEY] = dm.key_pem(dm.issue_ca("x")[1])
+    guest.served = None
+    s = session_for(context(RUNNING), "default", str(store))
+    for stage in (cert.DEPLOY, daemon_stage.STAGE):
+        step(s, stage)
+    close_all()
+    before = dict(guest.files)
+    with pytest.raises(HelperError) as caught:
+        step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert "server.pem and server-key.pem that do not match" in caught.value.reason
+    assert guest.files == before and "restore" not in guest.log
