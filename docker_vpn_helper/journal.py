@@ -17,9 +17,11 @@ from typing import Any
 
 from .core.fsutil import (
     Busy,
+    NotOurs,
     ProcessLock,
     atomic_write,
     backup_files,
+    private_dir,
     stale_temporaries,
     timestamp,
 )
@@ -43,9 +45,9 @@ class Journal:
         return self.root / self.stamp
 
     def record(self, **entries: Any) -> None:
-        """Note in this run's manifest what it replaced; written after each change (atomically),
+        """Note in this run's manifest what it replaces; written before each change (atomically),
         so an interrupted run is undoable too."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.folder)
         path = self.folder / MANIFEST
         data = json.loads(path.read_text()) if path.exists() else {"machine": self.name}
         for key, value in entries.items():
@@ -114,6 +116,11 @@ class Journal:
             raise HelperError(
                 f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
                 "wait for it to finish, then run the command again"
+            ) from None
+        except NotOurs as odd:
+            raise HelperError(
+                f"the lock file {self.lock_path} is {odd}: not ours, and writing it would change "
+                "what it points to; remove it and run the command again"
             ) from None
         self._lock = lock
 

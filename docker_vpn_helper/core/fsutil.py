@@ -4,10 +4,12 @@ first, then write atomically)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import signal
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -132,10 +134,11 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def backup_files(paths: list[Path], backup_dir: Path) -> dict[Path, Path]:
-    """Copy the existing `paths` into `backup_dir` (0700), keeping modes: {original: copy}."""
+    """Copy the existing `paths` into `backup_dir` (0700, as is `backups/` above it), keeping
+    modes: {original: copy}."""
     existing = [p for p in paths if p.exists()]
     if existing:
-        backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(backup_dir)
     copies = {}
     for source in existing:
         copies[source] = backup_dir / source.name
@@ -143,8 +146,56 @@ def backup_files(paths: list[Path], backup_dir: Path) -> dict[Path, Path]:
     return copies
 
 
+def private_dir(path: Path, levels: int = 2) -> None:
+    """Make `path` and the `levels` - 1 folders above it (a run's folder and `backups/`)
+    folders of ours: each one created is 0700 whatever the umask. A symbolic link, or anything
+    but a folder, in the place of one is refused: backups written through it would land in a
+    folder that is not ours."""
+    for folder in reversed([path, *list(path.parents)[: levels - 1]]):
+        try:
+            found = os.lstat(folder)
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder, 0o700)
+                os.chmod(folder, 0o700)  # mkdir's mode went through the umask
+            found = os.lstat(folder)
+        if stat.S_ISLNK(found.st_mode):
+            raise HelperError(
+                f"{folder} is a symbolic link (to {os.readlink(folder)}): refusing to keep "
+                "backups through it; remove the link (what it points to stays) and run the "
+                "command again"
+            )
+        if not stat.S_ISDIR(found.st_mode):
+            raise HelperError(f"{folder} is not a folder: move it away and run the command again")
+
+
+def writable_target(path: Path) -> Path:
+    """Where writing `path` goes: `path`, or for a symbolic link the file it points to, so the
+    user's link stays a link. Only when link and file belong to the same user: a link must not
+    let a run (root's) replace another user's file."""
+    if not path.is_symlink():
+        return path
+    target = path.resolve()
+    try:
+        same_owner = os.lstat(path).st_uid == target.stat().st_uid
+    except OSError as exc:
+        raise HelperError(
+            f"{path} is a link to {target}, which cannot be read: {exc.strerror}"
+        ) from None
+    if not same_owner or not target.is_file():
+        raise HelperError(
+            f"{path} is a link to {target}, which is not a file of the link's owner: not "
+            "written through it"
+        )
+    return target
+
+
 class Busy(Exception):
     """Another process holds the lock; its text names that process."""
+
+
+class NotOurs(Exception):
+    """The lock's path is a link, or not a plain file: it is never opened for writing."""
 
 
 class ProcessLock:
@@ -157,7 +208,21 @@ class ProcessLock:
     def acquire(self) -> None:
         import fcntl
 
-        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o600)
+        # O_NOFOLLOW: a link in the lock's place (in a store another user controls) must not
+        # make us truncate whatever it points to; O_NONBLOCK: nor a FIFO hang the run.
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            fd = os.open(str(self.path), flags, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise NotOurs("a symbolic link") from None
+            raise
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+            os.close(fd)
+            raise NotOurs(
+                "a hard link to another file" if stat.S_ISREG(found.st_mode) else "not a file"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -243,16 +243,22 @@ def with_host_dns_resolver(machine: Machine) -> dict[str, Any] | None:
 
 
 def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:
-    """Back config.json up, then replace it atomically (0600, 4-space indent like docker-machine).
-
-    Returns the backup folder.
-    """
-    from .fsutil import atomic_write, backup_files, timestamp  # env.print only reads (~6 ms)
+    """Back config.json up, then replace it (see write_config). Returns the backup folder."""
+    from .fsutil import backup_files, timestamp  # env.print only reads (~6 ms)
 
     backup = machine.backup_root / (stamp or timestamp())
     backup_files([machine.config_path], backup)
-    atomic_write(machine.config_path, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
+    write_config(machine, data)
     return backup
+
+
+def write_config(machine: Machine, data: dict[str, Any]) -> None:
+    """Replace config.json atomically (0600, 4-space indent like docker-machine); a config.json
+    that is a symbolic link stays one: the file it points to is replaced."""
+    from .fsutil import atomic_write, writable_target
+
+    target = writable_target(machine.config_path)
+    atomic_write(target, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
 
 
 def remembered_port(store: Path, name: str) -> int | None:

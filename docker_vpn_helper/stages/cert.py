@@ -25,6 +25,9 @@ from . import Stage
 
 CERT_MODE = 0o644
 KEY_MODE = 0o600
+# The openssl configuration that reproduces the certificate, beside it: named as ours, so that
+# a user's own openssl.cnf there is never touched (whatever has our name is backed up first).
+OPENSSL_CONFIG = "docker-vpn-helper-openssl.cnf"
 
 
 def _organization(current: bytes | None, machine_name: str) -> str:
@@ -89,10 +92,10 @@ def record_sans(s: Session) -> None:
     updated = store.with_loopback_sans(machine)
     if updated is None:
         return
-    backup = store.save_config(machine, updated, stamp=s.journal.stamp)
-    s.journal.record(local={str(machine.config_path): machine.config_path.name})
+    s.journal.back_up([machine.config_path])
+    store.write_config(machine, updated)
     s.view.refresh()
-    say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {backup})")
+    say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {s.journal.folder})")
 
 
 def write_certificate(s: Session) -> None:
@@ -104,13 +107,14 @@ def write_certificate(s: Session) -> None:
     authority = certs.load_authority(auth.ca_cert, auth.ca_key, now)
     names = wanted_names(machine)
     org = _organization(read_optional(auth.server_cert), machine.name)
-    s.journal.back_up([auth.server_cert, auth.server_key])
-    # RSA key generation releases the GIL: render openssl.cnf (jinja2's import) beside it.
+    config_path = auth.server_cert.parent / OPENSSL_CONFIG
+    s.journal.back_up([auth.server_cert, auth.server_key, config_path])
+    # RSA key generation releases the GIL: render the openssl config (jinja2's import) beside it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
         cert_pem, key_pem = certs.issue(authority, names, org, now)
     write_together([(auth.server_key, key_pem, KEY_MODE), (auth.server_cert, cert_pem, CERT_MODE)])
-    atomic_write(auth.server_cert.parent / "openssl.cnf", config.result().encode(), CERT_MODE)
+    atomic_write(config_path, config.result().encode(), CERT_MODE)
 
 
 def plan_upload(s: Session) -> DeployPlan:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..adapters.host import program_name
 from ..core.certs import pair_matches
-from ..core.fsutil import atomic_write, read_optional
+from ..core.fsutil import atomic_write, read_optional, writable_target
 from ..core.store import REMOTE_DIR
 from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
@@ -130,7 +130,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
     if plan.local:
         s.journal.back_up(list(plan.local))
         for target, copy in plan.local.items():
-            atomic_write(target, copy.read_bytes(), copy.stat().st_mode & 0o777)
+            atomic_write(writable_target(target), copy.read_bytes(), copy.stat().st_mode & 0o777)
         s.view.refresh()
         say(f"put back {', '.join(p.name for p in plan.local)} from {plan.run}")
     if plan.guest:

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from docker_vpn_helper.core.fsutil import read_optional, stale_temporaries, write_together
+from docker_vpn_helper.core.fsutil import (
+    NotOurs,
+    ProcessLock,
+    backup_files,
+    private_dir,
+    read_optional,
+    stale_temporaries,
+    writable_target,
+    write_together,
+)
 from docker_vpn_helper.errors import HelperError
 
 
@@ -80,3 +89,69 @@ def test_stale_temporaries_are_only_the_ones_atomic_writes_make(tmp_path: Path):
         ".config.json.k3j2h1g0.tmp",
         ".server.pem.ab_c12x9.tmp",
     ]
+
+
+# -- files that are not ours ---------------------------------------------------------------------
+
+
+def test_backup_folders_are_0700_whatever_the_umask(tmp_path: Path):
+    previous = os.umask(0)
+    try:
+        private_dir(tmp_path / "backups" / "20260101T000000.000000Z")
+    finally:
+        os.umask(previous)
+    for folder in (tmp_path / "backups", tmp_path / "backups" / "20260101T000000.000000Z"):
+        assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_backups_folder_that_is_a_link_is_refused(tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "backups").symlink_to(elsewhere)
+    with pytest.raises(HelperError, match=r"backups is a symbolic link \(to .*elsewhere\)"):
+        backup_files([a_file(tmp_path)], tmp_path / "backups" / "run")
+    assert list(elsewhere.iterdir()) == []
+
+
+def a_file(tmp_path: Path) -> Path:
+    source = tmp_path / "server.pem"
+    source.write_text("pem")
+    return source
+
+
+def test_a_link_to_a_file_of_the_same_owner_is_written_through(tmp_path: Path):
+    real = tmp_path / "dotfiles" / "config.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    link = tmp_path / "config.json"
+    link.symlink_to(real)
+    assert writable_target(link) == real
+    assert writable_target(real) == real
+
+
+def test_a_link_to_another_users_file_is_refused(tmp_path: Path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the file to another user")
+    real = tmp_path / "theirs.json"
+    real.write_text("{}")
+    os.chown(real, 65534, 65534)
+    link = tmp_path / "config.json"
+    link.symlink_to(real)
+    with pytest.raises(HelperError, match="not a file of the link's owner: not written through"):
+        writable_target(link)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink", "fifo"])
+def test_a_lock_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path, kind):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    lock = tmp_path / ".docker-vpn-helper.lock"
+    if kind == "symlink":
+        lock.symlink_to(victim)
+    elif kind == "hardlink":
+        os.link(victim, lock)
+    else:
+        os.mkfifo(lock)
+    with pytest.raises(NotOurs):
+        ProcessLock(lock).acquire()
+    assert victim.read_text() == "precious\n"

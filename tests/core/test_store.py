@@ -134,6 +134,17 @@ def test_recording_sans_keeps_unknown_fields_and_backs_up(tmp_path):
     assert store.with_server_cert_sans(again.raw, ["localhost", "127.0.0.1"]) is None
 
 
+def test_a_config_json_that_is_a_link_stays_a_link(tmp_path):
+    root = make_store(tmp_path, "default", "config-v3.json")
+    m = store.load_machine(root, "default")
+    kept = tmp_path / "dotfiles" / "config.json"
+    kept.parent.mkdir()
+    m.config_path.rename(kept)
+    m.config_path.symlink_to(kept)
+    store.write_config(m, {**m.raw, "Name": "renamed"})
+    assert m.config_path.is_symlink() and json.loads(kept.read_text())["Name"] == "renamed"
+
+
 def test_recording_sans_appends_to_existing_ones():
     data = {"HostOptions": {"AuthOptions": {"ServerCertSANs": ["dev.local", "localhost"]}}}
     updated = store.with_server_cert_sans(data, ["localhost", "127.0.0.1"])

@@ -467,3 +467,73 @@ def test_a_run_killed_between_the_key_and_the_certificate(lab: Lab, machine: str
     earlier = [*TOOL, "restore", "--machine", machine, "--backup", first]
     assert lab.run_on_host(earlier, env=env).returncode == 0
     assert {n: (folder / n).read_bytes() for n in original} == original
+
+
+# -- files that are not ours ---------------------------------------------------------------------
+
+
+def test_a_users_openssl_cnf_is_left_alone(lab: Lab, machine: str):
+    folder = lab.paths.machine_dir(machine)
+    (folder / "openssl.cnf").write_text("# the user's own\n")
+    ours = folder / "docker-vpn-helper-openssl.cnf"
+    ours.write_text("# in the way\n")
+    lab.vpn_on("drop")
+    done = fix(lab, machine)
+    assert done.returncode == 0, done.stderr
+    assert (folder / "openssl.cnf").read_text() == "# the user's own\n"
+    assert "DNS.1 = localhost" in ours.read_text()
+    [backup] = (folder / "backups").glob("*/docker-vpn-helper-openssl.cnf")
+    assert backup.read_text() == "# in the way\n"
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(lab: Lab, machine: str):
+    folder = lab.paths.machine_dir(machine)
+    victim = lab.paths.root / f"victim-{machine}"
+    victim.write_text("precious\n")
+    (folder / ".docker-vpn-helper.lock").symlink_to(victim)
+    lab.vpn_on("drop")
+    done = fix(lab, machine)
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    assert line.startswith(f"the lock file {folder / '.docker-vpn-helper.lock'} is a symbolic link")
+    assert victim.read_text() == "precious\n"
+    (folder / ".docker-vpn-helper.lock").unlink()
+    assert fix(lab, machine).returncode == 0
+
+
+def test_a_backups_folder_that_is_a_link_is_refused(lab: Lab, machine: str):
+    folder = lab.paths.machine_dir(machine)
+    elsewhere = lab.paths.root / f"elsewhere-{machine}"
+    elsewhere.mkdir()
+    (folder / "backups").symlink_to(elsewhere)
+    lab.vpn_on("drop")
+    done = fix(lab, machine)
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    assert line.startswith(f"{folder / 'backups'} is a symbolic link"), line
+    assert list(elsewhere.iterdir()) == []
+    (folder / "backups").unlink()
+    assert fix(lab, machine).returncode == 0
+
+
+def test_a_config_json_that_is_a_link_stays_one(lab: Lab, machine: str):
+    folder = lab.paths.machine_dir(machine)
+    kept = lab.paths.root / f"dotfiles-{machine}.json"
+    (folder / "config.json").rename(kept)
+    (folder / "config.json").symlink_to(kept)
+    lab.vpn_on("drop")
+    done = fix(lab, machine)
+    assert done.returncode == 0, done.stderr
+    assert (folder / "config.json").is_symlink()
+    assert '"127.0.0.1"' in kept.read_text()  # ServerCertSANs, written through the link
+    assert_docker_works(lab, machine)
+
+
+def test_backups_are_private_whatever_the_umask(lab: Lab, machine: str):
+    lab.vpn_on("drop")
+    argv = ["sh", "-c", 'umask 000 && exec "$@"', "-", *TOOL, "fix", "--machine", machine]
+    done = lab.run_on_host(argv, env={**lab.host_env(), **FAST})
+    assert done.returncode == 0, done.stderr
+    backups = lab.paths.machine_dir(machine) / "backups"
+    for folder in (backups, *backups.iterdir()):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
