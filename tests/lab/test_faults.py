@@ -537,3 +537,27 @@ def test_backups_are_private_whatever_the_umask(lab: Lab, machine: str):
     backups = lab.paths.machine_dir(machine) / "backups"
     for folder in (backups, *backups.iterdir()):
         assert folder.stat().st_mode & 0o777 == 0o700, folder
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["MACHINE_STORAGE_PATH", "--storage-path"])
+def test_a_relative_store_path_prints_absolute_paths(lab: Lab, machine: str, how: str):
+    """The environment is eval'd in other folders: DOCKER_CERT_PATH must not be relative."""
+    store = lab.paths.store
+    env = {**lab.host_env(), **FAST}
+    flags = ""
+    if how == "MACHINE_STORAGE_PATH":
+        env["MACHINE_STORAGE_PATH"] = store.name
+    else:
+        flags = f"--storage-path {store.name}"
+    lab.vpn_on("drop")
+    script = f'cd {store.parent} && exec "$@" fix --machine {machine} --shell bash {flags}'
+    done = lab.run_on_host(["sh", "-c", script, "-", *TOOL], env=env)
+    assert done.returncode == 0, done.stderr
+    assert f'export DOCKER_CERT_PATH="{store}/machines/{machine}"' in done.stdout, done.stdout
+    use = 'cd / && eval "$1" && timeout 20 docker version --format "{{.Server.Version}}"'
+    used = lab.run_on_host(["bash", "-c", use, "-", done.stdout], env=lab.host_env())
+    assert used.returncode == 0, used.stderr
+
