@@ -198,6 +198,28 @@ class NotOurs(Exception):
     """The lock's path is a link, or not a plain file: it is never opened for writing."""
 
 
+PID_WIDTH = 10  # the lock file's content: the holder's pid, padded, then a newline
+HOLDER_WAIT = 1.0  # seconds a refused run waits for the holder to write its pid
+
+
+def flock_holder(proc_locks: str, major: int, minor: int, inode: int) -> int | None:
+    """The pid holding a flock on the file (device major:minor, inode), from /proc/locks:
+    `1: FLOCK  ADVISORY  WRITE 4137 fe:00:1523962 0 EOF` (device numbers in hex); waiting
+    requests (`1: -> FLOCK ...`) do not hold it."""
+    wanted = (major, minor, inode)
+    for line in proc_locks.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        device = fields[5].split(":")
+        try:
+            if (int(device[0], 16), int(device[1], 16), int(device[2])) == wanted:
+                return int(fields[4])
+        except (IndexError, ValueError):
+            continue
+    return None
+
+
 class ProcessLock:
     """An exclusive, non-blocking lock on a file; released when closed or when the process dies."""
 
@@ -226,12 +248,37 @@ class ProcessLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            holder = self._holder(fd)
             os.close(fd)
-            raise Busy(f"pid {holder}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+            raise Busy(holder) from None
+        # One write of a fixed width, then the length: a reader never sees it empty or mixed.
+        pid = f"{os.getpid():<{PID_WIDTH}}\n".encode()
+        os.pwrite(fd, pid, 0)
+        os.ftruncate(fd, len(pid))
         self._fd = fd
+
+    def _holder(self, fd: int) -> str:
+        """Who holds the lock: the pid it wrote, else (a run between its lock and its write,
+        given a moment) the kernel's own record of the lock (Linux)."""
+        deadline = time.monotonic() + HOLDER_WAIT
+        while True:
+            written = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            if written.isdigit():
+                return f"pid {written}"
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        found = os.fstat(fd)
+        try:
+            with open("/proc/locks") as table:
+                pid = flock_holder(
+                    table.read(), os.major(found.st_dev), os.minor(found.st_dev), found.st_ino
+                )
+        except OSError:
+            pid = None
+        if pid is not None:
+            return f"pid {pid}"
+        return f"one that has not written its pid into {self.path} yet"
 
     def release(self) -> None:
         if self._fd is not None:

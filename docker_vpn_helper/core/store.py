@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from ..errors import HelperError
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
+NAME_MAX = 255  # a file name's limit (Linux, macOS): the machine's folder is named after it
 DEFAULT_SSH_USER = "docker"
 DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
 # Our own per-machine memory (the host port the machine's forward got), beside config.json.
@@ -33,6 +35,12 @@ def validate_machine_name(name: str) -> str:
         raise HelperError(
             f"invalid machine name {name!r}: docker-machine names start with a letter or digit "
             "and contain only letters, digits, '-' and '.'"
+        )
+    if len(name) > NAME_MAX:
+        shown = f"{name[:24]}...{name[-8:]}"
+        raise HelperError(
+            f"invalid machine name {shown!r} ({len(name)} characters): a machine is a folder "
+            f"of the store, and a folder's name has at most {NAME_MAX}"
         )
     return name
 
@@ -61,7 +69,13 @@ def machine_folder(store: Path, name: str) -> Path:
 def machine_exists(store: Path, name: str) -> bool:
     """Whether `store` holds machine `name` (its folder has a config.json); checks the name."""
     validate_machine_name(name)
-    return (machine_folder(store, name) / "config.json").is_file()
+    config = machine_folder(store, name) / "config.json"
+    try:
+        return stat.S_ISREG(config.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:  # a path too long for the system, a folder we may not enter
+        raise HelperError(f"cannot look for machine {name!r} in {store}: {exc.strerror}") from None
 
 
 def machine_dir(store: Path, name: str) -> Path:

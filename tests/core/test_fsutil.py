@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from docker_vpn_helper.core.fsutil import (
+    Busy,
     NotOurs,
     ProcessLock,
     backup_files,
+    flock_holder,
     private_dir,
     read_optional,
     stale_temporaries,
@@ -155,3 +159,48 @@ def test_a_lock_file_that_is_not_ours_is_refused_and_left_alone(tmp_path: Path, 
     with pytest.raises(NotOurs):
         ProcessLock(lock).acquire()
     assert victim.read_text() == "precious\n"
+
+
+# -- the lock's holder ---------------------------------------------------------------------------
+
+PROC_LOCKS = """\
+1: POSIX  ADVISORY  WRITE 512 fe:00:99 0 EOF
+2: FLOCK  ADVISORY  WRITE 4137 fe:00:1523962 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 4200 fe:00:1523962 0 EOF
+"""
+
+
+def test_the_kernel_names_a_flock_holder():
+    assert flock_holder(PROC_LOCKS, 0xFE, 0, 1523962) == 4137
+    assert flock_holder(PROC_LOCKS, 0xFE, 0, 99) is None  # a POSIX lock, not ours
+    assert flock_holder("", 0xFE, 0, 1523962) is None
+
+
+HOLD = (
+    "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+    " fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)"
+)
+
+
+@pytest.mark.parametrize("writes_its_pid", [True, False])
+def test_a_refused_run_names_the_holder(tmp_path: Path, writes_its_pid):
+    """Even a holder between its lock and its pid (or one that never writes it) is named."""
+    lock = tmp_path / ".docker-vpn-helper.lock"
+    if writes_its_pid:
+        first = ProcessLock(lock)
+        first.acquire()
+        with pytest.raises(Busy, match=f"^pid {os.getpid()}$"):
+            ProcessLock(lock).acquire()
+        first.release()
+        assert lock.read_text() == f"{os.getpid():<10}\n"
+        return
+    if not Path("/proc/locks").exists():
+        pytest.skip("the kernel's lock table is Linux's")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"locked\n"  # type: ignore[union-attr]
+        with pytest.raises(Busy, match=f"^pid {holder.pid}$"):
+            ProcessLock(lock).acquire()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -111,9 +111,27 @@ def test_invalid_names_are_refused(name):
         store.validate_machine_name(name)
 
 
-@pytest.mark.parametrize("name", ["default", "dev-2", "a.b", "0x", "A"])
+@pytest.mark.parametrize("name", ["default", "dev-2", "a.b", "0x", "A", "a" * 255])
 def test_valid_names(name):
     assert store.validate_machine_name(name) == name
+
+
+def test_a_name_longer_than_a_folder_name_can_be_is_one_short_line(tmp_path):
+    name = "a" * 300
+    with pytest.raises(HelperError) as caught:
+        store.machine_exists(tmp_path, name)
+    assert caught.value.reason == (
+        f"invalid machine name '{'a' * 24}...{'a' * 8}' (300 characters): a machine is a folder "
+        "of the store, and a folder's name has at most 255"
+    )
+
+
+def test_a_store_path_too_long_for_the_system_is_one_line(tmp_path):
+    deep = tmp_path / "/".join(["d" * 200] * 25)  # over PATH_MAX (4096) with the machine
+    with pytest.raises(
+        HelperError, match=r"^cannot look for machine 'default' in .*: File name too long$"
+    ):
+        store.machine_exists(deep, "default")
 
 
 def test_recording_sans_keeps_unknown_fields_and_backs_up(tmp_path):

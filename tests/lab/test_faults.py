@@ -561,3 +561,37 @@ def test_a_relative_store_path_prints_absolute_paths(lab: Lab, machine: str, how
     used = lab.run_on_host(["bash", "-c", use, "-", done.stdout], env=lab.host_env())
     assert used.returncode == 0, used.stderr
 
+
+def test_a_300_character_machine_name_is_one_clean_line(lab: Lab):
+    name = "a" * 300
+    done = lab.run_on_host([*TOOL, "fix", "--machine", name], env=lab.host_env())
+    assert done.returncode == 1
+    line = error_line(done.stderr)
+    assert line.startswith("invalid machine name 'aaaaaaaaaaaa") and "(300 characters)" in line
+    assert "unexpected" not in line and len(line) < 200, line
+
+
+HOLD_THE_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)  # and no pid written: a run between its flock and its write
+time.sleep(60)
+"""
+
+
+def test_the_lock_names_its_holder_even_before_it_wrote_its_pid(lab: Lab, machine: str):
+    lock = lab.paths.machine_dir(machine) / ".docker-vpn-helper.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"  # type: ignore[union-attr]
+        done = fix(lab, machine)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert error_line(done.stderr).startswith(
+        f"another docker-vpn-helper run (pid {holder.pid}) is working on machine {machine!r}"
+    ), done.stderr
