@@ -36,6 +36,9 @@ INIT_SCRIPT = "/etc/init.d/docker"
 # Where the detached daemon restart leaves its pid, output and exit status (persistent disk).
 RESTART_DIR = "/var/lib/boot2docker/docker-vpn-helper"
 RESTART_MARGIN = 10.0  # seconds the SSH command may take beyond the restart's own wait
+# Puts the restart in a session of its own where the guest has it (util-linux's, or busybox's
+# applet); without it, a background subshell ignoring SIGHUP and SIGPIPE (plain POSIX sh).
+SETSID = "setsid"
 NO_EXIT_STATUS = -1  # what paramiko reports for a channel closed without an exit status
 
 # Pre-2016 boot2docker sshds verify only the SHA-1 `ssh-rsa` signature; paramiko signs RSA keys
@@ -558,7 +561,7 @@ def _restart_lines(timeout: float) -> list[str]:
         f"if [ -s {shlex.quote(pid)} ] && [ ! -f {shlex.quote(status)} ] && "
         f'kill -0 "$(cat {shlex.quote(pid)})" 2>/dev/null; then ended || {{ echo busy; exit 0; }}; fi',
         f"rm -f {shlex.quote(status)} {shlex.quote(pid)}",
-        "if command -v setsid >/dev/null 2>&1; then detach=setsid; else detach=; fi",
+        f"if command -v {SETSID} >/dev/null 2>&1; then detach={SETSID}; else detach=; fi",
         f"( trap '' HUP PIPE; exec $detach sh -c {shlex.quote(job)} ) </dev/null >/dev/null 2>&1 &",
         "ended || { echo running; exit 0; }",
         f'echo "exit $(cat {shlex.quote(status)})"',

@@ -409,11 +409,14 @@ def wait_for_file(path: Path, timeout: float = 10) -> str:
     return path.read_text()
 
 
+@pytest.mark.parametrize("setsid", ["setsid", "no-such-setsid"], ids=["setsid", "plain-sh"])
 def test_restart_daemon_completes_when_the_connection_drops_mid_restart(
-    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_dir: Path
+    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_dir: Path, setsid: str
 ) -> None:
     """Cut off between the init script's stop and its start (which writes on stdout, like
-    boot2docker's): the script still finishes, detached from the SSH session."""
+    boot2docker's): the script still finishes, detached from the SSH session, with setsid or
+    (a guest without it) in a background subshell that ignores SIGHUP and SIGPIPE."""
+    monkeypatch.setattr(guest_module, "SETSID", setsid)
     marker = tmp_path / "started"
     init_script(
         tmp_path,
