@@ -550,12 +550,12 @@ def _restart_lines(timeout: float) -> list[str]:
         f"2>&1; echo $? > {shlex.quote(status + '.tmp')} && "
         f"mv -f {shlex.quote(status + '.tmp')} {shlex.quote(status)}"
     )
-    tries = max(1, round(timeout * 10))
+    tries = max(1, round(timeout * 20))  # naps of 0.05 s: the restart is noticed soon after
     return [
         *_SCRIPT_PRELUDE,
         f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}",
-        # tenths of a second, or whole seconds where sleep takes integers only
-        "nap() { sleep 0.1 2>/dev/null || { sleep 1; n=$((n + 9)); }; }",
+        # 1/20 s, or whole seconds where sleep takes integers only
+        "nap() { sleep 0.05 2>/dev/null || { sleep 1; n=$((n + 19)); }; }",
         f'ended() {{ n=0; while [ ! -f {shlex.quote(status)} ]; do [ "$n" -ge {tries} ] && '
         "return 1; nap; n=$((n + 1)); done; }",
         f"if [ -s {shlex.quote(pid)} ] && [ ! -f {shlex.quote(status)} ] && "
