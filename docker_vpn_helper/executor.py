@@ -14,8 +14,13 @@ from functools import cache
 from invoke import Call, Executor, Task
 from invoke.exceptions import Exit
 
+from .adapters import signals
 from .errors import HelperError
 
+INTERRUPTED = (
+    "files are replaced atomically, so nothing half-written was put in place; run the same "
+    "command again to finish"
+)
 # The flags every stage takes and that must reach its prerequisites unchanged.
 SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run", "create")
 # (first machine, the others) while a task runs once per machine of a list.
@@ -112,20 +117,22 @@ class MachineExecutor(Executor):
         return expanded
 
     def execute(self, *tasks):  # type: ignore[override]
-        """Run the tasks; a HelperError, or anything unforeseen, ends as one line, not a traceback."""
+        """Run the tasks; a HelperError, or anything unforeseen, ends as one line, not a traceback.
+
+        SIGHUP (the terminal closed) and SIGTERM end the run like Ctrl-C (see adapters/signals).
+        """
         token = _MACHINES.set(None)
         try:
-            return super().execute(*tasks)
+            with signals.handled():
+                return super().execute(*tasks)
         except Exit:
             raise
         except HelperError as exc:
             error = exc
         except KeyboardInterrupt:
-            error = HelperError(
-                "interrupted: files are replaced atomically, so nothing half-written was put in "
-                "place; run the same command again to finish",
-                code=130,
-            )
+            error = HelperError(f"interrupted: {INTERRUPTED}", code=130)
+        except signals.Interrupted as stop:
+            error = HelperError(f"interrupted by {stop.name}: {INTERRUPTED}", code=stop.code)
         except PermissionError as exc:
             from .journal import permission_denied
 

@@ -1,18 +1,32 @@
 """What a run replaced, so `restore` can undo it, and the lock that keeps runs apart.
 
 Every run that changes something gets one backup folder `machines/NAME/backups/<UTC time>/`
-with copies of the files it replaced and a manifest.json saying what it did.
+with copies of the files it replaced and a manifest.json saying what it did. The manifest is
+written ahead: a change is noted before it is made, so an interrupted run can be undone (or
+completed) too. For the VM's files, `guest_state` follows the change: "installing" (noted,
+maybe not made, maybe some backups missing), "installed" (made, the daemon not yet restarted
+with it), then "served" or "rolled back".
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 from pathlib import Path
 from typing import Any
 
-from .core.fsutil import Busy, ProcessLock, atomic_write, backup_files, timestamp
+from .core.fsutil import (
+    Busy,
+    NotOurs,
+    ProcessLock,
+    atomic_write,
+    backup_files,
+    private_dir,
+    stale_temporaries,
+    timestamp,
+)
 from .core.history import Run
 from .errors import HelperError
 
@@ -77,9 +91,9 @@ class Journal:
         return self.root / self.stamp
 
     def record(self, **entries: Any) -> None:
-        """Note in this run's manifest what it replaced; written after each change (atomically),
+        """Note in this run's manifest what it replaces; written before each change (atomically),
         so an interrupted run is undoable too."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.folder)
         path = self.folder / MANIFEST
         data = json.loads(path.read_text()) if path.exists() else self._first_entries()
         for key, value in entries.items():
@@ -94,6 +108,34 @@ class Journal:
         from .adapters.host import command_line
 
         return {"machine": self.name, "command": command_line()}
+
+    def intend_guest(self, pairs: list[tuple[str, str]], certificate: str) -> None:
+        """Before the VM's files are replaced: (backup, target) pairs where their backups will
+        be, and the fingerprint of the certificate going in."""
+        self.guest_backups = list(pairs)
+        self.record(guest=self.guest_backups, guest_state="installing", guest_cert=certificate)
+
+    def guest_installed(self, pairs: list[tuple[str, str]]) -> None:
+        """The VM's files are replaced: the backups as made ("" for a target that was new)."""
+        self.guest_backups = list(pairs)
+        self.record(guest=self.guest_backups, guest_state="installed")
+
+    def guest_runs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(folder name, manifest) of the earlier runs that changed the VM's files, oldest first."""
+        return [(folder.name, data) for folder, data in self.earlier_runs() if data.get("guest")]
+
+    def settle_guest(self, runs: list[str], state: str) -> None:
+        """Note the end of the VM changes of this run (if it made one) and of earlier `runs`."""
+        for name in runs:
+            path = self.root / name / MANIFEST
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(path.read_text())
+                if isinstance(data, dict):
+                    atomic_write(
+                        path, json.dumps({**data, "guest_state": state}, indent=2).encode()
+                    )
+        if self.guest_backups:
+            self.record(guest_state=state)
 
     def back_up(self, paths: list[Path]) -> dict[Path, Path]:
         """Copy the existing `paths` into this run's folder and note them: {original: copy}."""
@@ -140,8 +182,24 @@ class Journal:
                 f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
                 "wait for it to finish, then run the command again"
             ) from None
+        except NotOurs as odd:
+            raise HelperError(
+                f"the lock file {self.lock_path} is {odd}: not ours, and writing it would change "
+                "what it points to; remove it and run the command again"
+            ) from None
         self._lock = lock
         return previous
+
+    def remove_temporaries(self) -> list[str]:
+        """Remove what an earlier run, killed while it replaced files, left beside them (only
+        with the lock held: no other run is writing); their names."""
+        removed = []
+        folders = [self.root.parent, *(p for p in self.root.glob("*/") if not p.is_symlink())]
+        for path in (temp for folder in folders for temp in stale_temporaries(folder)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path.name)
+        return removed
 
     def release(self) -> None:
         if self._lock is not None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 _quiet = False
@@ -17,9 +18,16 @@ def set_quiet(quiet: bool) -> None:
 
 def banner(machine: str, text: str) -> None:
     if not _quiet:
-        print(f"=====[{machine}] {text}=====", file=sys.stderr, flush=True)
+        _write(f"=====[{machine}] {text}=====")
 
 
 def say(text: str) -> None:
     if not _quiet:
-        print(f"  {text}", file=sys.stderr, flush=True)
+        _write(f"  {text}")
+
+
+def _write(line: str) -> None:
+    """A line on stderr; a terminal that is gone (hung up, closed pipe) must not stop the run
+    halfway, e.g. in the middle of a rollback."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)

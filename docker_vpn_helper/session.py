@@ -18,6 +18,7 @@ from .adapters.host import command_line
 from .core import store, vbox
 from .journal import Journal
 from .link import GuestLink
+from .report import say
 from .settings import CONFIG_KEY, Settings, resolve
 from .view import MachineView
 
@@ -84,6 +85,9 @@ class Session:
         stage that creates it locks afterwards. A dry run changes nothing and takes no lock."""
         if not self.dry_run and self.view.exists():
             self.journal.lock()
+            removed = self.journal.remove_temporaries()
+            if removed:
+                say(f"removed {', '.join(removed)}, left by an interrupted run")
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.timezone.utc)

@@ -75,8 +75,14 @@ def default_storage_path(environ: Mapping[str, str]) -> Path:
     """docker-machine's rule: $MACHINE_STORAGE_PATH, else ~/.docker/machine."""
     configured = environ.get("MACHINE_STORAGE_PATH")
     if configured:
-        return Path(configured).expanduser()
-    return Path(environ.get("HOME") or Path.home()) / ".docker" / "machine"
+        return absolute(configured)
+    return absolute(Path(environ.get("HOME") or Path.home()) / ".docker" / "machine")
+
+
+def absolute(path: str | Path) -> Path:
+    """`path` from the current folder, `~` expanded: what is printed (DOCKER_CERT_PATH) is
+    eval'd in other folders, where a relative store path would point elsewhere."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def resolve(
@@ -95,7 +101,7 @@ def resolve(
     section = dict(DEFAULTS)
     section.update({k: v for k, v in dict(config).items() if k in DEFAULTS})
     store = storage_path or section["storage_path"]
-    store_path = Path(store).expanduser() if store else default_storage_path(environ)
+    store_path = absolute(store) if store else default_storage_path(environ)
     if storage_path:
         storage_source = "flag"
     elif store:

@@ -84,6 +84,10 @@ class MachineView:
                 return rule.host_port
         return self.machine.ssh_port
 
+    def forget_answers(self) -> None:
+        """After a change to the forward: ask the daemon again when next asked."""
+        self._served.clear()
+
     def refresh(self) -> None:
         """After a change to the machine: read everything again when next asked."""
         self._machine = None

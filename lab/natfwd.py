@@ -28,6 +28,7 @@ import threading
 import time
 
 CLONE_NEWNET = 0x40000000
+PR_SET_NAME = 15
 UDP_EXPIRE = 240.0  # slirp's SO_EXPIRE: an idle UDP "session" is dropped after 4 minutes
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -130,6 +131,9 @@ def serve_udp(listener: socket.socket, netns: str, guest: tuple[str, int] | None
 def main(argv: list[str]) -> int:
     host_ip, host_port, netns, guest_ip, guest_port, *rest = argv
     proto = rest[0] if rest else "tcp"
+    # Named like a program of its own (not `python3`), as VirtualBox's NAT engine is its VM's
+    # process: the tool tells the VM's forward from another program on the port by its name.
+    _libc.prctl(PR_SET_NAME, b"natfwd", 0, 0, 0)
     kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
     listener = socket.socket(socket.AF_INET, kind)
     if proto == "tcp":  # TIME_WAIT must not keep a re-added rule from listening

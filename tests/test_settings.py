@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from docker_vpn_helper.settings import DEFAULTS, resolve
 
 
@@ -32,3 +34,13 @@ def test_unknown_config_keys_are_ignored_and_types_coerced():
     s = resolve({"host_port": "2377", "surprise": 1, "daemon_wait": "5"})
     assert s.host_port == 2377
     assert s.daemon_wait == 5.0
+
+
+@pytest.mark.parametrize("where", ["flag", "environment"])
+def test_a_relative_store_path_is_made_absolute(tmp_path, monkeypatch, where):
+    """DOCKER_CERT_PATH is eval'd in other folders: a relative store must not stay relative."""
+    monkeypatch.chdir(tmp_path)
+    environ = {"MACHINE_STORAGE_PATH": "store", "HOME": str(tmp_path)}
+    flag = "./store" if where == "flag" else None
+    settings = resolve({}, storage_path=flag, environ=environ if where != "flag" else {})
+    assert settings.storage_path == tmp_path / "store"

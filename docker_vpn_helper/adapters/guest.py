@@ -33,6 +33,12 @@ DEFAULT_CA_CERT = "/var/lib/boot2docker/ca.pem"
 DEFAULT_SERVER_CERT = "/var/lib/boot2docker/server.pem"
 DEFAULT_SERVER_KEY = "/var/lib/boot2docker/server-key.pem"
 INIT_SCRIPT = "/etc/init.d/docker"
+# Where the detached daemon restart leaves its pid, output and exit status (persistent disk).
+RESTART_DIR = "/var/lib/boot2docker/docker-vpn-helper"
+RESTART_MARGIN = 10.0  # seconds the SSH command may take beyond the restart's own wait
+# Puts the restart in a session of its own where the guest has it (util-linux's, or busybox's
+# applet); without it, a background subshell ignoring SIGHUP and SIGPIPE (plain POSIX sh).
+SETSID = "setsid"
 NO_EXIT_STATUS = -1  # what paramiko reports for a channel closed without an exit status
 
 # Pre-2016 boot2docker sshds verify only the SHA-1 `ssh-rsa` signature; paramiko signs RSA keys
@@ -55,6 +61,8 @@ class DaemonFiles:
     server_key_path: str
     server_cert_pem: bytes | None
     profile_found: bool
+    server_key_sha256: str | None = None  # the key's checksum (the key stays in the VM)
+    ca_cert_pem: bytes | None = None  # the CA the daemon checks clients with (CACERT)
 
 
 def _sha256(data: bytes) -> str:
@@ -310,20 +318,29 @@ class Guest:
         return result.stdout
 
     def read_daemon_files(self, *, profile_path: str = PROFILE_PATH) -> DaemonFiles:
-        """Read the profile and the served certificate in one round trip.
+        """Read the profile, the served certificate, its key's checksum and the CA the daemon
+        checks clients with, in one round trip.
 
         The guest sources the profile in a subshell, as the init script does, to find the
-        certificate; the reported paths come from `parse_profile`, and the rare profile the two
-        read differently costs a second command.
+        certificate and the key; the reported paths come from `parse_profile`, and the rare
+        profile the two read differently costs a second command. The key itself never leaves
+        the VM: only its sha256.
         """
         mark = f"--dvh-{secrets.token_hex(8)}"
         script = f"""
 p={shlex.quote(profile_path)}
 c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
 c=${{c:-{DEFAULT_SERVER_CERT}}}
+k=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERKEY" )
+k=${{k:-{DEFAULT_SERVER_KEY}}}
+a=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$CACERT" )
+a=${{a:-{DEFAULT_CA_CERT}}}
 if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
 if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
 else printf '\\n%s\\n' "{mark}none $c"; fi
+if [ -f "$k" ]; then set -- $(sha256sum "$k"); printf '\\n%s\\n' "{mark}keysha $1 $k"
+else printf '\\n%s\\n' "{mark}nokey - $k"; fi
+if [ -f "$a" ]; then printf '\\n%s\\n' "{mark}ca $a"; cat "$a"; fi
 printf '\\n%s\\n' '{mark}end'
 """
         out = self._exec(_sudo_script([script]), "read daemon files")
@@ -335,19 +352,54 @@ printf '\\n%s\\n' '{mark}end'
         profile = sections["profile"][1] if "profile" in sections else None
         values = parse_profile(profile) if profile is not None else {}
         server_cert = values.get("SERVERCERT") or DEFAULT_SERVER_CERT
+        server_key = values.get("SERVERKEY") or DEFAULT_SERVER_KEY
         if "cert" in sections:
             read_path, pem = sections["cert"]
         else:
             read_path, pem = sections.get("none", ("", ""))[0], None
         if read_path != server_cert:
             pem = self._read_file(server_cert)
+        key_header = sections.get("keysha", sections.get("nokey", ("- ", "")))[0]
+        sha, _, key_path = key_header.partition(" ")
+        if key_path != server_key:
+            sha = self._sha256_file(server_key) or "-"
+        ca_cert = values.get("CACERT") or DEFAULT_CA_CERT
+        ca_path, ca_pem = sections.get("ca", ("", None))
+        if ca_path != ca_cert:
+            ca_pem = self._read_file(ca_cert)
         return DaemonFiles(
-            ca_cert_path=values.get("CACERT") or DEFAULT_CA_CERT,
+            ca_cert_path=ca_cert,
             server_cert_path=server_cert,
-            server_key_path=values.get("SERVERKEY") or DEFAULT_SERVER_KEY,
+            server_key_path=server_key,
             server_cert_pem=None if pem is None else pem.encode(),
             profile_found=profile is not None,
+            server_key_sha256=None if sha == "-" else sha,
+            ca_cert_pem=None if ca_pem is None else ca_pem.encode(),
         )
+
+    def _sha256_file(self, path: str) -> str | None:
+        """A guest file's sha256, None if it does not exist."""
+        quoted = shlex.quote(path)
+        out = self._exec(
+            _sudo_script([f'if [ -f {quoted} ]; then set -- $(sha256sum {quoted}); echo "$1"; fi']),
+            "checksum file",
+        )
+        return out.strip() or None
+
+    def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
+        """Several root-owned guest files in one round trip; None for one that does not exist."""
+        mark = f"--dvh-{secrets.token_hex(8)}"
+        lines = [
+            f"if [ -f {shlex.quote(path)} ]; then printf '%s\\n' '{mark}y'; cat {shlex.quote(path)}; "
+            f"else printf '%s\\n' '{mark}n'; fi; printf '\\n'"
+            for path in paths
+        ]
+        out = self._exec(_sudo_script(lines), "read files")
+        found: list[bytes | None] = []
+        for part in out.split(mark)[1:]:
+            kind, _, body = part.partition("\n")
+            found.append(body[:-1].encode() if kind == "y" else None)
+        return found
 
     def _read_file(self, path: str) -> str | None:
         """A guest file's text, None if it does not exist."""
@@ -386,41 +438,56 @@ printf '\\n%s\\n' '{mark}end'
                 "upload incomplete, nothing changed",
             ]
         lines += _backup_lines([path for path, _, _ in files], backup_dir)
-        for temp, (path, _, mode) in zip(temps, files):
+        for temp, (_, _, mode) in zip(temps, files):
+            lines.append(f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" || fail cannot chmod')
+        # The files are replaced as a unit: nothing stops the script between the renames (it
+        # writes nothing until they are done, so a closed channel cannot either).
+        lines.append(_SHIELD)
+        for temp, (path, _, _) in zip(temps, files):
             target = shlex.quote(path)
             lines.append(
-                f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" && mv -f "${temp}" {target} '
-                f"|| fail cannot move the new {target} into place"
+                f'mv -f "${temp}" {target} || fail cannot move the new {target} into place'
             )
+        lines.append(_print_backups(len(files)))
         stdin = b"".join(content for _, content, _ in files)
         return self._exec(_sudo_script(lines), "install files", stdin=stdin).splitlines()
 
     def restore_files(
-        self, backups: Sequence[tuple[str, str]], backup_dir: str | None = None
+        self,
+        backups: Sequence[tuple[str, str]],
+        backup_dir: str | None = None,
+        *,
+        skip_missing: bool = False,
     ) -> list[str]:
         """Put back what `install_files` replaced, in one command: copy beside, then rename.
 
         A pair whose backup is "" removes the target (it did not exist before the install).
-        Every backup is checked first, so a missing one changes nothing. With `backup_dir`, the
-        files being replaced are kept there first (so a restore can be undone too); returns
-        their backup paths like `install_files`.
+        Every backup is checked first, so a missing one changes nothing; with `skip_missing`
+        (a run stopped before it made every backup, so those targets were never replaced),
+        its target is left as it is instead. With `backup_dir`, the files being replaced are
+        kept there first (so a restore can be undone too); returns their backup paths like
+        `install_files`.
         """
         lines = [*_SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
         for saved, _ in backups:
-            if saved:
+            if saved and not skip_missing:
                 quoted = shlex.quote(saved)
                 lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
         if backup_dir is not None:
             lines += _backup_lines([path for _, path in backups], backup_dir)
+        lines.append(_SHIELD)
         for saved, path in backups:
             target = shlex.quote(path)
             if not saved:
                 lines.append(f"rm -f {target} || fail cannot remove {target}")
                 continue
+            quoted = shlex.quote(saved)
             lines.append(
-                f't=$(mktemp {_temp_template(path)}) && cp -p {shlex.quote(saved)} "$t" && '
-                f'mv -f "$t" {target} || fail cannot restore {target}'
+                f"if [ -f {quoted} ]; then t=$(mktemp {_temp_template(path)}) && "
+                f'cp -p {quoted} "$t" && mv -f "$t" {target} || fail cannot restore {target}; fi'
             )
+        if backup_dir is not None:
+            lines.append(_print_backups(len(backups)))
         return self._exec(_sudo_script(lines), "restore files").splitlines()
 
     def restart_policies(self) -> dict[str, str]:
@@ -439,8 +506,68 @@ printf '\\n%s\\n' '{mark}end'
         return policies
 
     def restart_daemon(self, timeout: float = 60.0) -> None:
-        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP)."""
-        self._exec(f"sudo {INIT_SCRIPT} restart", f"{INIT_SCRIPT} restart", timeout=timeout)
+        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP).
+
+        The init script runs detached from this SSH session: in a session of its own (`setsid`,
+        where the guest has it), SIGHUP and SIGPIPE ignored, output in RESTART_DIR/restart.log,
+        its exit status written to RESTART_DIR/restart.status when it ends. A client killed or
+        cut off between the script's stop and its start no longer takes the script, and so the
+        daemon, with it; the outcome stays readable in the VM. The same command then waits, in
+        the guest, for that status (a restart an interrupted run left running is waited for
+        first), so one round trip both starts and reports the restart.
+        """
+        name = f"{INIT_SCRIPT} restart"
+        out = self._exec(
+            _sudo_script(_restart_lines(timeout)), name, timeout=timeout + RESTART_MARGIN
+        )
+        lines = out.splitlines()
+        verdict = lines[0] if lines else ""
+        log = f"{RESTART_DIR}/restart.log"
+        if verdict == "running":
+            raise HelperError(
+                f"`{name}` did not finish within {timeout:g}s on {self._where}; it goes on in "
+                f"the VM (its output: {log})"
+            )
+        if verdict == "busy":
+            raise HelperError(
+                f"an earlier `{name}` is still running in the VM after {timeout:g}s (its output: "
+                f"{log}): wait for it, then run the same command again"
+            )
+        status = verdict.partition(" ")[2]
+        if status != "0":
+            why = last_line("\n".join(lines[1:]), default="no output")[:200]
+            raise HelperError(f"guest command `{name}` failed (exit {status}): {why} (see {log})")
+
+
+def _restart_lines(timeout: float) -> list[str]:
+    """The root script that starts the detached restart and waits for its status (see
+    Guest.restart_daemon); it prints `exit N` and the log's last lines, `running` (time-out) or
+    `busy` (an earlier restart never ended)."""
+    folder = shlex.quote(RESTART_DIR)
+    pid, log = f"{RESTART_DIR}/restart.pid", f"{RESTART_DIR}/restart.log"
+    status = f"{RESTART_DIR}/restart.status"
+    job = (
+        f"echo $$ > {shlex.quote(pid)}; {shlex.quote(INIT_SCRIPT)} restart > {shlex.quote(log)} "
+        f"2>&1; echo $? > {shlex.quote(status + '.tmp')} && "
+        f"mv -f {shlex.quote(status + '.tmp')} {shlex.quote(status)}"
+    )
+    tries = max(1, round(timeout * 20))  # naps of 0.05 s: the restart is noticed soon after
+    return [
+        *_SCRIPT_PRELUDE,
+        f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}",
+        # 1/20 s, or whole seconds where sleep takes integers only
+        "nap() { sleep 0.05 2>/dev/null || { sleep 1; n=$((n + 19)); }; }",
+        f'ended() {{ n=0; while [ ! -f {shlex.quote(status)} ]; do [ "$n" -ge {tries} ] && '
+        "return 1; nap; n=$((n + 1)); done; }",
+        f"if [ -s {shlex.quote(pid)} ] && [ ! -f {shlex.quote(status)} ] && "
+        f'kill -0 "$(cat {shlex.quote(pid)})" 2>/dev/null; then ended || {{ echo busy; exit 0; }}; fi',
+        f"rm -f {shlex.quote(status)} {shlex.quote(pid)}",
+        f"if command -v {SETSID} >/dev/null 2>&1; then detach={SETSID}; else detach=; fi",
+        f"( trap '' HUP PIPE; exec $detach sh -c {shlex.quote(job)} ) </dev/null >/dev/null 2>&1 &",
+        "ended || { echo running; exit 0; }",
+        f'echo "exit $(cat {shlex.quote(status)})"',
+        f"tail -n 5 {shlex.quote(log)}",
+    ]
 
 
 # Start of the root scripts that change files: private temporaries, exit (and so clean up) on
@@ -452,21 +579,33 @@ _SCRIPT_PRELUDE = [
 ]
 
 
+# From here on the script ends only on its own: Ctrl-C, hang-up and a closed channel no longer
+# stop it halfway through replacing a set of files.
+_SHIELD = "trap '' HUP INT TERM PIPE"
+
+
 def _backup_lines(targets: Sequence[str], backup_dir: str) -> list[str]:
-    """Script lines copying each existing target into backup_dir, echoing one line per target:
-    the backup path, or an empty line for a target that does not exist."""
+    """Script lines copying each existing target into backup_dir (a copy, then a rename: a
+    backup is whole or absent), noting in $b0, $b1, ... the backup path, or "" for a target
+    that does not exist; `_print_backups` prints them once every file is in place."""
     folder = shlex.quote(backup_dir)
     if len({posixpath.basename(t) for t in targets}) != len(targets):
         raise ValueError("backed-up targets need distinct names")
     lines = [f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}"]
-    for path in targets:
+    for index, path in enumerate(targets):
         target = shlex.quote(path)
         saved = shlex.quote(f"{backup_dir}/{posixpath.basename(path)}")
+        part = shlex.quote(f"{backup_dir}/.{posixpath.basename(path)}.part")
         lines.append(
-            f"if [ -e {target} ]; then cp -p {target} {saved} && echo {saved} "
-            f"|| fail cannot back up {target}; else echo; fi"
+            f"b{index}=; if [ -e {target} ]; then cp -p {target} {part} && mv -f {part} {saved} "
+            f"&& b{index}={saved} || fail cannot back up {target}; fi"
         )
     return lines
+
+
+def _print_backups(count: int) -> str:
+    """The script line printing the backups `_backup_lines` made, one line per target."""
+    return "printf '%s\\n' " + " ".join(f'"$b{index}"' for index in range(count))
 
 
 def _sudo_script(lines: Sequence[str]) -> str:

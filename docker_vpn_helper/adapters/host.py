@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.text import last_line
@@ -14,6 +16,8 @@ from ..errors import HelperError
 
 if TYPE_CHECKING:
     from invoke import Context
+
+    from ..core.listeners import Listener
 
 NOT_FOUND = 127  # what the shell returns for a missing program
 NOT_EXECUTABLE = 126  # ... and for a file it may not execute
@@ -67,6 +71,53 @@ def port_listener(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex((host, port)) == 0
+
+
+def port_holders(c: Context, port: int) -> list[Listener]:
+    """Who listens on 127.0.0.1:`port` (or on every address): Linux reads /proc, macOS asks
+    lsof. A listener nobody may be named for (another user's) is `Listener(None)`; an empty
+    list means nothing listens."""
+    from ..core import listeners
+
+    if platform() == "macos":
+        argv = ["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-Fpc"]
+        found = listeners.parse_lsof(run(c, argv, timeout=10, what="lsof").stdout)
+        if not found and port_listener(port):  # lsof shows only this user's processes
+            found = [listeners.Listener(None)]
+        return found
+    inodes: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            inodes |= listeners.listening_inodes(Path(table).read_text(), port)
+    if not inodes:
+        return []
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        if inodes & _socket_inodes(process):
+            with contextlib.suppress(OSError):
+                comm = (process / "comm").read_text().strip()
+                found.append(listeners.Listener(int(process.name), comm))
+    return found or [listeners.Listener(None)]
+
+
+def _socket_inodes(process: Path) -> set[int]:
+    """The inodes of the sockets a process has open (none for one we may not look at, or one
+    that ended meanwhile)."""
+    from ..core.listeners import socket_inode
+
+    found = set()
+    try:
+        fds = list((process / "fd").iterdir())
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            inode = socket_inode(os.readlink(fd))
+        except OSError:
+            continue
+        if inode is not None:
+            found.add(inode)
+    return found
 
 
 def udp_port_taken(port: int, host: str = "127.0.0.1") -> bool:

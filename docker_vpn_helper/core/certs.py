@@ -262,6 +262,15 @@ def _key_matches(cert: x509.Certificate, key_pem: bytes) -> bool:
     )
 
 
+def pair_matches(cert_pem: bytes, key_pem: bytes) -> bool:
+    """Whether a certificate and a private key (PEM) belong together."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return False
+    return _key_matches(cert, key_pem)
+
+
 def to_der(cert_pem: bytes) -> bytes:
     """The certificate's DER bytes: what a TLS peer presents, whatever the PEM's layout."""
     return x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .listeners import Listener, forwards_for_the_vm
 from .store import StoreFacts, missing_machine
 from .vbox import NatRule, VMInfo, current_forward
 
@@ -34,6 +35,7 @@ class ForwardPlan:
     taken_by: str = ""  # who holds the configured port, when moved
     running: bool = True
     remember: bool = False  # the machine folder does not record this port yet
+    revive: bool = False  # `rule` is there, yet VirtualBox does not listen on its port
 
     def remembering(self, remembered: int | None) -> ForwardPlan:
         """This plan, noting whether the machine folder must be told its port."""
@@ -54,6 +56,8 @@ class ForwardPlan:
 
     @property
     def problem(self) -> str:
+        if self.revive:
+            return f"VirtualBox does not listen on 127.0.0.1:{self.port} for NAT rule {self.rule.name!r}"
         return "" if self.present else f"no NAT rule forwards 127.0.0.1:{self.port} to the daemon"
 
     @property
@@ -71,6 +75,11 @@ class ForwardPlan:
             if self.moved_from
             else []
         )
+        if self.revive:
+            return [
+                f"add NAT rule {self.rule.spec()!r} again with {self.how} ({self.problem}: its "
+                "port was taken when the rule was applied)"
+            ]
         replacing = f" replacing stale {self.stale.spec()!r}" if self.stale else ""
         return [*moved, f"add NAT rule {self.rule.spec()!r} with {self.how}{replacing}"]
 
@@ -88,20 +97,48 @@ class PortTaken(Exception):
     """The wanted port is held and may not move (it was asked for, or no port is free)."""
 
 
+class PathTaken(PortTaken):
+    """Our rule is there, but another program listens on its host port (it took the port
+    before VirtualBox could): `holder` names it."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class ForwardPath:
+    """Who listens on the host port of a rule that is there, seen when the daemon does not
+    answer through it, and who listens on the VM's SSH forward (VirtualBox's own process)."""
+
+    holders: tuple[Listener, ...]
+    ssh_holders: tuple[Listener, ...] = ()
+
+
 def plan_forward(
     vm: VMInfo,
     wanted: NatRule,
     port_source: str,
     claims: dict[int, str] | None = None,
     listening: frozenset[int] = frozenset(),
+    path: ForwardPath | None = None,
 ) -> ForwardPlan:
     """Keep a rule that forwards the port, else add `wanted` (or on the next free port, for a
     port that is only the configured default). `claims` ({port: holder}: other VMs' and
     machines' ports) and `listening` (ports something on the host listens on) are needed only
-    when a rule must be added."""
+    when a rule must be added. `path`, for a rule that is there while the daemon does not
+    answer through it: nothing listening means VirtualBox could not bind the port when the
+    rule was applied (add it again); a listener that is not the VM's forward took the port
+    (PathTaken: nothing behind the forward is to blame, nor to restart)."""
     rules = vm.rules()
     present = current_forward(rules, wanted, port_source)
     if present is not None:
+        if path is not None and not path.holders:
+            return ForwardPlan(present, False, present, running=vm.running, revive=True)
+        if path is not None and not any(
+            forwards_for_the_vm(h, path.ssh_holders) for h in path.holders
+        ):
+            raise PathTaken(path.holders[0].describe())
         return ForwardPlan(present, True, running=vm.running)
     stale = next((r for r in rules if r.name == wanted.name), None)
     if stale is not None and stale.host_port == wanted.host_port:
@@ -313,25 +350,89 @@ class DeployPlan:
         ]
 
 
+class ForeignCA(Exception):
+    """The VM's daemon checks clients with another CA than the store's: restarted, it would
+    refuse every client the store has, and no certificate this tool deploys changes that."""
+
+
 def plan_deploy(
     issued: bool,
     serves_it: bool,
     remote_matches: bool | None,
     cert_path: str,
     key_path: str,
+    key_matches: bool = True,
+    ca_matches: bool = True,
 ) -> DeployPlan:
     """`issued`: cert.issue replaces server.pem in this run; `serves_it`: the daemon presents
     exactly the store's server.pem through the forward (so the VM has it and its key);
-    `remote_matches`: the VM's server.pem compared with the store's (None: not read)."""
+    `remote_matches`: the VM's server.pem compared with the store's (None: not read);
+    `key_matches`: the VM's server key's checksum compared with the store's. Both files go up
+    together, whichever differs. `ca_matches`: the VM's CA (the profile's CACERT) is the
+    store's; else ForeignCA, before anything is uploaded or restarted."""
+    if not ca_matches and not serves_it:
+        raise ForeignCA()
     if issued:
         return DeployPlan(True, "cert.issue issues a new certificate", cert_path, key_path)
     if serves_it:
         return DeployPlan(False, "the daemon already serves this certificate")
     if remote_matches is None:
         return DeployPlan(True, "the VM cannot be read before it runs", certain=False)
-    if remote_matches:
-        return DeployPlan(False, f"the VM already has this certificate ({cert_path})")
-    return DeployPlan(True, "the VM has another certificate", cert_path, key_path)
+    if not remote_matches:
+        return DeployPlan(True, "the VM has another certificate", cert_path, key_path)
+    if not key_matches:
+        return DeployPlan(
+            True, f"the VM's server key is not the store's ({key_path})", cert_path, key_path
+        )
+    return DeployPlan(False, f"the VM already has this certificate and its key ({cert_path})")
+
+
+PENDING_GUEST_STATES = ("installing", "installed")
+
+
+@dataclass(frozen=True)
+class GuestHistory:
+    """Earlier runs' changes to the VM's files that never ended (the run was stopped between
+    replacing the files and its restart taking effect), judged against what the daemon serves."""
+
+    pending: tuple[str, ...] = ()  # runs whose files the daemon never served: undone by a rollback
+    done: tuple[str, ...] = ()  # runs that look unfinished, yet the daemon serves their certificate
+    rollback: tuple[tuple[str, str], ...] = ()  # (backup, target): the VM before the oldest pending
+    partial: bool = False  # that run was stopped before it made every backup
+
+    @property
+    def unsettled(self) -> tuple[str, ...]:
+        return (*self.done, *self.pending)
+
+
+def plan_guest_history(runs: Sequence[tuple[str, dict]], served: str | None) -> GuestHistory:
+    """`runs`: earlier runs' (folder name, manifest), oldest first; `served`: the fingerprint
+    of the certificate the daemon serves now (None: it does not answer).
+
+    A rollback returns the VM to what the daemon served when this run found it: before the
+    oldest run whose files it never served, else before this run's own change. Never to the
+    backups of a run that ended (its files were served), however old. A run whose certificate
+    the daemon serves did end after all (its detached restart went on), and so did every run
+    before it."""
+    open_runs = [
+        (name, data) for name, data in runs if data.get("guest_state") in PENDING_GUEST_STATES
+    ]
+    served_at = max(
+        (i for i, (_, data) in enumerate(open_runs) if served and data.get("guest_cert") == served),
+        default=-1,
+    )
+    done = tuple(name for name, _ in open_runs[: served_at + 1])
+    pending = open_runs[served_at + 1 :]
+    if not pending:
+        return GuestHistory(done=done)
+    oldest = pending[0][1]
+    pairs = tuple((str(saved), str(target)) for saved, target in oldest.get("guest", []))
+    return GuestHistory(
+        tuple(name for name, _ in pending),
+        done,
+        pairs,
+        oldest.get("guest_state") == "installing",
+    )
 
 
 @dataclass(frozen=True)
@@ -344,6 +445,17 @@ class RestartPlan:
     certain: bool = True  # False: decided only once the VM runs (dry run)
     stops: tuple[str, ...] = ()  # running containers without a restart policy: they stay down
     comes_back: tuple[str, ...] = ()  # running containers their restart policy brings back
+    history: GuestHistory = GuestHistory()  # earlier runs' unfinished changes to the VM
+
+    @property
+    def chores(self) -> tuple[str, ...]:
+        """Without a restart, earlier runs' unfinished VM changes ended in what is served now."""
+        if self.restart or not self.history.unsettled:
+            return ()
+        return (
+            f"note in the journal that the interrupted run(s) {', '.join(self.history.unsettled)} "
+            "ended: the daemon serves the current certificate",
+        )
 
     @property
     def notes(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from ..errors import PROGRAM, HelperError
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
+NAME_MAX = 255  # a file name's limit (Linux, macOS): the machine's folder is named after it
 DEFAULT_SSH_USER = "docker"
 DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
 # Our own per-machine memory (the host port the machine's forward got), beside config.json.
@@ -34,6 +36,12 @@ def validate_machine_name(name: str) -> str:
         raise HelperError(
             f"invalid machine name {name!r}: docker-machine names start with a letter or digit "
             "and contain only letters, digits, '-' and '.'"
+        )
+    if len(name) > NAME_MAX:
+        shown = f"{name[:24]}...{name[-8:]}"
+        raise HelperError(
+            f"invalid machine name {shown!r} ({len(name)} characters): a machine is a folder "
+            f"of the store, and a folder's name has at most {NAME_MAX}"
         )
     return name
 
@@ -100,7 +108,13 @@ def machine_folder(store: Path, name: str) -> Path:
 def machine_exists(store: Path, name: str) -> bool:
     """Whether `store` holds machine `name` (its folder has a config.json); checks the name."""
     validate_machine_name(name)
-    return (machine_folder(store, name) / "config.json").is_file()
+    config = machine_folder(store, name) / "config.json"
+    try:
+        return stat.S_ISREG(config.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:  # a path too long for the system, a folder we may not enter
+        raise HelperError(f"cannot look for machine {name!r} in {store}: {exc.strerror}") from None
 
 
 def machine_dir(store: Path, name: str, create: str = "") -> Path:
@@ -306,16 +320,22 @@ def with_fields_of(current: dict[str, Any], original: dict[str, Any]) -> dict[st
 
 
 def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:
-    """Back config.json up, then replace it atomically (0600, 4-space indent like docker-machine).
-
-    Returns the backup folder.
-    """
-    from .fsutil import atomic_write, backup_files, timestamp  # env.print only reads
+    """Back config.json up, then replace it (see write_config). Returns the backup folder."""
+    from .fsutil import backup_files, timestamp  # env.print only reads
 
     backup = machine.backup_root / (stamp or timestamp())
     backup_files([machine.config_path], backup)
-    atomic_write(machine.config_path, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
+    write_config(machine, data)
     return backup
+
+
+def write_config(machine: Machine, data: dict[str, Any]) -> None:
+    """Replace config.json atomically (0600, 4-space indent like docker-machine); a config.json
+    that is a symbolic link stays one: the file it points to is replaced."""
+    from .fsutil import atomic_write, writable_target
+
+    target = writable_target(machine.config_path)
+    atomic_write(target, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
 
 
 def remembered_port(store: Path, name: str) -> int | None:

@@ -6,15 +6,17 @@ cryptography is imported here only: `env.print` never loads this module.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from cryptography import x509
 
 from ..core import certs, store
-from ..core.fsutil import atomic_write, read_optional
-from ..core.plans import CertPlan, DeployPlan, plan_deploy
+from ..core.fsutil import atomic_write, read_optional, write_together
+from ..core.plans import CertPlan, DeployPlan, ForeignCA, plan_deploy
 from ..core.store import REMOTE_DIR
 from ..errors import HelperError
 from ..report import say
@@ -23,6 +25,9 @@ from . import Stage
 
 CERT_MODE = 0o644
 KEY_MODE = 0o600
+# The openssl configuration that reproduces the certificate, beside it: named as ours, so that
+# a user's own openssl.cnf there is never touched (whatever has our name is backed up first).
+OPENSSL_CONFIG = "docker-vpn-helper-openssl.cnf"
 
 
 def _organization(current: bytes | None, machine_name: str) -> str:
@@ -87,28 +92,29 @@ def record_sans(s: Session) -> None:
     updated = store.with_loopback_sans(machine)
     if updated is None:
         return
-    backup = store.save_config(machine, updated, stamp=s.journal.stamp)
-    s.journal.record(local={str(machine.config_path): machine.config_path.name})
+    s.journal.back_up([machine.config_path])
+    store.write_config(machine, updated)
     s.view.refresh()
-    say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {backup})")
+    say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {s.journal.folder})")
 
 
 def write_certificate(s: Session) -> None:
-    """Back up the current pair, then replace key and certificate atomically (key 0600)."""
+    """Back up the current pair, then replace key and certificate atomically, as a unit
+    (key 0600)."""
     machine = s.machine
     auth = machine.auth
     now = s.now()
     authority = certs.load_authority(auth.ca_cert, auth.ca_key, now)
     names = wanted_names(machine)
     org = _organization(read_optional(auth.server_cert), machine.name)
-    s.journal.back_up([auth.server_cert, auth.server_key])
-    # RSA key generation releases the GIL: render openssl.cnf (jinja2's import) beside it.
+    config_path = auth.server_cert.parent / OPENSSL_CONFIG
+    s.journal.back_up([auth.server_cert, auth.server_key, config_path])
+    # RSA key generation releases the GIL: render the openssl config (jinja2's import) beside it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
         cert_pem, key_pem = certs.issue(authority, names, org, now)
-    atomic_write(auth.server_key, key_pem, KEY_MODE)
-    atomic_write(auth.server_cert, cert_pem, CERT_MODE)
-    atomic_write(auth.server_cert.parent / "openssl.cnf", config.result().encode(), CERT_MODE)
+    write_together([(auth.server_key, key_pem, KEY_MODE), (auth.server_cert, cert_pem, CERT_MODE)])
+    atomic_write(config_path, config.result().encode(), CERT_MODE)
 
 
 def plan_upload(s: Session) -> DeployPlan:
@@ -139,21 +145,48 @@ def plan_upload(s: Session) -> DeployPlan:
         and remote.server_cert_pem is not None
         and _same_cert(remote.server_cert_pem, local_cert)  # type: ignore[arg-type]
     )
-    chosen = plan_deploy(issued, False, same, remote.server_cert_path, remote.server_key_path)
+    local_key = read_optional(machine.auth.server_key) or b""
+    key_same = remote.server_key_sha256 == hashlib.sha256(local_key).hexdigest()
+    store_ca = read_optional(machine.auth.ca_cert, "CA certificate") or b""
+    ca_same = remote.ca_cert_pem is not None and _same_cert(remote.ca_cert_pem, store_ca)
+    try:
+        chosen = plan_deploy(
+            issued, False, same, remote.server_cert_path, remote.server_key_path, key_same, ca_same
+        )
+    except ForeignCA:
+        found = "is not" if remote.ca_cert_pem is not None else "is missing, so it is not"
+        raise HelperError(
+            f"the VM's CA certificate {remote.ca_cert_path} {found} the store's "
+            f"{machine.auth.ca_cert}: restarted with it, the daemon would refuse every client "
+            f"of this store; give the VM the store's CA, then repair: run `docker-machine "
+            f"regenerate-certs -f {s.name} && {s.rerun_hint()}`"
+        ) from None
     return replace(chosen, notes=tuple(notes))
 
 
 def apply_upload(s: Session, plan: DeployPlan) -> None:
+    """Note what will be replaced (write-ahead: a run stopped at any point can be undone),
+    then replace the VM's certificate and key as a unit."""
     auth = s.machine.auth
-    files = [
-        (plan.cert_path, auth.server_cert.read_bytes(), CERT_MODE),
-        (plan.key_path, auth.server_key.read_bytes(), KEY_MODE),
-    ]
+    cert_pem, key_pem = auth.server_cert.read_bytes(), auth.server_key.read_bytes()
+    if not certs.pair_matches(cert_pem, key_pem):  # cert.issue replaces such a pair first
+        raise HelperError(
+            f"{auth.server_cert} and {auth.server_key} do not match: not uploaded; run "
+            f"`{s.rerun_hint()}` again (cert.issue replaces them)"
+        )
+    files = [(plan.cert_path, cert_pem, CERT_MODE), (plan.key_path, key_pem, KEY_MODE)]
+    targets = [path for path, _, _ in files]
     backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
+    s.journal.intend_guest(
+        [(f"{backup_dir}/{posixpath.basename(path)}", path) for path in targets],
+        certs.fingerprint(cert_pem),
+    )
     backups = s.guest().install_files(files, backup_dir)
-    s.journal.guest_backups = list(zip(backups, [path for path, _, _ in files]))
-    s.journal.record(guest=s.journal.guest_backups)
-    say(f"uploaded the certificate to the VM (previous files kept in {backup_dir})")
+    s.journal.guest_installed(list(zip(backups, targets)))
+    say(
+        f"uploaded the certificate and its key to the VM ({plan.why}; previous files kept in "
+        f"{backup_dir})"
+    )
 
 
 DEPLOY = Stage("cert.deploy", "Deploying the certificate to the VM", plan_upload, apply_upload)

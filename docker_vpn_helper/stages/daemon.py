@@ -9,10 +9,17 @@ left without a daemon.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from ..adapters import daemon
+from ..adapters import daemon, signals
 from ..core.certs import fingerprint_der, to_der
-from ..core.plans import RestartPlan, plan_restart
+from ..core.plans import (
+    PENDING_GUEST_STATES,
+    GuestHistory,
+    RestartPlan,
+    plan_guest_history,
+    plan_restart,
+)
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
@@ -44,23 +51,74 @@ def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
         chosen = plan_restart(False, probe.ok, serves_it, probe.detail, s.port)
     if chosen.restart and ask_containers:
         chosen = chosen.with_containers(s.guest().restart_policies())
-    return chosen
+    return replace(chosen, history=guest_history(s))
+
+
+def guest_history(s: Session) -> GuestHistory:
+    """Earlier runs' unfinished changes to the VM's files, judged by what the daemon serves
+    now (asked only when there are some: the daemon's answer is cached from earlier stages,
+    and nothing in this run has restarted it yet)."""
+    runs = s.journal.guest_runs()
+    if not any(data.get("guest_state") in PENDING_GUEST_STATES for _, data in runs):
+        return GuestHistory()
+    probe = s.view.served(s.port)
+    served = fingerprint_der(probe.served_cert) if probe.ok and probe.served_cert else None
+    return plan_guest_history(runs, served)
 
 
 def apply(s: Session, plan: RestartPlan) -> None:
+    """Restart, then prove the new certificate; else roll back. Ctrl-C, SIGHUP and SIGTERM wait
+    until the daemon runs again (restarted, or rolled back), then end the run saying which."""
+    if not plan.restart:  # only the journal's chore: earlier runs ended in what is served
+        s.journal.settle_guest(list(plan.history.unsettled), "served")
+        return
     if "deploy" not in getattr(s.results.get("cert.deploy"), "changes", ()):
         say(f"the daemon needs a restart: {plan.why}")
     expected = to_der(s.machine.auth.server_cert.read_bytes())
-    deadline = time.monotonic() + s.settings.daemon_wait
-    failure = _restart_and_wait(s, expected, deadline)
-    if failure is None:
-        return
-    backups = s.journal.guest_backups or earlier_guest_backups(s)
+    with signals.deferred() as interrupted:
+        try:
+            failure = _restart_and_wait(s, expected, time.monotonic() + s.settings.daemon_wait)
+            if failure is None:
+                s.journal.settle_guest(list(plan.history.unsettled), "served")
+            else:
+                failure = roll_back(s, plan.history, failure)
+        except HelperError as error:
+            if interrupted.signum is None:
+                raise
+            raise HelperError(
+                f"interrupted by {interrupted.name} during the daemon restart; {error.reason}",
+                code=interrupted.code,
+            ) from None
+        signum = interrupted.take()
+        if signum is not None:
+            outcome = (
+                f"which failed and was rolled back: {failure}"
+                if failure
+                else f"which was finished first: the daemon answers on tcp://localhost:{s.port} "
+                "with the new certificate"
+            )
+            raise HelperError(
+                f"interrupted by {signals.signal_name(signum)} during the daemon restart, "
+                f"{outcome}; run `{s.rerun_hint()}` to finish the rest",
+                code=128 + signum,
+            )
+    if failure:
+        raise HelperError(failure)
+
+
+def roll_back(s: Session, history: GuestHistory, failure: str) -> str:
+    """Return the VM to what the daemon served when this run found it, restart the daemon;
+    what happened, in one line. That is before the oldest earlier run whose files were never
+    served (see plan_guest_history), else before this run's own change; never an older run's
+    backup."""
+    backups = list(history.rollback) or s.journal.guest_backups
     if not backups:
         raise HelperError(f"the daemon did not come back on tcp://localhost:{s.port}: {failure}")
-    _, back = put_back(s, backups)
+    _, back = put_back(s, backups, skip_missing=bool(history.rollback) and history.partial)
+    s.journal.settle_guest(list(history.pending), "rolled back")
+    s.journal.settle_guest(list(history.done), "served")
     state = "it answers again" if back.ok else f"it still does not answer: {back.detail}"
-    raise HelperError(
+    return (
         f"the daemon did not come back with the new certificate ({failure}); the previous "
         f"certificate was put back and the daemon restarted ({state})"
     )
@@ -70,30 +128,26 @@ STAGE = Stage("daemon.restart", "Restarting the Docker daemon", plan, apply)
 
 
 def put_back(
-    s: Session, pairs: list[tuple[str, str]], backup_dir: str | None = None
+    s: Session,
+    pairs: list[tuple[str, str]],
+    backup_dir: str | None = None,
+    *,
+    skip_missing: bool = False,
 ) -> tuple[list[str], daemon.Probe]:
     """Put earlier files back in the VM, restart the daemon, wait until it answers again.
 
     Any certificate of the store's CA counts (the previous one may not name localhost). With
     `backup_dir`, what is replaced is kept there; returns those backups and the last probe.
+    `skip_missing`: the pairs come from a run stopped before it made every backup.
     """
     guest = s.guest()
-    replaced = guest.restore_files(pairs, backup_dir=backup_dir)
-    guest.restart_daemon(timeout=s.settings.daemon_wait)
-    deadline = time.monotonic() + s.settings.daemon_wait
-    return replaced, daemon.wait_for(
-        *_probe_args(s), expected_cert=None, server_name=None, deadline=deadline
-    )
-
-
-def earlier_guest_backups(s: Session) -> list[tuple[str, str]]:
-    """What the latest earlier run replaced in the VM: a run stopped between deploy and restart
-    leaves its certificate in the VM, and this run must be able to roll that back too."""
-    for _, manifest in reversed(s.journal.earlier_runs()):
-        pairs = manifest.get("guest")
-        if pairs:
-            return [(str(saved), str(target)) for saved, target in pairs]
-    return []
+    with signals.deferred():  # a signal ends the run once the daemon runs again
+        replaced = guest.restore_files(pairs, backup_dir=backup_dir, skip_missing=skip_missing)
+        guest.restart_daemon(timeout=s.settings.daemon_wait)
+        deadline = time.monotonic() + s.settings.daemon_wait
+        return replaced, daemon.wait_for(
+            *_probe_args(s), expected_cert=None, server_name=None, deadline=deadline
+        )
 
 
 def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | None:

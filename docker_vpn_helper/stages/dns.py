@@ -39,9 +39,9 @@ def apply(s: Session, plan: ResolverPlan) -> None:
     if not plan.recorded:
         updated = store.with_host_dns_resolver(s.machine)
         assert updated is not None
-        backup = store.save_config(s.machine, updated, stamp=s.journal.stamp)
-        s.journal.record(local={str(s.machine.config_path): s.machine.config_path.name})
-        say(f"recorded HostDNSResolver in config.json (backup in {backup})")
+        s.journal.back_up([s.machine.config_path])
+        store.write_config(s.machine, updated)
+        say(f"recorded HostDNSResolver in config.json (backup in {s.journal.folder})")
     if plan.switch_now:
         if plan.running:
             docker_machine(s).stop(s.name)

@@ -56,8 +56,8 @@ def rerun_command(
     words = [program_name(), "env.print", "--machine", settings.machine]
     if settings.port_source == "flag":
         words += ["--port", str(settings.host_port)]
-    if storage_path:
-        words += ["--storage-path", storage_path]
+    if storage_path:  # as resolved: absolute, like DOCKER_CERT_PATH
+        words += ["--storage-path", str(settings.storage_path)]
     if shell:
         words += ["--shell", shell]
     if transport != "tcp":

@@ -7,16 +7,18 @@ another name (`docker`) survives restarts. Each machine keeps its own host port 
 
 from __future__ import annotations
 
-from ..adapters.host import port_listener
+from ..adapters.host import port_holders, port_listener, program_name
 from ..core import store
 from ..core.plans import (
     PORT_SEARCH,
+    ForwardPath,
     ForwardPlan,
+    PathTaken,
     PortTaken,
     needs_holders,
     plan_forward,
 )
-from ..core.vbox import LOOPBACK, NatRule, VMInfo
+from ..core.vbox import LOOPBACK, NatRule, VMInfo, current_forward
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
@@ -59,11 +61,39 @@ def plan_for(s: Session, info: VMInfo) -> ForwardPlan:
         search = range(wanted.host_port, wanted.host_port + PORT_SEARCH)
         listening = frozenset(port for port in search if port_listener(port))
     try:
-        chosen = plan_forward(info, wanted, source, claims, listening)
+        chosen = plan_forward(info, wanted, source, claims, listening, observe_path(s, info))
+    except PathTaken as taken:
+        raise HelperError(path_taken(s, wanted.host_port, taken.holder)) from None
     except PortTaken as taken:
         raise HelperError(str(taken)) from None
     remembered = store.remembered_port(s.settings.storage_path, s.name) if s.view.exists() else None
     return chosen.remembering(remembered)
+
+
+def observe_path(s: Session, info: VMInfo) -> ForwardPath | None:
+    """Who listens on our rule's host port, asked only when the rule is there, the VM runs and
+    the daemon does not answer through it (before anything blames the daemon's certificate)."""
+    rule = current_forward(info.rules(), wanted_rule(s), s.settings.port_source)
+    if rule is None or not info.running or s.projected or s.view.served(rule.host_port).ok:
+        return None
+    holders = port_holders(s.c, rule.host_port)
+    ssh = port_holders(s.c, s.view.ssh_port()) if holders else []
+    return ForwardPath(tuple(holders), tuple(ssh))
+
+
+def path_taken(s: Session, port: int, holder: str) -> str:
+    """The one line for a forward whose port another program holds: who, and what to run."""
+    taken = set(store.remembered_ports(s.settings.storage_path, s.name))
+    free = next(
+        (p for p in range(port + 1, port + PORT_SEARCH) if p not in taken and not port_listener(p)),
+        port + 1,
+    )
+    move = f"{program_name()} fix --machine {s.name} --port {free}"
+    return (
+        f"port {port} on 127.0.0.1 is held by {holder}, not by VirtualBox's forward to the VM "
+        f"{s.name!r}: stop that program and run `{s.rerun_hint()}` again, or move the forward "
+        f"to a free port with `{move}`"
+    )
 
 
 def plan(s: Session) -> ForwardPlan:
@@ -80,12 +110,15 @@ def apply(s: Session, plan: ForwardPlan) -> None:
         assert info is not None and info.nat_nic is not None
         if plan.moved_from:
             say(f"127.0.0.1:{plan.moved_from} is taken by {plan.taken_by}: using {plan.port}")
+        if plan.revive:
+            say(f"{plan.problem} (its port was taken when the rule was applied): adding it again")
+        s.journal.record(  # ahead of the change: a run stopped halfway can be undone too
+            nat={"added": plan.rule.spec(), "replaced": plan.stale.spec() if plan.stale else None}
+        )
         if plan.stale is not None:
             s.vbox.delete_rule(s.name, plan.stale.name, info.nat_nic, info.running)
         s.vbox.add_rule(s.name, plan.rule, info.nat_nic, info.running)
-        s.journal.record(
-            nat={"added": plan.rule.spec(), "replaced": plan.stale.spec() if plan.stale else None}
-        )
+        s.view.forget_answers()  # a probe through the port before the rule no longer holds
         say(f"added NAT rule {plan.rule.spec()!r} ({plan.how})")
     if plan.remember:
         store.remember_port(s.machine, plan.port)

@@ -12,22 +12,27 @@ restore replaces is itself backed up first, so a restore is a run that can be un
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..adapters.host import program_name
 from ..core import history, ports, store
-from ..core.fsutil import atomic_write
+from ..core.certs import pair_matches
+from ..core.fsutil import atomic_write, read_optional, writable_target
 from ..core.store import REMOTE_DIR, STATE_FILE
 from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from . import Stage
+from .cert import OPENSSL_CONFIG
 from .daemon import put_back
 
 # Files the tool writes beside docker-machine's that docker-machine never had.
-OURS = ("openssl.cnf", STATE_FILE)
+OURS = (OPENSSL_CONFIG, STATE_FILE)
+VM_PAIR = ("server.pem", "server-key.pem")  # the names install_files backs them up under
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class RestorePlan:
     remove: tuple[Path, ...] = ()  # files of ours docker-machine never had
     notes: tuple[str, ...] = ()
     config: dict[str, Any] | None = None  # config.json with our fields as they were at first
+    partial: bool = False  # that run was stopped before it made every VM backup
 
     @property
     def changes(self) -> tuple[str, ...]:
@@ -72,6 +78,25 @@ class RestorePlan:
         if self.readd:
             done.append(f"add NAT rule {self.readd.spec()!r} back")
         return done
+
+
+def refuse_a_broken_pair(s: Session, stamp: str, cert: bytes | None, key: bytes | None) -> None:
+    """A server certificate and key that do not belong together are not put back (a run
+    killed between writing them left such a pair, which the next run backed up): name the
+    backup before it instead."""
+    if cert is None or key is None or pair_matches(cert, key):
+        return
+    before = [run.stamp for run in s.journal.history() if run.stamp < stamp]
+    instead = (
+        f"restore the one before it with `{program_name()} restore --machine {s.name} --backup "
+        f"{before[-1]}`"
+        if before
+        else "there is no earlier backup to restore"
+    )
+    raise HelperError(
+        f"the backup {stamp} holds a server.pem and server-key.pem that do not match "
+        f"(left by an interrupted run): not restored; {instead}"
+    )
 
 
 def find_run(s: Session, name: str) -> history.Run:
@@ -122,7 +147,18 @@ def plan(
             notes.append(f"NAT rule {rule.name!r} is already gone")
         else:
             rules = (rule,)
-    return RestorePlan(run.stamp, run.local(), tuple(run.guest()), rules, info, notes=tuple(notes))
+    local = run.local()
+    auth = s.machine.auth
+    refuse_a_broken_pair(
+        s,
+        run.stamp,
+        read_optional(local[auth.server_cert]) if auth.server_cert in local else None,
+        read_optional(local[auth.server_key]) if auth.server_key in local else None,
+    )
+    partial = run.manifest.get("guest_state") == "installing"
+    return RestorePlan(
+        run.stamp, local, tuple(run.guest()), rules, info, notes=tuple(notes), partial=partial
+    )
 
 
 def rule_left_behind(s: Session) -> RestorePlan | None:
@@ -166,7 +202,8 @@ def plan_original(s: Session) -> RestorePlan:
     readd = NatRule.parse(first.nat_replaced) if first.nat_replaced else None
     notes = [f"going back to before {runs[0].stamp}, this tool's first run on {s.name!r}"]
     wanted_resolver = (config or machine.raw).get("Driver", {}).get("HostDNSResolver") is True
-    if info is not None and info.raw.get("natdnshostresolver1") == "on" and not wanted_resolver:
+    dns = s.view.nat_dns()
+    if dns is not None and dns.host_resolver and not wanted_resolver:
         notes.append(
             "VirtualBox keeps resolving the VM's names with the host's resolver: switch it off "
             f"while the VM is stopped with `VBoxManage modifyvm {s.name} --natdnshostresolver1 off`"
@@ -194,14 +231,19 @@ def _differs(target: Path, copy: Path) -> bool:
 def apply(s: Session, plan: RestorePlan) -> None:
     s.journal.record(undid=plan.run)
     if plan.guest:
-        s.guest()  # on the SSH port VirtualBox shows now, before config.json is put back
+        guest = s.guest()  # on the SSH port VirtualBox shows now, before config.json is put back
+        pair = [saved for saved, _ in plan.guest if posixpath.basename(saved) in VM_PAIR]
+        if len(pair) == 2:  # the VM's certificate and key, as that run backed them up
+            found = dict(zip([posixpath.basename(p) for p in pair], guest.read_files(pair)))
+            refuse_a_broken_pair(s, plan.run, found[VM_PAIR[0]], found[VM_PAIR[1]])
     if plan.local or plan.remove or plan.config is not None:
         config_path = s.machine.config_path
         s.journal.back_up([*plan.local, *plan.remove, *([config_path] * (plan.config is not None))])
         for target, copy in plan.local.items():
-            atomic_write(target, copy.read_bytes(), copy.stat().st_mode & 0o777)
+            atomic_write(writable_target(target), copy.read_bytes(), copy.stat().st_mode & 0o777)
         if plan.config is not None:
-            atomic_write(config_path, (json.dumps(plan.config, indent=4) + "\n").encode(), 0o600)
+            config = (json.dumps(plan.config, indent=4) + "\n").encode()
+            atomic_write(writable_target(config_path), config, 0o600)
         for path in plan.remove:
             path.unlink()
         s.view.refresh()
@@ -213,8 +255,13 @@ def apply(s: Session, plan: RestorePlan) -> None:
         say(f"put back {', '.join(names) or 'nothing'} {source}{removed}")
     if plan.guest:
         pairs = list(plan.guest)
-        replaced, back = put_back(s, pairs, backup_dir=f"{REMOTE_DIR}/backups/{s.journal.stamp}")
-        s.journal.record(guest=list(zip(replaced, [target for _, target in pairs])))
+        targets = [target for _, target in pairs]
+        backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
+        s.journal.intend_guest([(f"{backup_dir}/{posixpath.basename(t)}", t) for t in targets], "")
+        replaced, back = put_back(s, pairs, backup_dir=backup_dir, skip_missing=plan.partial)
+        s.journal.guest_installed(list(zip(replaced, targets)))
+        if back.ok:
+            s.journal.settle_guest([], "served")
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
         say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
     if (plan.rules or plan.readd) and plan.vm:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -210,7 +211,17 @@ def test_read_daemon_files_follows_the_profile(guest: Guest, guest_root: Path) -
         server_key_path=str(guest_root / "server-key.pem"),
         server_cert_pem=NEW_CERT,
         profile_found=True,
+        server_key_sha256=hashlib.sha256(OLD_KEY).hexdigest(),  # the key itself stays there
     )
+
+
+def test_read_daemon_files_reads_the_ca_the_profile_names(guest: Guest, guest_root: Path) -> None:
+    ca = guest_root / "my ca.pem"
+    ca.write_bytes(b"the CA\n")
+    profile = write_profile(guest_root, str(guest_root / "server.pem"))
+    profile.write_text(profile.read_text().replace("/var/lib/boot2docker/ca.pem", f"'{ca}'"))
+    files = guest.read_daemon_files(profile_path=str(profile))
+    assert files.ca_cert_path == str(ca) and files.ca_cert_pem == b"the CA\n"
 
 
 def test_read_daemon_files_with_a_missing_cert(guest: Guest, guest_root: Path) -> None:
@@ -316,24 +327,118 @@ def test_restore_with_a_missing_backup_changes_nothing(guest: Guest, guest_root:
     assert snapshot(guest_root) == before
 
 
+def test_restore_files_can_skip_backups_a_stopped_run_never_made(
+    guest: Guest, guest_root: Path
+) -> None:
+    """A run stopped before it backed up server-key.pem never replaced it either: restoring
+    that run puts back what it did back up, and leaves the rest."""
+    (guest_root / "bk").mkdir()
+    (guest_root / "bk" / "server.pem").write_bytes(NEW_CERT)
+    pairs = [
+        (str(guest_root / "bk" / "server.pem"), str(guest_root / "server.pem")),
+        (str(guest_root / "bk" / "server-key.pem"), str(guest_root / "server-key.pem")),
+    ]
+    guest.restore_files(pairs, skip_missing=True)
+    assert (guest_root / "server.pem").read_bytes() == NEW_CERT
+    assert (guest_root / "server-key.pem").read_bytes() == OLD_KEY
+
+
 # -- daemon restart ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restart_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the detached restart leaves its outcome (not this host's /var/lib/boot2docker)."""
+    folder = tmp_path / "restart"
+    monkeypatch.setattr(guest_module, "RESTART_DIR", str(folder))
+    return folder
+
+
+def init_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> Path:
+    script = tmp_path / "docker"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(guest_module, "INIT_SCRIPT", str(script))
+    return script
 
 
 @pytest.mark.parametrize("status", [0, 1])
 def test_restart_daemon_reports_the_init_scripts_last_line(
-    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int
+    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, restart_dir: Path
 ) -> None:
-    script = tmp_path / "docker"
-    script.write_text(
-        f"#!/bin/sh\necho \"$1 called\"\necho 'Need TLS certs for x,127.0.0.1'\nexit {status}\n"
+    init_script(
+        tmp_path,
+        monkeypatch,
+        f"echo \"$1 called\"\necho 'Need TLS certs for x,127.0.0.1'\nexit {status}",
     )
-    script.chmod(0o755)
-    monkeypatch.setattr(guest_module, "INIT_SCRIPT", str(script))
     if status == 0:
         guest.restart_daemon(timeout=5)
-        return
-    with pytest.raises(HelperError, match=r"`\S+docker restart` failed \(exit 1\): Need TLS"):
-        guest.restart_daemon(timeout=5)
+    else:
+        with pytest.raises(
+            HelperError, match=r"`\S+docker restart` failed \(exit 1\): Need TLS.*restart\.log"
+        ):
+            guest.restart_daemon(timeout=5)
+    # The outcome stays readable in the guest, root's only.
+    assert (restart_dir / "restart.status").read_text() == f"{status}\n"
+    assert (restart_dir / "restart.log").read_text().startswith("restart called\n")
+    assert stat.S_IMODE(restart_dir.stat().st_mode) == 0o700
+
+
+def cut_off_mid_restart(guest: Guest, seconds: float) -> threading.Thread:
+    """Start a restart in the background, then close the client's connection after `seconds`
+    (the client killed, or its network gone)."""
+
+    def restart() -> None:
+        with contextlib.suppress(HelperError):  # the client's side of it is lost
+            guest.restart_daemon(timeout=10)
+
+    worker = threading.Thread(target=restart)
+    worker.start()
+    time.sleep(seconds)
+    assert guest._conn is not None
+    guest._conn.client.close()
+    worker.join(10)
+    return worker
+
+
+def wait_for_file(path: Path, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path}"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+@pytest.mark.parametrize("setsid", ["setsid", "no-such-setsid"], ids=["setsid", "plain-sh"])
+def test_restart_daemon_completes_when_the_connection_drops_mid_restart(
+    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_dir: Path, setsid: str
+) -> None:
+    """Cut off between the init script's stop and its start (which writes on stdout, like
+    boot2docker's): the script still finishes, detached from the SSH session, with setsid or
+    (a guest without it) in a background subshell that ignores SIGHUP and SIGPIPE."""
+    monkeypatch.setattr(guest_module, "SETSID", setsid)
+    marker = tmp_path / "started"
+    init_script(
+        tmp_path,
+        monkeypatch,
+        f"echo stopped\nsleep 1\necho 'Need TLS certs for x'\necho yes > {marker}",
+    )
+    cut_off_mid_restart(guest, 0.5)
+    assert wait_for_file(restart_dir / "restart.status") == "0\n"
+    assert marker.read_text() == "yes\n"
+    assert (restart_dir / "restart.log").read_text() == "stopped\nNeed TLS certs for x\n"
+
+
+def test_restart_daemon_waits_for_a_restart_an_interrupted_run_left_running(
+    sshd, guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_dir: Path
+) -> None:
+    log = tmp_path / "calls"
+    init_script(tmp_path, monkeypatch, f"echo begin >> {log}\nsleep 1\necho end >> {log}")
+    with Guest(sshd.port, sshd.user, sshd.key_path, connect_timeout=5) as interrupted:
+        cut_off_mid_restart(interrupted, 0.3)
+    guest.restart_daemon(timeout=10)
+    # The earlier restart ended before this one began: the two never overlapped.
+    assert log.read_text() == "begin\nend\nbegin\nend\n"
 
 
 # -- a legacy sshd: ssh-rsa signatures only ----------------------------------------------------

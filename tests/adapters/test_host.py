@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from invoke import Context
 
 from docker_vpn_helper.adapters import host
+from docker_vpn_helper.core.listeners import Listener
 from docker_vpn_helper.errors import HelperError
 
 
@@ -39,3 +41,19 @@ def test_values_are_quoted_never_interpreted_by_the_shell(tmp_path):
     marker = tmp_path / "touched"
     output = host.run(Context(), ["echo", f"$(touch {marker})"], timeout=30)
     assert output.stdout == f"$(touch {marker})\n" and not marker.exists()
+
+
+def test_port_holders_names_the_process_listening_on_linux():
+    """This very process listens on a loopback port: it is named, with its pid."""
+    if host.platform() != "linux":
+        pytest.skip("reads /proc")
+    import os
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        comm = Path("/proc/self/comm").read_text().strip()
+        assert host.port_holders(Context(), port) == [Listener(os.getpid(), comm)]
+    assert host.port_holders(Context(), port) == []

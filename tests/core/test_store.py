@@ -128,9 +128,27 @@ def test_invalid_names_are_refused(name):
         store.validate_machine_name(name)
 
 
-@pytest.mark.parametrize("name", ["default", "dev-2", "a.b", "0x", "A"])
+@pytest.mark.parametrize("name", ["default", "dev-2", "a.b", "0x", "A", "a" * 255])
 def test_valid_names(name):
     assert store.validate_machine_name(name) == name
+
+
+def test_a_name_longer_than_a_folder_name_can_be_is_one_short_line(tmp_path):
+    name = "a" * 300
+    with pytest.raises(HelperError) as caught:
+        store.machine_exists(tmp_path, name)
+    assert caught.value.reason == (
+        f"invalid machine name '{'a' * 24}...{'a' * 8}' (300 characters): a machine is a folder "
+        "of the store, and a folder's name has at most 255"
+    )
+
+
+def test_a_store_path_too_long_for_the_system_is_one_line(tmp_path):
+    deep = tmp_path / "/".join(["d" * 200] * 25)  # over PATH_MAX (4096) with the machine
+    with pytest.raises(
+        HelperError, match=r"^cannot look for machine 'default' in .*: File name too long$"
+    ):
+        store.machine_exists(deep, "default")
 
 
 def test_recording_sans_keeps_unknown_fields_and_backs_up(tmp_path):
@@ -149,6 +167,17 @@ def test_recording_sans_keeps_unknown_fields_and_backs_up(tmp_path):
     assert stat.S_IMODE(m.config_path.stat().st_mode) == 0o600
     again = store.load_machine(root, "default")
     assert store.with_server_cert_sans(again.raw, ["localhost", "127.0.0.1"]) is None
+
+
+def test_a_config_json_that_is_a_link_stays_a_link(tmp_path):
+    root = make_store(tmp_path, "default", "config-v3.json")
+    m = store.load_machine(root, "default")
+    kept = tmp_path / "dotfiles" / "config.json"
+    kept.parent.mkdir()
+    m.config_path.rename(kept)
+    m.config_path.symlink_to(kept)
+    store.write_config(m, {**m.raw, "Name": "renamed"})
+    assert m.config_path.is_symlink() and json.loads(kept.read_text())["Name"] == "renamed"
 
 
 def test_recording_sans_appends_to_existing_ones():

@@ -84,8 +84,9 @@ def _holder(code: str) -> Iterator[subprocess.Popen[str]]:
 
 
 @contextlib.contextmanager
-def port_held(port: int = 2376) -> Iterator[None]:
-    """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends.
+def port_held(port: int = 2376) -> Iterator[int]:
+    """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends;
+    the block gets its PID (nsenter execs the program: the same process).
 
     Entered only once it listens: a sleep instead let VirtualBox's forward take the port first
     on a loaded machine. SO_REUSEADDR, as servers do: earlier tests leave the port in TIME_WAIT.
@@ -96,8 +97,8 @@ def port_held(port: int = 2376) -> Iterator[None]:
         f" s.bind(('127.0.0.1', {port})); s.listen();"
         " print('ready', flush=True); time.sleep(60)"
     )
-    with _holder(listen):
-        yield
+    with _holder(listen) as holder:
+        yield holder.pid
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ The store is real: built the way docker-machine v0.16 builds one (tests/support/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import shlex
@@ -148,14 +149,22 @@ class FakeGuest:
 
     CERT = "/var/lib/boot2docker/server.pem"
     KEY = "/var/lib/boot2docker/server-key.pem"
+    CA = "/var/lib/boot2docker/ca.pem"
 
     def connect(self):
         self.connections_opened += 1
 
     def read_daemon_files(self) -> DaemonFiles:
         self.log.append("read")
+        key = self.files.get(self.KEY)
         return DaemonFiles(
-            "/var/lib/boot2docker/ca.pem", self.CERT, self.KEY, self.files.get(self.CERT), True
+            "/var/lib/boot2docker/ca.pem",
+            self.CERT,
+            self.KEY,
+            self.files.get(self.CERT),
+            True,
+            server_key_sha256=None if key is None else hashlib.sha256(key).hexdigest(),
+            ca_cert_pem=self.files.get(self.CA),
         )
 
     def _back_up(self, targets, backup_dir):
@@ -175,17 +184,21 @@ class FakeGuest:
             self.files[path] = content
         return backups
 
-    def restore_files(self, backups, backup_dir=None):
+    def restore_files(self, backups, backup_dir=None, *, skip_missing=False):
         self.log.append("restore")
-        if any(b and b not in self.files for b, _ in backups):
+        if not skip_missing and any(b and b not in self.files for b, _ in backups):
             raise AssertionError("the real Guest refuses: a backup is missing")
         replaced = [] if backup_dir is None else self._back_up([t for _, t in backups], backup_dir)
         for backup, target in backups:
-            if backup:
+            if backup in self.files:
                 self.files[target] = self.files[backup]
-            else:
+            elif not backup:
                 self.files.pop(target, None)
         return replaced
+
+    def read_files(self, paths):
+        self.log.append("read files")
+        return [self.files.get(path) for path in paths]
 
     def restart_policies(self):
         return dict(self.policies)
@@ -221,6 +234,7 @@ def install_guest(monkeypatch, store: Path) -> FakeGuest:
     fake = FakeGuest()
     fake.files[FakeGuest.CERT] = (store / "machines/default/server.pem").read_bytes()
     fake.files[FakeGuest.KEY] = (store / "machines/default/server-key.pem").read_bytes()
+    fake.files[FakeGuest.CA] = (store / "certs/ca.pem").read_bytes()
     fake.served = fake.files[FakeGuest.CERT]
 
     def open_guest(self, port, machine):

@@ -37,7 +37,10 @@ def test_issue_replaces_docker_machines_cert_backs_up_and_records_sans(store, ca
     assert (backup / "config.json").read_text() == old_config
     sans = json.loads(config.read_text())["HostOptions"]["AuthOptions"]["ServerCertSANs"]
     assert sans == ["localhost", "127.0.0.1"]
-    assert "DNS.1 = localhost" in (store / "machines/default/openssl.cnf").read_text()
+    assert (
+        "DNS.1 = localhost"
+        in (store / "machines/default/docker-vpn-helper-openssl.cnf").read_text()
+    )
     err = capsys.readouterr().err
     assert "(the old certificate lacks default, 127.0.0.1)" in err
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import replace
@@ -19,11 +21,12 @@ from cryptography import x509
 from invoke import Context
 
 from docker_vpn_helper import session as session_module
-from docker_vpn_helper.adapters import host
+from docker_vpn_helper.adapters import host, signals
+from docker_vpn_helper.core import certs
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, nat, step
+from docker_vpn_helper.stages import cert, nat, restore, step
 from docker_vpn_helper.stages import daemon as daemon_stage
 
 from ..support import store as dm
@@ -336,3 +339,207 @@ def test_a_host_clock_behind_the_current_certificate_reissues_one_valid_now(stor
     new = x509.load_pem_x509_certificate(pem)
     assert new.not_valid_before_utc == skewed.replace(microsecond=0) - dt.timedelta(minutes=5)
     assert new.not_valid_after_utc - skewed <= dt.timedelta(days=1080)
+
+
+# -- signals during the restart ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_during_the_restart_finishes_it_then_ends_the_run(store, guest, dockerd, signum):
+    """Ctrl-C, a closed terminal or SIGTERM while the daemon restarts: the restart finishes (the
+    daemon serves the new certificate), then the run ends saying so, exit 128 + the signal."""
+    real_restart = guest.restart_daemon
+
+    def signalled_restart(timeout=60.0):
+        os.kill(os.getpid(), signum)  # arrives while the restart runs
+        real_restart(timeout)
+
+    guest.restart_daemon = signalled_restart
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    with signals.handled(), pytest.raises(HelperError) as caught:
+        step(s, daemon_stage.STAGE)
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    assert caught.value.code == 128 + signum
+    assert caught.value.reason.startswith(
+        f"interrupted by {name} during the daemon restart, which was finished first: the daemon "
+        "answers on tcp://localhost:2376 with the new certificate; run `"
+    )
+    assert guest.served == (store / "machines/default/server.pem").read_bytes()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_sighup_and_sigterm_end_a_run_like_ctrl_c(store, vbox, capsys, monkeypatch, signum):
+    """Outside the restart, SIGHUP and SIGTERM end the run at once: one line, 128 + signal."""
+
+    def hang_up(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        pytest.fail("the signal did not end the run")
+
+    monkeypatch.setattr(cert, "write_certificate", hang_up)
+    assert cli("fix", "--storage-path", str(store)) == 128 + signum
+    line = one_line_error(capsys)
+    assert line.startswith(f"interrupted by {signal.Signals(signum).name}: files are replaced")
+
+
+# -- write-ahead: the VM's files -------------------------------------------------------------
+
+
+def manifests(store: Path) -> list[dict]:
+    folder = store / "machines/default/backups"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/manifest.json"))]
+
+
+def test_a_wrong_key_in_the_vm_is_uploaded_again_with_the_certificate(store, guest, dockerd):
+    """The VM has the store's certificate but another key (a deploy cut off between the two
+    files): both go up again, and the daemon serves the pair."""
+    guest.files[FakeGuest.KEY] = b"-----BEGIN RSA PRIVATE KEY-----\nwrong\n"
+    guest.served = None  # dockerd cannot start with that pair
+    s = session_for(context(RUNNING), "default", str(store))
+    plan = step(s, cert.DEPLOY)
+    assert plan.upload and plan.why.startswith("the VM's server key is not the store's")
+    step(s, daemon_stage.STAGE)
+    assert guest.files[FakeGuest.KEY] == (store / "machines/default/server-key.pem").read_bytes()
+    assert guest.served == (store / "machines/default/server.pem").read_bytes()
+
+
+@pytest.mark.parametrize("replaced", [True, False], ids=["after", "before"])
+def test_a_run_killed_during_the_upload_is_noted_before_and_can_be_undone(
+    store, guest, dockerd, replaced
+):
+    """Killed right after the VM's files were replaced (or right before): the manifest already
+    says what the run was replacing, so `restore` puts the VM back."""
+    original = dict(guest.files)
+    real_install = guest.install_files
+
+    def killed(files, backup_dir):
+        if replaced:
+            real_install(files, backup_dir)
+        raise SystemExit(137)  # the process ends here: nothing after this runs
+
+    guest.install_files = killed
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    with pytest.raises(SystemExit):
+        step(s, cert.DEPLOY)
+    close_all()
+    [noted] = [m for m in manifests(store) if m.get("guest")]
+    assert noted["guest_state"] == "installing"
+    guest.install_files = real_install
+    step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert {k: v for k, v in guest.files.items() if "/backups/" not in k} == original
+    assert guest.served == original[FakeGuest.CERT]
+
+
+def test_a_rollback_never_goes_back_to_an_older_finished_run(store, guest, dockerd):
+    """A run whose deploy the daemon served has ended: a later run that restarts the daemon
+    and fails does not put that older run's backups back."""
+    s = session_for(context(RUNNING), "default", str(store))
+    for stage in (cert.ISSUE, cert.DEPLOY, daemon_stage.STAGE):
+        step(s, stage)
+    close_all()
+    assert manifests(store)[-1]["guest_state"] == "served"
+    fixed = guest.files[FakeGuest.CERT]
+    guest.served = None  # the daemon is down; it will not start again either
+    guest.refuse = fixed
+    again = session_for(context(RUNNING), "default", str(store))
+    again.settings = replace(again.settings, daemon_wait=0.3)
+    with pytest.raises(HelperError) as caught:
+        step(again, daemon_stage.STAGE)
+    assert caught.value.reason.startswith("the daemon did not come back on tcp://localhost:2376")
+    assert "restore" not in guest.log and guest.files[FakeGuest.CERT] == fixed
+
+
+def test_a_run_whose_restart_went_on_without_it_is_noted_as_ended(store, guest, dockerd):
+    """Killed during the restart, which finished in the VM: the next run sees the daemon serve
+    that run's certificate and notes the run as ended (a later rollback will not undo it)."""
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    step(s, cert.DEPLOY)
+    guest.restart_daemon()  # the detached restart, while the client is gone
+    close_all()
+    assert manifests(store)[-1]["guest_state"] == "installed"
+    again = session_for(context(RUNNING), "default", str(store))
+    plan = step(again, daemon_stage.STAGE)
+    assert not plan.restart and plan.chores
+    assert manifests(store)[-1]["guest_state"] == "served"
+
+
+# -- the VM's CA -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vm_ca", ["another", "missing"])
+def test_a_vm_trusting_another_ca_is_refused_before_anything_changes(store, guest, dockerd, vm_ca):
+    """Restarted with another CA than the store's, the daemon would refuse every client of the
+    store, and no rollback could undo that: fix stops before the upload, naming both files."""
+    if vm_ca == "missing":
+        del guest.files[FakeGuest.CA]
+    else:
+        guest.files[FakeGuest.CA] = dm.cert_pem(dm.issue_ca("another")[0])
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE)
+    with pytest.raises(HelperError) as caught:
+        step(s, cert.DEPLOY)
+    found = "is not" if vm_ca == "another" else "is missing, so it is not"
+    assert caught.value.reason.startswith(
+        f"the VM's CA certificate /var/lib/boot2docker/ca.pem {found} the store's "
+        f"{store / 'certs' / 'ca.pem'}: restarted with it, the daemon would refuse every client"
+    )
+    assert "run `docker-machine regenerate-certs -f default && " in caught.value.reason
+    assert guest.log == ["read"] and guest.restarts == 0
+
+
+# -- the store's pair ----------------------------------------------------------------------------
+
+
+def mismatched_pair(store: Path) -> None:
+    """What a run killed between the two renames of the pair leaves: a new key, the old cert."""
+    (store / "machines/default/server-key.pem").write_bytes(dm.key_pem(dm.issue_ca("x")[1]))
+
+
+def test_a_mismatched_pair_is_replaced_and_our_temporaries_removed(store, guest, dockerd, capsys):
+    mismatched_pair(store)
+    folder = store / "machines/default"
+    (folder / ".server.pem.k2j4h6g8.tmp").write_bytes(b"half a certificate")
+    s = session_for(context(RUNNING), "default", str(store))
+    assert "the server key does not match it" in step(s, cert.ISSUE).reason
+    assert not (folder / ".server.pem.k2j4h6g8.tmp").exists()
+    assert "removed .server.pem.k2j4h6g8.tmp, left by an interrupted run" in capsys.readouterr().err
+    pem, key = (folder / "server.pem").read_bytes(), (folder / "server-key.pem").read_bytes()
+    assert certs.pair_matches(pem, key)
+
+
+def test_restore_refuses_to_bring_back_a_pair_that_does_not_match(store, guest, dockerd):
+    s = session_for(context(RUNNING), "default", str(store))
+    step(s, cert.ISSUE, force=True)
+    close_all()
+    first = s.journal.stamp
+    mismatched_pair(store)  # a later run was killed between the two files
+    s = session_for(context(RUNNING), "default", str(store))
+    for stage in (cert.ISSUE, cert.DEPLOY, daemon_stage.STAGE):
+        step(s, stage)  # the next fix replaces the pair, backing up the broken one
+    close_all()
+    with pytest.raises(HelperError) as caught:
+        step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert caught.value.reason == (
+        f"the backup {s.journal.stamp} holds a server.pem and server-key.pem that do not match "
+        "(left by an interrupted run): not restored; restore the one before it with "
+        f"`docker-vpn-helper restore --machine default --backup {first}`"
+    )
+
+
+def test_restore_refuses_a_vm_pair_that_does_not_match(store, guest, dockerd):
+    """The VM had the store's certificate beside another key; the fix that repaired it backed
+    that pair up: restoring it would leave the daemon down."""
+    guest.files[FakeGuest.KEY] = dm.key_pem(dm.issue_ca("x")[1])
+    guest.served = None
+    s = session_for(context(RUNNING), "default", str(store))
+    for stage in (cert.DEPLOY, daemon_stage.STAGE):
+        step(s, stage)
+    close_all()
+    before = dict(guest.files)
+    with pytest.raises(HelperError) as caught:
+        step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert "server.pem and server-key.pem that do not match" in caught.value.reason
+    assert guest.files == before and "restore" not in guest.log

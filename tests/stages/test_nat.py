@@ -1,6 +1,7 @@
 import pytest
 
 from docker_vpn_helper.core import store as store_module
+from docker_vpn_helper.core.listeners import Listener
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
@@ -197,3 +198,49 @@ def test_a_vm_that_stopped_since_we_looked_gets_the_rule_the_stopped_way(store):
         },
     )
     assert commands(c)[-2:] == [ADD_RUNNING, ADD_STOPPED]
+
+
+# -- the path: who holds the port of a rule that is there ----------------------------------------
+
+PRESENT = {SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE)))}
+
+
+def test_a_program_holding_the_port_of_our_rule_is_named_and_nothing_changes(
+    store, monkeypatch, dockerd
+):
+    """The rule is there, yet the daemon does not answer: another program took the port
+    before VirtualBox could listen. No rule, certificate or daemon is blamed or touched."""
+    dockerd.guest.served = None  # nothing answers TLS through the port
+    holders = {2376: [Listener(4242, "ssh")], 50157: [Listener(812, "VBoxHeadless")]}
+    monkeypatch.setattr(nat, "port_holders", lambda c, port: holders[port])
+    with pytest.raises(HelperError) as caught:
+        run(store, PRESENT)
+    assert caught.value.reason.startswith(
+        "port 2376 on 127.0.0.1 is held by ssh (pid 4242), not by VirtualBox's forward to the VM "
+        "'default': stop that program and run `"
+    )
+    assert caught.value.reason.endswith(
+        "again, or move the forward to a free port with `docker-vpn-helper fix --machine default "
+        "--port 2377`"
+    )
+
+
+def test_our_forward_holding_the_port_leaves_the_daemon_to_the_later_stages(
+    store, monkeypatch, dockerd
+):
+    dockerd.guest.served = None
+    c, s = run(store, PRESENT)
+    assert commands(c) == [SHOW] and not s.changes()
+
+
+def test_a_rule_virtualbox_could_not_listen_for_is_added_again(store, monkeypatch, dockerd, capsys):
+    """Nothing listens on the port of our rule (it was taken when the VM started, and is free
+    now): the rule is applied again, so VirtualBox listens."""
+    dockerd.guest.served = None
+    monkeypatch.setattr(nat, "port_holders", lambda c, port: [])
+    delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
+    c, _ = run(store, {**PRESENT, delete: ok(), ADD_RUNNING: ok()})
+    assert commands(c)[-2:] == [delete, ADD_RUNNING]
+    assert "VirtualBox does not listen on 127.0.0.1:2376 for NAT rule 'docker'" in (
+        capsys.readouterr().err
+    )

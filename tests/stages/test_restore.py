@@ -6,6 +6,7 @@ import pytest
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, nat, restore, step
+from docker_vpn_helper.stages.cert import OPENSSL_CONFIG
 
 from .standins import (
     DOCKER_RULE,
@@ -157,7 +158,7 @@ def test_original_is_the_machine_as_docker_machine_left_it(store, guest, dockerd
     config = json.loads((folder / "config.json").read_text())
     config["Driver"]["SSHPort"] = 50999
     (folder / "config.json").write_text(json.dumps(config, indent=4))
-    assert (folder / "openssl.cnf").exists() and (folder / "docker-vpn-helper.json").exists()
+    assert (folder / OPENSSL_CONFIG).exists() and (folder / "docker-vpn-helper.json").exists()
     port_rule = "dvh-tcp-8080,tcp,127.0.0.1,8080,,8080"
     shown = ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE, port_rule)))
     deletes = [
@@ -178,7 +179,7 @@ def test_original_is_the_machine_as_docker_machine_left_it(store, guest, dockerd
         == (before["HostOptions"]["AuthOptions"]["ServerCertSANs"])
     )
     assert now["Driver"]["SSHPort"] == 50999  # docker-machine's own change stays
-    assert not (folder / "openssl.cnf").exists()
+    assert not (folder / OPENSSL_CONFIG).exists()
     assert not (folder / "docker-vpn-helper.json").exists()
     assert [c for c in commands(c) if "delete" in c] == deletes
     with pytest.raises(HelperError, match="nothing left to undo"):
@@ -210,7 +211,10 @@ def test_list_shows_each_run_when_and_what_it_replaced(store, guest, dockerd, mo
     ), first
     second_stamp = second.split()[0]
     assert second.endswith(f"[undone by {undo.split()[0]}]")
-    assert f"restore of {second_stamp}: replaced server-key.pem, server.pem" in undo
+    assert (
+        f"restore of {second_stamp}: replaced docker-vpn-helper-openssl.cnf, server-key.pem, "
+        "server.pem" in undo
+    )
 
 
 def test_a_file_replaced_twice_in_one_run_is_restored_as_before_the_run(store):

@@ -189,7 +189,7 @@ def test_after_another_run_held_the_lock_the_rules_are_read_again(
     lock_file = store / "machines" / "default" / ".docker-vpn-helper.lock"
 
     def a_fix_ran_meanwhile():
-        assert lock_file.read_text() == str(os.getpid())
+        assert lock_file.read_text().strip() == str(os.getpid())
         lock_file.write_text("999999")  # the pid another run leaves in the lock file
         return [WEB]
 
