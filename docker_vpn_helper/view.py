@@ -88,11 +88,13 @@ class MachineView:
         """After a change to the forward: ask the daemon again when next asked."""
         self._served.clear()
 
-    def refresh(self) -> None:
-        """After a change to the machine: read everything again when next asked."""
+    def refresh(self, vm: bool = True) -> None:
+        """After a change to the machine: read it again when next asked. `vm=False`: only the
+        store's files changed (config.json), VirtualBox's VM and the daemon did not."""
         self._machine = None
-        self._vm = _UNREAD
-        self._served.clear()
+        if vm:
+            self._vm = _UNREAD
+            self._served.clear()
 
 
 _UNREAD = object()

@@ -94,7 +94,7 @@ def record_sans(s: Session) -> None:
         return
     s.journal.back_up([machine.config_path])
     store.write_config(machine, updated)
-    s.view.refresh()
+    s.view.refresh(vm=False)
     say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {s.journal.folder})")
 
 

@@ -41,6 +41,7 @@ def apply(s: Session, plan: ResolverPlan) -> None:
         assert updated is not None
         s.journal.back_up([s.machine.config_path])
         store.write_config(s.machine, updated)
+        s.view.refresh(vm=False)
         say(f"recorded HostDNSResolver in config.json (backup in {s.journal.folder})")
     if plan.switch_now:
         if plan.running:

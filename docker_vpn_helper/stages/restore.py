@@ -246,7 +246,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
             atomic_write(writable_target(config_path), config, 0o600)
         for path in plan.remove:
             path.unlink()
-        s.view.refresh()
+        s.view.refresh(vm=False)
         names = [p.name for p in plan.local] + ["config.json"] * (plan.config is not None)
         removed = f" (removed {', '.join(p.name for p in plan.remove)})" if plan.remove else ""
         source = (
