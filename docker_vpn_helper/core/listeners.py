@@ -41,6 +41,13 @@ class Listener:
         return f"{self.program or 'a program'} (pid {self.pid})"
 
 
+def unnamed_holder(port: int, proto: str = "tcp") -> str:
+    """A program holding 127.0.0.1:`port` that a probe found but did not name, with the
+    command that names it."""
+    state = " -sTCP:LISTEN" if proto == "tcp" else ""
+    return f"another program (see `lsof -nP -i{proto.upper()}:{port}{state}`)"
+
+
 def listening_inodes(proc_net_tcp: str, port: int) -> set[int]:
     """Inodes of the LISTEN sockets in /proc/net/tcp or tcp6 text that hold 127.0.0.1:`port`
     (bound to loopback or to every address)."""

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .listeners import Listener, forwards_for_the_vm
+from .listeners import Listener, forwards_for_the_vm, unnamed_holder
 from .store import StoreFacts, missing_machine
 from .vbox import NatRule, VMInfo, current_forward
 
@@ -152,7 +152,7 @@ def plan_forward(
         if port in held:
             return held[port]
         if port in listening:
-            return f"another program (see `lsof -nP -iTCP:{port} -sTCP:LISTEN`)"
+            return unnamed_holder(port)
         return None
 
     owner = holder(wanted.host_port)

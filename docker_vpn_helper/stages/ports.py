@@ -14,6 +14,7 @@ from typing import Any
 
 from ..adapters.host import port_taken
 from ..core import ports
+from ..core.listeners import unnamed_holder
 from ..core.plans import Plan
 from ..core.vbox import NatRule
 from ..errors import HelperError
@@ -72,7 +73,7 @@ def holders(s: Session, keys: list[ports.Key]) -> dict[ports.Key, str]:
         if (proto, port) in claims:
             held[proto, port] = claims[proto, port]
         elif port_taken(proto, port):
-            held[proto, port] = f"another program (see `lsof -nP -i{proto.upper()}:{port}`)"
+            held[proto, port] = unnamed_holder(port, proto)
     return held
 
 

@@ -8,6 +8,7 @@ from docker_vpn_helper.core.listeners import (
     listening_inodes,
     parse_lsof,
     socket_inode,
+    unnamed_holder,
 )
 
 # 127.0.0.1:2376 and 0.0.0.0:2377 listening, 127.0.0.1:2378 connected (not listening).
@@ -53,3 +54,8 @@ def test_the_vms_forward_is_the_process_that_also_forwards_its_ssh_port():
     assert forwards_for_the_vm(relay, [Listener(78, "natfwd")])
     assert Listener(None).describe() == "a program of another user"
     assert vm.describe() == "VBoxHeadless (pid 812)"
+
+
+def test_an_unnamed_holder_comes_with_the_command_that_names_it():
+    assert unnamed_holder(2376) == "another program (see `lsof -nP -iTCP:2376 -sTCP:LISTEN`)"
+    assert unnamed_holder(5353, "udp") == "another program (see `lsof -nP -iUDP:5353`)"

@@ -93,7 +93,7 @@ def test_a_port_held_on_the_host_is_skipped_naming_holder_and_container(
     c, s = sync(store, {SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE))), LIST: ok()})
     assert commands(c) == [SHOW, LIST] and s.changes() == []
     assert (
-        "skipping 8080 of container web: 127.0.0.1:8080 is held by another program (see `lsof -nP -iTCP:8080`)"
+        "skipping 8080 of container web: 127.0.0.1:8080 is held by another program (see `lsof -nP -iTCP:8080 -sTCP:LISTEN`)"
         in capsys.readouterr().err
     )
 
