@@ -162,11 +162,6 @@ class Machine:
         return self.directory / "config.json"
 
     @property
-    def loopback_sans_recorded(self) -> bool:
-        """ServerCertSANs holds localhost and 127.0.0.1: a machine this tool fixed (or created)."""
-        return all(name in self.server_cert_sans for name in LOOPBACK_NAMES)
-
-    @property
     def on_virtualbox(self) -> bool:
         """Made by docker-machine's virtualbox driver (or naming none: VirtualBox is asked)."""
         return self.driver_name in ("", "virtualbox")
@@ -317,16 +312,6 @@ def with_fields_of(current: dict[str, Any], original: dict[str, Any]) -> dict[st
         else:
             target.pop(key, None)
     return None if updated == current else updated
-
-
-def save_config(machine: Machine, data: dict[str, Any], *, stamp: str | None = None) -> Path:
-    """Back config.json up, then replace it (see write_config). Returns the backup folder."""
-    from .fsutil import backup_files, timestamp  # env.print only reads
-
-    backup = machine.backup_root / (stamp or timestamp())
-    backup_files([machine.config_path], backup)
-    write_config(machine, data)
-    return backup
 
 
 def write_config(machine: Machine, data: dict[str, Any]) -> None:

@@ -32,11 +32,6 @@ def _environment():  # jinja2 is imported lazily: `env.print` start-up time matt
     )
 
 
-def load() -> None:
-    """Import jinja2 and set up the templates now (e.g. in a thread, ahead of the first render)."""
-    _environment()
-
-
 def render(name: str, **context: Any) -> str:
     """Render `templates/<name>` with `context`; missing variables are errors, not blanks."""
     return _environment().get_template(name).render(**context)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from docker_vpn_helper.core import store
+from docker_vpn_helper.core.fsutil import backup_files
 from docker_vpn_helper.errors import HelperError
 
 DATA = Path(__file__).parent / "data" / "store"
@@ -157,7 +158,9 @@ def test_recording_sans_keeps_unknown_fields_and_backs_up(tmp_path):
     original = m.config_path.read_text()
     updated = store.with_server_cert_sans(m.raw, ["localhost", "127.0.0.1"])
     assert updated is not None and m.raw["HostOptions"]["AuthOptions"]["ServerCertSANs"] == []
-    backup = store.save_config(m, updated, stamp="20260101T000000Z")
+    backup = tmp_path / "backups" / "20260101T000000Z"
+    backup_files([m.config_path], backup)
+    store.write_config(m, updated)
     assert (backup / "config.json").read_text() == original
     written = m.config_path.read_text()
     assert written.startswith('{\n    "ConfigVersion": 3,')  # docker-machine's 4-space layout
