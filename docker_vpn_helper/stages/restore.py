@@ -242,8 +242,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
         for target, copy in plan.local.items():
             atomic_write(writable_target(target), copy.read_bytes(), copy.stat().st_mode & 0o777)
         if plan.config is not None:
-            config = (json.dumps(plan.config, indent=4) + "\n").encode()
-            atomic_write(writable_target(config_path), config, 0o600)
+            store.write_config(s.machine, plan.config)
         for path in plan.remove:
             path.unlink()
         s.view.refresh(vm=False)
