@@ -34,7 +34,8 @@ class SyntaxErr(Exception):
 def machinereadable(paths: LabPaths, vm: VM) -> str:
     """showvminfo --machinereadable, keys in VirtualBox 6.1's order (NAT rules sorted by name)."""
     name = vm["name"]
-    folder = paths.machine_dir(name) / name
+    machine = virtualbox.machine_folder(paths, vm)
+    folder = machine / name
     q = '"'
     lines = [
         f'name="{name}"',
@@ -101,11 +102,11 @@ def machinereadable(paths: LabPaths, vm: VM) -> str:
         'storagecontrollermaxportcount0="30"',
         'storagecontrollerportcount0="30"',
         'storagecontrollerbootable0="on"',
-        f'"SATA-0-0"="{paths.machine_dir(name)}/boot2docker.iso"',
+        f'"SATA-0-0"="{machine}/boot2docker.iso"',
         f'"SATA-ImageUUID-0-0"="{vm["uuid"][:-12]}000000000001"',
         '"SATA-tempeject"="off"',
         '"SATA-IsEjected"="off"',
-        f'"SATA-1-0"="{paths.machine_dir(name)}/disk.vmdk"',
+        f'"SATA-1-0"="{machine}/disk.vmdk"',
         f'"SATA-ImageUUID-1-0"="{vm["uuid"][:-12]}000000000002"',
         'natnet1="nat"',
         f'macaddress1="{vm["mac1"]}"',

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ DOCKER_PORT = 2376
 LOOPBACK_SINCE = "1.7.3"
 # Our kubeconfig, beside config.json and our state file: `minikube delete` removes it too.
 KUBECONFIG_FILE = "docker-vpn-helper.kubeconfig"
+# docker.service's drop-in in minikube's VM, written by its provisioner: the daemon's command
+# line, whose --tlscacert/--tlscert/--tlskey name the files in /etc/docker.
+DOCKER_DROP_IN = "/etc/systemd/system/docker.service.d/10-machine.conf"
 # libmachine's rule for host names, which minikube's profiles (its machines' names) obey.
 PROFILE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-\.]*")
 OUT_OF_SCOPE = "docker, podman, hyperkit, hyperv, qemu, kvm2, parallels, vmware and none"
@@ -125,6 +129,41 @@ def load_profile(minikube_home: Path, name: str) -> Profile:
     if refusal:
         raise HelperError(refusal)
     return Profile(name, minikube_home, store.parse_machine(minikube_home, name, data, path))
+
+
+@dataclass(frozen=True)
+class DaemonFiles:
+    """Where the daemon in the VM reads its TLS files, as its unit names them."""
+
+    ca: str
+    cert: str
+    key: str
+
+
+def unit_tls_files(unit: str) -> DaemonFiles:
+    """The TLS files of the last `ExecStart=` of docker.service's drop-in (a systemd unit's
+    `ExecStart=` alone clears the ones before it); one line when the unit names none."""
+    commands = [
+        line.split("=", 1)[1].strip()
+        for line in unit.splitlines()
+        if line.strip().startswith("ExecStart=")
+    ]
+    command = commands[-1] if commands else ""  # an empty one: cleared, nothing after it
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = []
+    found: dict[str, str] = {}
+    for index, word in enumerate(words):
+        flag, equals, value = word.partition("=")
+        if flag in ("--tlscacert", "--tlscert", "--tlskey"):
+            found[flag] = value if equals else next(iter(words[index + 1 : index + 2]), "")
+    if not all(found.get(f) for f in ("--tlscacert", "--tlscert", "--tlskey")):
+        raise HelperError(
+            f"{DOCKER_DROP_IN} in the VM names no --tlscacert, --tlscert and --tlskey: is this "
+            "minikube's VM? `minikube start` with the VPN off writes it again"
+        )
+    return DaemonFiles(found["--tlscacert"], found["--tlscert"], found["--tlskey"])
 
 
 # ---- kubectl --------------------------------------------------------------------------------

@@ -198,3 +198,48 @@ def test_an_api_server_certificate_of_another_cluster_is_refused(world, tmp_path
 def test_an_unreadable_certificate_is_one_line(world):
     line = minikube.apiserver_problem(b"junk", (world[0] / "ca.crt").read_bytes(), "minikube")
     assert line is not None and "cannot be read" in line
+
+
+MINIKUBE_DROP_IN = """[Service]
+Type=notify
+# The base configuration's ExecStart is cleared first.
+ExecStart=
+ExecStart=/usr/bin/dockerd -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock \
+--default-ulimit=nofile=1048576:1048576 --tlsverify --tlscacert /etc/docker/ca.pem \
+--tlscert /etc/docker/server.pem --tlskey /etc/docker/server-key.pem --label provider=virtualbox
+ExecReload=/bin/kill -s HUP $MAINPID
+""".replace("\\\n", "")
+
+
+@pytest.mark.parametrize(
+    "unit, expected",
+    [
+        (
+            MINIKUBE_DROP_IN,
+            ("/etc/docker/ca.pem", "/etc/docker/server.pem", "/etc/docker/server-key.pem"),
+        ),
+        (
+            "ExecStart=/old --tlscacert /a --tlscert /b --tlskey /c\nExecStart=\n"
+            "ExecStart=/usr/bin/dockerd --tlscacert=/x/ca.pem --tlscert='/x/s p.pem' --tlskey=/x/k.pem\n",
+            ("/x/ca.pem", "/x/s p.pem", "/x/k.pem"),
+        ),
+    ],
+)
+def test_the_daemon_s_files_come_from_the_unit_s_last_exec_start(unit, expected):
+    files = minikube.unit_tls_files(unit)
+    assert (files.ca, files.cert, files.key) == expected
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "",
+        "ExecStart=/usr/bin/dockerd --tlscacert /a --tlscert /b --tlskey /c\nExecStart=\n",
+        "ExecStart=/usr/bin/dockerd --tlscacert /a --tlscert /b\n",
+        "ExecStart=/usr/bin/dockerd --tlscacert /a --tlscert /b --tlskey\n",
+        "ExecStart=/usr/bin/dockerd --tlscacert '/a\n",
+    ],
+)
+def test_a_unit_naming_no_tls_files_is_one_line(unit):
+    with pytest.raises(HelperError, match="names no --tlscacert"):
+        minikube.unit_tls_files(unit)

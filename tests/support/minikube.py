@@ -19,7 +19,6 @@ minikube with it.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
@@ -53,16 +52,6 @@ def _name(common: str, org: str = "") -> x509.Name:
     return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def _sans(hosts: list[str]) -> x509.SubjectAlternativeName:
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
-
-
 def _sign(
     subject: x509.Name,
     key: rsa.RSAPrivateKey,
@@ -87,7 +76,7 @@ def _sign(
     if usages:
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     if hosts:
-        builder = builder.add_extension(_sans(hosts), critical=False)
+        builder = builder.add_extension(dm.subject_alt_names(hosts), critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
 
