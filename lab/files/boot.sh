@@ -49,6 +49,9 @@ chmod 0755 etc/rc.d/boot
 hostname=$(cat "$vm/iso/hostname" 2>/dev/null || echo boot2docker)
 printf '%s\n' "$hostname" > etc/hostname
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" > etc/hosts
+# What VirtualBox's NAT DHCP gives the guest: its DNS at 10.0.2.3 (the copy may be a link).
+rm -f etc/resolv.conf
+printf 'nameserver 10.0.2.3\n' > etc/resolv.conf
 
 # The persistent disk: only /var/lib/boot2docker and /var/lib/docker survive a reboot.
 mount --bind "$vm/disk" mnt/sda1
