@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from docker_vpn_helper.core.plans import GuestHistory, plan_deploy, plan_guest_history
+from docker_vpn_helper.core.plans.cert import plan_deploy
+from docker_vpn_helper.core.plans.daemon import GuestHistory, plan_guest_history
 
 
 def run(state: str | None, cert: str = "", pairs=(("/b/server.pem", "/v/server.pem"),)) -> dict:
