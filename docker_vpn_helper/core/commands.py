@@ -43,11 +43,11 @@ class Command:
             return f"sudo {self.shell()}"
         return self.shell()
 
-    def describe(self) -> str:
-        """The plan's action line for this command ("would " comes before it)."""
-        if self.where == "guest":
-            return f"run in the VM: {self.line()}"
-        return f"run: {self.line()}"
+    def describe(self, why: str = "") -> str:
+        """The plan's action line for this command ("would " comes before it); `why` follows
+        as a shell comment, so the line after "run: " still runs as it is."""
+        where = "run in the VM" if self.where == "guest" else "run"
+        return f"{where}: {self.line()}" + (f"  # {why}" if why else "")
 
 
 @dataclass(frozen=True)

@@ -28,4 +28,4 @@ class ContextPlan(Plan):
         return f"docker context {self.name!r} already points at {self.wanted.host}"
 
     def actions(self) -> list[str]:
-        return [f"{line} ({self.why})" for line in super().actions()]
+        return [command.describe(self.why) for command in self.commands]

@@ -119,8 +119,8 @@ class RestartPlan(Plan):
     def actions(self) -> list[str]:
         if not self.restart:
             return []
-        unless = "" if self.certain else ", unless it serves this certificate once the VM runs"
-        return [f"{line}{unless}" for line in super().actions()]
+        unless = "" if self.certain else "unless it serves this certificate once the VM runs"
+        return [command.describe(unless) for command in self.commands]
 
 
 def plan_restart(

@@ -49,13 +49,10 @@ class MachinePlan(Plan):
         forward = self.forward.actions() if self.forward else []
         own = list(self.commands[len(self.forward.commands) if self.forward else 0 :])
         drop, own = own[: len(self.drop)], own[len(self.drop) :]
-        lines = [
-            f"{command.describe()} (before the start: ports.sync adds it again once a container "
-            "publishes it)"
-            for command in drop
-        ]
+        why = "before the start: ports.sync adds it again once a container publishes it"
+        lines = [command.describe(why) for command in drop]
         if self.resolver:
-            lines.append(f"{own.pop(0).describe()} (config.json asks for the host DNS resolver)")
+            lines.append(own.pop(0).describe("config.json asks for the host DNS resolver"))
         return forward + lines + [command.describe() for command in own]
 
 

@@ -98,7 +98,7 @@ class PortsPlan(Plan):
 
     def actions(self) -> list[str]:
         return [
-            f"{x.line()}: {x.command.line()}" if x.command else x.line()
+            x.command.describe(x.line()) if x.command else x.line()
             for x in (*self.delete, *self.add)
         ]
 
