@@ -1,4 +1,4 @@
-"""Planners that no single stage test pins down on its own."""
+"""plan_deploy and plan_guest_history: the VM's files, and earlier runs' unfinished changes."""
 
 from __future__ import annotations
 
