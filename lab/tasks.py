@@ -68,8 +68,10 @@ def down(c):
 
 @task(name="vpn-on", help={"mode": "drop (hangs, default), unreachable, blackhole or prohibit"})
 def vpn_on(c, mode="drop"):
-    """Connect the fake VPN: 192.168.99.0/24 now goes into utun0, which its client holds open
-    (routes.restore refuses while it does)."""
+    """Connect the fake VPN: 192.168.99.0/24 goes into utun0, which its client holds open.
+
+    routes.restore refuses to take the route while the client holds it.
+    """
     lab = _lab()
     lab.vpn_on(mode)
     say(f"VPN on ({mode}): {lab.status()['route']}")
@@ -103,8 +105,11 @@ def _on_the_mac(argv: list[str], env: dict[str, str] | None = None) -> None:
 
 @task
 def shell(c):
-    """A shell on the lab's Mac: its network namespace, the stand-ins and the tool on PATH,
-    MACHINE_STORAGE_PATH, HOME, DVH_LAB_DIR and DVH_LAB_NS as the lab's own commands have them."""
+    """Open a shell on the lab's Mac, where the lab's own commands run.
+
+    Its network namespace, the stand-ins and the tool on PATH, MACHINE_STORAGE_PATH, HOME,
+    DVH_LAB_DIR and DVH_LAB_NS as the lab's own commands have them.
+    """
     lab = _lab()
     env = lab.host_env()
     env["PS1"] = f"[lab {lab.paths.root} Mac] \\w\\$ "
@@ -119,8 +124,10 @@ def _remainder(argv: list[str]) -> list[str]:
 
 @task(name="exec")
 def exec_(c):
-    """Run the command after `--` on the lab's Mac, as lab.shell would (`invoke lab.exec --
-    docker-vpn-helper fix`); exits with its status."""
+    """Run the command after `--` on the lab's Mac and exit with its status.
+
+    It runs as in lab.shell: `invoke lab.exec -- docker-vpn-helper fix`.
+    """
     argv = _remainder(sys.argv)
     if not argv:
         raise HelperError(
