@@ -26,6 +26,8 @@ TASK_FLAGS: dict[str, dict[str, type]] = {
         "shell": str,
         "unset": bool,
         "transport": str,
+        "minikube": bool,
+        "profile": str,
     },
 }
 # Where invoke would find configuration for the installed command (it has no project level).
@@ -93,9 +95,10 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
         return False
     from .environment import render
     from .errors import HelperError
-    from .settings import resolve
+    from .settings import minikube_flags, resolve
 
     try:
+        flags = minikube_flags(flags, environ)
         settings = resolve(
             {},  # no configuration: the task's config section is the defaults
             machine=flags.get("machine"),

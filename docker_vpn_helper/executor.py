@@ -16,6 +16,7 @@ from invoke.exceptions import Exit
 
 from .adapters import signals
 from .errors import HelperError
+from .settings import minikube_flags
 
 INTERRUPTED = (
     "files are replaced atomically, so nothing half-written was put in place; run the same "
@@ -92,6 +93,9 @@ class MachineExecutor(Executor):
         """invoke's expansion into pre-tasks, call, post-tasks, with `inherited` shared flags."""
         expanded = []
         for call in calls:
+            if isinstance(call, Call) and not inherited and _accepts(call.task, "minikube"):
+                flags = minikube_flags(call.kwargs, os.environ)
+                call = Call(call.task, args=call.args, kwargs=flags, called_as=call.called_as)
             if isinstance(call, Call) and not inherited:
                 machine_calls = self.per_machine(call)
                 if len(machine_calls) > 1 or machine_calls[0] is not call:

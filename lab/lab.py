@@ -181,6 +181,8 @@ def _create_minikube_vm(
     guest.create_minikube(paths, name, paths.minikube_home, address)
     folder = paths.minikube_home / "machines" / name
     vm = virtualbox.register(paths, st, name, address, index, variant, folder)
+    # minikube's VirtualBox driver: --host-dns-resolver on, --dns-proxy off by default.
+    virtualbox.set_nat_dns(paths, vm, proxy=False, host_resolver=True)
     write_kubeconfig(paths, st)
     return _attach(paths, vm, index, ssh_port)
 

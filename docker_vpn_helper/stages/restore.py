@@ -16,9 +16,10 @@ import posixpath
 from pathlib import Path
 
 from ..adapters.host import program_name
-from ..core import history, ports, store
+from ..core import history, minikube, ports, store
 from ..core.certs import pair_matches
 from ..core.fsutil import atomic_write, read_optional, writable_target
+from ..core.plans.apiserver import RULE_NAME as APISERVER_RULE
 from ..core.plans.restore import RestorePlan
 from ..core.store import OPENSSL_CONFIG, STATE_FILE
 from ..core.vbox import NatRule
@@ -29,7 +30,7 @@ from ..session import Session
 from . import Stage
 
 # Files the tool writes beside docker-machine's that docker-machine never had.
-OURS = (OPENSSL_CONFIG, STATE_FILE)
+OURS = (OPENSSL_CONFIG, STATE_FILE, minikube.KUBECONFIG_FILE)
 VM_PAIR = ("server.pem", "server-key.pem")  # the names install_files backs them up under
 
 
@@ -41,7 +42,8 @@ def refuse_a_broken_pair(s: Session, stamp: str, cert: bytes | None, key: bytes 
         return
     before = [run.stamp for run in s.journal.history() if run.stamp < stamp]
     instead = (
-        f"restore the one before it with `{program_name()} restore --machine {s.name} --backup "
+        f"restore the one before it with `{program_name()} restore "
+        f"{' '.join(s.settings.selector())} --backup "
         f"{before[-1]}`"
         if before
         else "there is no earlier backup to restore"
@@ -150,7 +152,11 @@ def plan_original(s: Session) -> RestorePlan:
     current = info.rules() if info is not None else ()
     daemon_rule = s.settings.nat_rule
     rules = tuple(
-        r for r in current if ports.is_ours(r) or (first.nat_added and r.name == daemon_rule)
+        r
+        for r in current
+        if ports.is_ours(r)
+        or (first.nat_added and r.name == daemon_rule)
+        or (s.settings.minikube and r.name == APISERVER_RULE)
     )
     readd = NatRule.parse(first.nat_replaced) if first.nat_replaced else None
     notes = [f"going back to before {runs[0].stamp}, this tool's first run on {s.name!r}"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner, say
-from . import cert, daemon, dns, nat, ports
+from . import cert, daemon, dns, kube, nat, ports
 from . import machine as machine_tasks
-from .common import SHARED_HELP
+from .common import MINIKUBE_HELP, SHARED_HELP
 
 FIX_HELP = {
     **SHARED_HELP,
@@ -18,6 +18,7 @@ FIX_HELP = {
     "shell": "format of the environment printed at the end (default: from $SHELL)",
     "create": "create the machine if the store lacks it (without this, only a store's first "
     "machine is created)",
+    **MINIKUBE_HELP,
 }
 
 
@@ -30,6 +31,7 @@ FIX_HELP = {
         daemon.restart,
         ports.sync,
         dns.host_resolver,
+        kube.apiserver,
     ],
     help=FIX_HELP,
     iterable=["machine"],
@@ -44,6 +46,8 @@ def fix(
     shell=None,
     all_=False,
     create=False,
+    minikube=False,
+    profile="",
 ):
     """Repair a machine behind the VPN, then print its environment for eval.
 
