@@ -343,6 +343,10 @@ def test_fix_minikube_repairs_docker_and_kubectl_behind_the_vpn_and_restore_undo
         doctor = tool(lab, "doctor", "--minikube", env=env)  # in the shell that eval'ed it
         assert doctor.returncode == 0, doctor.stdout
         assert "ok    kubectl in this shell" in doctor.stdout
+        elsewhere = tool(lab, "doctor", "--minikube")  # a shell without the environment
+        assert elsewhere.returncode == 1
+        assert "FAIL  kubectl in this shell" in elsewhere.stdout
+        assert "https://127.0.0.1:" in elsewhere.stdout  # our kubeconfig's server
     finally:
         undone = tool(lab, "restore", "--minikube", "--original")
     assert undone.returncode == 0, undone.stderr
