@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PROGRAM, HelperError
+from ..errors import PROGRAM, HelperError, StoreUnreadable
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
@@ -196,7 +196,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StoreUnreadable(f"cannot read {path}: {exc.strerror or exc}", path) from None
     if not text.strip():
         raise HelperError(f"{path} is empty: recreate the machine or restore a backup")
     try:
