@@ -113,6 +113,8 @@ def apply_uninstall(s: Session, plan: agents.UninstallPlan) -> None:
         say(f"removed {plan.agent.path}")
         for argv in plan.agent.after_removal_commands():
             command(s, argv)
+    for argv in plan.agent.forget_commands():
+        command(s, argv, check=False)
     if plan.agent.kind == "launchd":
         say(f"the watch's log stays: {log_of(s, plan.agent)}")
 
