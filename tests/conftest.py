@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from docker_vpn_helper import session
+from .support.runs import close_all
 
 
 @pytest.fixture(autouse=True)
@@ -16,7 +16,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in ("MACHINE_STORAGE_PATH", "SSH_AUTH_SOCK", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    session.close_all()
+    close_all()  # the test's run ends
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,7 @@ from ..core import ports as published
 from ..core.vbox import NatRule
 from ..errors import HelperError
 from ..report import banner, say
-from ..session import Session, close_all, settings_for
+from ..session import Session, settings_for
 from . import ports
 
 FIRST_PAUSE = 0.2  # seconds before reconnecting; doubled after each failed attempt
@@ -240,7 +240,6 @@ class Watcher:
 
 def watch(c: Any, machine: str | None, storage_path: str | None, port: int, dry_run: bool) -> None:
     """Sync, then follow the daemon's events until Ctrl-C (which ends it normally)."""
-    close_all()  # the tasks before it on the command line (`fix ports.watch`) let go of the lock
     watcher = Watcher(c, machine, storage_path, port, dry_run)
     previous = signal.signal(signal.SIGINT, watcher.interrupt)
     try:

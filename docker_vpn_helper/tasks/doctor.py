@@ -21,10 +21,11 @@ DOCTOR_HELP = {
 def doctor(c, machine=None, storage_path=None, port=0, json_=False):
     """Diagnose a machine and what `docker` in this shell uses, without changing anything; end
     with the one command to run; exit 1 when something needs fixing."""
-    from ..session import session_for
     from ..stages.doctor import FAIL, diagnose, summary
+    from .common import session
 
-    s = session_for(c, machine, storage_path, port, dry_run=True)  # read-only: takes no lock
+    # Plans without applying them (a dry run's Session), and reads only: no lock.
+    s = session(c, machine, storage_path, port, dry_run=True, lock=False)
     findings = diagnose(s)
     line, command = summary(s, findings)
     if json_:

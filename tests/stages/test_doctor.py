@@ -4,10 +4,10 @@ import pytest
 from invoke.exceptions import Exit
 
 from docker_vpn_helper.adapters import host
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, nat, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
+from ..support.runs import close_all, session_for
 from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo, write_settings
 
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
