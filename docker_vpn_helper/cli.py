@@ -92,10 +92,11 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
     if flags is None or invoke_configured(environ):
         return False
     from .errors import HelperError
-    from .settings import resolve
+    from .settings import check_flags, resolve
     from .stages.env import render
 
     try:
+        check_flags(flags)
         settings = resolve(
             {},  # no configuration: the task's config section is the defaults
             machine=flags.get("machine"),
