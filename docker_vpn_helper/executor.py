@@ -210,7 +210,8 @@ class MachineExecutor(Executor):
         """What invoke's core flags mean here: -R/--dry is --dry-run (invoke's own dry run would
         skip the commands a dry run reads the machine with); the settings in REFUSED end the
         run in one line. The others (-d, -f, --prompt-for-sudo-password, ...) work as invoke
-        documents them."""
+        documents them. INVOKE_RUN_ECHO & co. count as the flags do."""
+        self.config.load_shell_env()  # invoke loads it per call; the check comes before any
         for (section, key), why in REFUSED.items():
             if self.config.get(section, {}).get(key):
                 raise HelperError(f"{why}: leave it out")

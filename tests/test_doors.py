@@ -143,19 +143,15 @@ def check(outcome: tuple[int, str, str], code: int, stdout: str, said: str | Non
         assert said in err, err
 
 
-def run_case(case, world, stdin: str = "") -> dict[str, tuple[int, str, str]]:
-    argv, code, stdout, said = case
-    seen = {}
-    for door in DOORS:
-        seen[door] = through(door, argv, world, stdin)
-    return seen
+def every_door(argv: list[str], world, stdin: str = "") -> dict[str, tuple[int, str, str]]:
+    return {door: through(door, argv, world, stdin) for door in DOORS}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_three_doors_give_the_same_answer(world, name):
     argv, code, stdout, said = CASES[name]
-    seen = run_case(CASES[name], world)
-    for door, outcome in seen.items():
+    seen = every_door(argv, world)
+    for outcome in seen.values():
         check(outcome, code, stdout, said)
     assert seen["invoke"] == seen["docker-vpn-helper"] == seen["python -m"]
 
@@ -164,7 +160,7 @@ def test_the_three_doors_give_the_same_answer(world, name):
 def test_every_core_flag_is_honoured_or_refused_in_one_line(world, name):
     argv, code, stdout, said = CORE[name]
     stdin = "secret\n" if "--prompt-for-sudo-password" in argv else ""
-    seen = run_case(CORE[name], world, stdin)
+    seen = every_door(argv, world, stdin)
     doors = [door for door in DOORS if not (door == "invoke" and name in INVOKE_BEFORE_TASKS)]
     for door in doors:
         check(seen[door], code, stdout, said)
