@@ -55,7 +55,7 @@ def fix(
     """
     from dataclasses import replace
 
-    from ..stages.env import render, rerun_command
+    from ..environment import render, rerun_command
 
     s = session(c, machine, storage_path, port, dry_run, lock=not dry_run)
     changes = ", ".join(s.changes())

@@ -3,9 +3,9 @@ import stat
 
 from invoke import MockContext
 
+from docker_vpn_helper.environment import render
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import step
-from docker_vpn_helper.stages.env import render
 from docker_vpn_helper.stages.sshconfig import STAGE
 
 from ..support.runs import close_all, session_for
