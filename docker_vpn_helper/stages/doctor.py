@@ -28,6 +28,7 @@ OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # drops must not hold the diagnosis up (the probe runs beside the other checks, too).
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
+VIRTUALBOX = "VirtualBox"
 
 
 @dataclass(frozen=True)
@@ -222,14 +223,17 @@ def check_client_environment(s: Session, known: Known) -> list[Finding]:
 
 
 def check_virtualbox(s: Session, known: Known) -> list[Finding]:
-    version = ".".join(map(str, s.vbox.version()))
+    try:
+        version = ".".join(map(str, s.vbox.require()))
+    except HelperError as exc:  # e.g. no VBoxManage on PATH
+        return [Finding(VIRTUALBOX, FAIL, exc.reason)]
     command = kexts.kext_command(s)
     seen = f"VirtualBox {version}: " + (
         f"drivers restart with `sudo {command}`"
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
-    return [Finding("VirtualBox", OK, seen)]
+    return [Finding(VIRTUALBOX, OK, seen)]
 
 
 def _eval(task: str, s: Session) -> str:
@@ -297,6 +301,15 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
 )
 
 
+# What can be checked where VirtualBox cannot be asked (not installed): the store and the shell.
+WITHOUT_VIRTUALBOX = (
+    check_virtualbox,
+    check_certificates,
+    check_client_environment,
+    check_docker_client,
+)
+
+
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
     if not s.view.exists():
@@ -314,7 +327,8 @@ def diagnose(s: Session) -> list[Finding]:
     if ip:
         known.probe = _in_background(ip, s.settings.daemon_port)
     findings: list[Finding] = []
-    for check in CHECKS:
+    usable = check_virtualbox(s, known)[0].status == OK  # its version is asked once, kept
+    for check in CHECKS if usable else WITHOUT_VIRTUALBOX:
         try:
             findings += check(s, known)
         except HelperError as exc:
@@ -342,7 +356,9 @@ def summary(s: Session, findings: list[Finding]) -> tuple[str, str]:
         return f"healthy: {CLIENT} reaches machine {s.name!r} through its forward", ""
     client = any(f.check == CLIENT for f in failed)
     machine_side = [f for f in failed if f.check != CLIENT]
-    if machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
+    if any(f.check == VIRTUALBOX for f in failed):  # nothing this tool runs works without it
+        command = ""
+    elif machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
         # what fix repairs, then (when the shell points elsewhere) the environment it prints
         own = [f.fix for f in machine_side if f.check == "machine"]
         command = own[0] if own else _command(s, "fix")

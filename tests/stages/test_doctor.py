@@ -8,7 +8,17 @@ from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, nat, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
-from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo, write_settings
+from .standins import (
+    DOCKER_RULE,
+    SHOW,
+    SSH_RULE,
+    cmd,
+    context,
+    fail,
+    ok,
+    showvminfo,
+    write_settings,
+)
 
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
 VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
@@ -217,3 +227,29 @@ def test_the_host_only_probe_is_bounded_and_runs_beside_the_checks(
     assert time.monotonic() - begin < 1.0
     assert started[0] - begin < 0.1  # started first, not after the other checks
     assert found["host-only address"].seen.endswith("no answer in 0.5 s (packets silently dropped)")
+
+
+# -- where VirtualBox is missing, the typo'd machine, the stopped VM's DNS (issues 20, 21) -------
+
+MISSING = fail("/bin/sh: 1: VBoxManage: not found", 127)
+
+
+def test_without_vboxmanage_doctor_gives_findings_one_saying_virtualbox_is_missing(store, capsys):
+    """Issue 21 item 4: once "unexpected KeyError: 'machine.create'"."""
+    from invoke import Config
+
+    answers = {SHOW: MISSING, VERSION: MISSING, cmd("VBoxManage", "list", "vms"): MISSING}
+    c = context({**results(), **answers})
+    c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
+    with pytest.raises(Exit) as caught:
+        doctor_task(c, machine="default", storage_path=str(store))
+    assert caught.value.code == 1
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "FAIL" in line]
+    assert any(
+        "VirtualBox" in line and "VirtualBox is not installed here: there is no VBoxManage" in line
+        for line in lines
+    ), out
+    assert "KeyError" not in out
+    # nothing this tool runs helps before VirtualBox is there: no command to run
+    assert out.splitlines()[-1].endswith("problems and 1 warning; see the findings above"), out
