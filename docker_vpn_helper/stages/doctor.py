@@ -29,6 +29,7 @@ OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
 VIRTUALBOX = "VirtualBox"
+DNS = dns.STAGE.name
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,15 @@ def check_dns(s: Session, known: Known) -> list[Finding]:
         return [Finding(check, WARN, plan.seen())]
     if plan.vm_on:
         return [Finding(check, OK, plan.seen())]
+    if plan.before_start:
+        return [Finding(check, WARN, plan.seen(), _command(s, "fix"))]
     if plan.recorded:
-        return [Finding(check, INFO, plan.seen() + " (the VM runs)")]
-    fix = _command(s, "dns.host-resolver", *(["--restart"] if plan.running else []))
+        later = (
+            ": it takes effect when the VM starts again, or now with --restart (the VM restarts)"
+        )
+        return [Finding(check, INFO, plan.seen() + later, _command(s, DNS, "--restart"))]
+    seen = s.view.vm()  # as it is, not as machine.create would leave it: stopped, it switches
+    fix = _command(s, DNS, *(["--restart"] if seen is not None and seen.running else []))
     return [Finding(check, WARN, plan.problem, fix)]
 
 

@@ -253,3 +253,51 @@ def test_without_vboxmanage_doctor_gives_findings_one_saying_virtualbox_is_missi
     assert "KeyError" not in out
     # nothing this tool runs helps before VirtualBox is there: no command to run
     assert out.splitlines()[-1].endswith("problems and 1 warning; see the findings above"), out
+
+
+def record_host_resolver(store):
+    config = store / "machines/default/config.json"
+    data = json.loads(config.read_text())
+    data["Driver"]["HostDNSResolver"] = True
+    config.write_text(json.dumps(data))
+
+
+def test_a_stopped_vm_whose_resolver_is_off_is_reported_off_with_what_fix_does(store):
+    """Issue 20 item 2: doctor said "ok ... natdnshostresolver1 on", the state fix would set."""
+    record_host_resolver(store)  # config.json asks for it: machine.create switches it on
+    cfg = write_settings(store, host_resolver=False)
+    shown = ok(showvminfo("poweroff", rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
+    s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
+    dns = by_check(doctor.diagnose(s))["the VM's DNS"]
+    assert dns.status == "warn"
+    assert dns.seen == (
+        "natdnshostresolver1 is off: fix switches it on before it starts the VM (config.json "
+        "asks for the host resolver)"
+    )
+    assert dns.fix == "docker-vpn-helper fix --machine default"
+
+
+def test_a_stopped_vm_not_asking_for_the_resolver_is_switched_without_a_restart(store):
+    """The stage switches a stopped VM at once: no --restart (that was the running VM's
+    advice, from the VM as machine.create would leave it)."""
+    cfg = write_settings(store, host_resolver=False)
+    shown = ok(showvminfo("poweroff", rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
+    s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
+    dns = by_check(doctor.diagnose(s))["the VM's DNS"]
+    assert dns.status == "warn"
+    assert dns.fix == "docker-vpn-helper dns.host-resolver --machine default"
+
+
+def test_a_running_vm_with_the_switch_recorded_is_told_how_to_apply_it_now(store):
+    """Issue 21 item 8: the advice a healthy fix no longer repeats is doctor's to give."""
+    record_host_resolver(store)
+    cfg = write_settings(store, host_resolver=False)
+    shown = ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
+    s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
+    dns = by_check(doctor.diagnose(s))["the VM's DNS"]
+    assert dns.status == "info"
+    assert dns.seen == (
+        "natdnshostresolver1 is off, and recorded to be switched on at the next start: it takes "
+        "effect when the VM starts again, or now with --restart (the VM restarts)"
+    )
+    assert dns.fix == "docker-vpn-helper dns.host-resolver --machine default --restart"
