@@ -10,6 +10,7 @@ else its context), and ends with one line: healthy, or the one command to run.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import threading
 from dataclasses import asdict, dataclass, field
@@ -317,18 +318,31 @@ WITHOUT_VIRTUALBOX = (
 )
 
 
+def missing(s: Session) -> Finding:
+    """A machine the store lacks: beside others, most likely a typo (the closest one is named,
+    with the doctor command for it); else what creating it takes."""
+    facts = store.survey(s.settings.storage_path)
+    if facts.is_store and facts.machines:
+        guess = store.closest_machine(s.name, facts.machines, loose=True)
+        named = s.settings.storage_source != "default"
+        where = ["--storage-path", str(s.settings.storage_path)] if named else []
+        again = shlex.join([program_name(), "doctor", "--machine", guess, *where])
+        return Finding("machine", FAIL, store.missing_machine(s.name, facts, "", loose=True), again)
+    refusal = machine.creation_refusal(
+        s.name,
+        facts,
+        asked=False,
+        default_location=s.settings.storage_source == "default",
+        create=machine.create_command(s),
+    )
+    seen = refusal or f"the store has no machine {s.name!r} yet"
+    return Finding("machine", FAIL, seen, machine.create_command(s))
+
+
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
     if not s.view.exists():
-        refusal = machine.creation_refusal(
-            s.name,
-            store.survey(s.settings.storage_path),
-            asked=False,
-            default_location=s.settings.storage_source == "default",
-            create=machine.create_command(s),
-        )
-        seen = refusal or f"the store has no machine {s.name!r} yet"
-        return [Finding("machine", FAIL, seen, machine.create_command(s))]
+        return [missing(s)]
     known = Known()
     ip = s.machine.ip
     if ip:

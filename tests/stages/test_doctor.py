@@ -301,3 +301,27 @@ def test_a_running_vm_with_the_switch_recorded_is_told_how_to_apply_it_now(store
         "effect when the VM starts again, or now with --restart (the VM restarts)"
     )
     assert dns.fix == "docker-vpn-helper dns.host-resolver --machine default --restart"
+
+
+def test_a_misspelled_machine_points_at_the_closest_one_not_at_creating_it(store, capsys):
+    """Issue 20 item 2: doctor's command was `fix --machine defualt --create`."""
+    from invoke import Config
+
+    c = context({})
+    c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
+    with pytest.raises(Exit):
+        doctor_task(c, machine="defualt", storage_path=str(store), json_=True)
+    report = json.loads(capsys.readouterr().out)
+    [finding] = report["findings"]
+    assert finding["seen"] == (
+        f"no machine 'defualt' in the store {store} (it has: default); did you mean 'default'?"
+    )
+    command = f"docker-vpn-helper doctor --machine default --storage-path {store}"
+    assert finding["fix"] == report["run"] == command
+    assert "--create" not in json.dumps(report)
+
+
+def test_a_machine_like_none_in_the_store_still_names_the_closest(store):
+    found = doctor.diagnose(session_for(context({}), "zzz", str(store), dry_run=True))
+    assert found[0].seen.endswith("(it has: default); did you mean 'default'?")
+    assert found[0].fix == f"docker-vpn-helper doctor --machine default --storage-path {store}"
