@@ -389,14 +389,20 @@ def test_original_after_a_killed_fix_and_a_second_one_is_docker_machines_own(
     assert as_docker_machine_left_it(lab, machine) == before
 
 
-def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(lab: Lab, machine: str):
+@pytest.mark.parametrize(
+    "answer", [b"", b"HTTP/1.0 400 Bad Request\r\n\r\nno"], ids=["silent", "without-tls"]
+)
+def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(
+    lab: Lab, machine: str, answer: bytes
+):
     """Our rule exists, but another program took 127.0.0.1:2376 before VirtualBox could listen
-    (the VM started while it held the port): fix names it and leaves the VM alone; once it is
-    gone, fix puts the forward back by itself."""
+    (the VM started while it held the port): fix names it and leaves the VM alone, whether the
+    program never answers or answers without TLS (issue 20 item 2: [SSL: WRONG_VERSION_NUMBER]
+    is the port taken, not the certificate); once it is gone, fix puts the forward back."""
     lab.vpn_on("drop")
     assert fix(lab, machine).returncode == 0
     lab.stop_vm(machine)
-    with port_held(2376) as thief:
+    with port_held(2376, answer) as thief:
         lab.start_vm(machine)
         daemon, served = lab.daemon_pid(machine), served_cert(lab, machine)
         start = time.monotonic()
