@@ -45,8 +45,10 @@ def fix(
     all_=False,
     create=False,
 ):
-    """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, the
-    containers' published ports, the VM's DNS, then the environment.
+    """Repair a machine behind the VPN, then print its environment for eval.
+
+    The stages in order: create/start, forward, certificate, deploy, restart, the containers'
+    published ports, the VM's DNS; then the environment.
 
     Given several machines (or --all), it runs for each in turn and prints the environment of
     the first: one eval sets one machine's variables.
