@@ -164,47 +164,6 @@ def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
     )
 
 
-def owner(path: Path) -> str:
-    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
-    for candidate in (path, *path.parents):
-        try:
-            uid = candidate.stat().st_uid
-        except OSError:
-            continue
-        try:
-            import pwd
-
-            return pwd.getpwuid(uid).pw_name
-        except (ImportError, KeyError):
-            return f"uid {uid}"
-    return "someone else"
-
-
-def store_of(path: Path) -> Path | None:
-    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
-    for candidate in path.parents:
-        if candidate.name == "machines":
-            return candidate.parent
-    return None
-
-
-def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
-    """One line for a file or folder of the store (`store`, else the one `path` lies in) we
-    may not `verb` ("read", "write"), typically after an accidental `sudo docker-vpn-helper` or
-    `sudo docker-machine create` left it to root: who owns it and the command that gives the
-    store back."""
-    store = store or store_of(path)
-    who = owner(path)
-    mine = os.geteuid() if hasattr(os, "geteuid") else -1
-    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
-    if store is None:
-        return HelperError(f"cannot {verb} {path}: {belongs}, not to you")
-    return HelperError(
-        f"cannot {verb} {path}: {belongs}, not to you: give the store back to yourself with "
-        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
-    )
-
-
 def machine_folder(store: Path, name: str) -> Path:
     """Where machine `name` lives in `store` (whether it exists or not)."""
     return store / "machines" / name
