@@ -262,45 +262,52 @@ def record_host_resolver(store):
     config.write_text(json.dumps(data))
 
 
-def test_a_stopped_vm_whose_resolver_is_off_is_reported_off_with_what_fix_does(store):
-    """Issue 20 item 2: doctor said "ok ... natdnshostresolver1 on", the state fix would set."""
-    record_host_resolver(store)  # config.json asks for it: machine.create switches it on
+DNS_FIX = "docker-vpn-helper dns.host-resolver --machine default"
+
+
+@pytest.mark.parametrize(
+    "state, recorded, status, seen, fix",
+    [
+        # issue 20 item 2: it said "ok ... natdnshostresolver1 on", the state fix would set
+        (
+            "poweroff",
+            True,
+            "warn",
+            "natdnshostresolver1 is off: fix switches it on before it starts the VM (config.json "
+            "asks for the host resolver)",
+            "docker-vpn-helper fix --machine default",
+        ),
+        # the stage switches a stopped VM at once: no --restart (the advice for the VM as
+        # machine.create would leave it, running)
+        (
+            "poweroff",
+            False,
+            "warn",
+            "the VM resolves names with the DNS servers it got at boot, not the VPN's",
+            DNS_FIX,
+        ),
+        # issue 21 item 8: the advice a healthy fix no longer repeats is doctor's to give
+        (
+            "running",
+            True,
+            "info",
+            "natdnshostresolver1 is off, and recorded to be switched on at the next start: it "
+            "takes effect when the VM starts again, or now with --restart (the VM restarts)",
+            f"{DNS_FIX} --restart",
+        ),
+    ],
+    ids=["stopped-asked-for", "stopped", "running-recorded"],
+)
+def test_the_vms_dns_is_reported_as_seen_with_what_changes_it(
+    store, state, recorded, status, seen, fix
+):
+    if recorded:
+        record_host_resolver(store)  # config.json asks for it
     cfg = write_settings(store, host_resolver=False)
-    shown = ok(showvminfo("poweroff", rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
+    shown = ok(showvminfo(state, rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
     s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
     dns = by_check(doctor.diagnose(s))["the VM's DNS"]
-    assert dns.status == "warn"
-    assert dns.seen == (
-        "natdnshostresolver1 is off: fix switches it on before it starts the VM (config.json "
-        "asks for the host resolver)"
-    )
-    assert dns.fix == "docker-vpn-helper fix --machine default"
-
-
-def test_a_stopped_vm_not_asking_for_the_resolver_is_switched_without_a_restart(store):
-    """The stage switches a stopped VM at once: no --restart (that was the running VM's
-    advice, from the VM as machine.create would leave it)."""
-    cfg = write_settings(store, host_resolver=False)
-    shown = ok(showvminfo("poweroff", rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
-    s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
-    dns = by_check(doctor.diagnose(s))["the VM's DNS"]
-    assert dns.status == "warn"
-    assert dns.fix == "docker-vpn-helper dns.host-resolver --machine default"
-
-
-def test_a_running_vm_with_the_switch_recorded_is_told_how_to_apply_it_now(store):
-    """Issue 21 item 8: the advice a healthy fix no longer repeats is doctor's to give."""
-    record_host_resolver(store)
-    cfg = write_settings(store, host_resolver=False)
-    shown = ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
-    s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
-    dns = by_check(doctor.diagnose(s))["the VM's DNS"]
-    assert dns.status == "info"
-    assert dns.seen == (
-        "natdnshostresolver1 is off, and recorded to be switched on at the next start: it takes "
-        "effect when the VM starts again, or now with --restart (the VM restarts)"
-    )
-    assert dns.fix == "docker-vpn-helper dns.host-resolver --machine default --restart"
+    assert (dns.status, dns.seen, dns.fix) == (status, seen, fix)
 
 
 def test_a_misspelled_machine_points_at_the_closest_one_not_at_creating_it(store, capsys):
