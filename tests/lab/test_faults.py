@@ -422,6 +422,39 @@ def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(
     assert_docker_works(lab, machine)
 
 
+def test_a_redirected_forward_port_is_said_and_nothing_is_restarted(lab: Lab, machine: str):
+    """The VM's forward listens on 127.0.0.1:2376, yet a redirect on the host sends the port to
+    a program that does not speak TLS (as a security agent's pf or iptables rule would): the
+    certificate is not at fault, so fix says what answers and restarts nothing (it restarted
+    the daemon, waited and failed with [SSL: WRONG_VERSION_NUMBER])."""
+    lab.vpn_on("drop")
+    assert fix(lab, machine).returncode == 0
+    redirect = ["-t", "nat", "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", "2376"]
+    redirect += ["-j", "REDIRECT", "--to-ports", "2399"]
+    daemon = lab.daemon_pid(machine)
+    with port_held(2399, b"HTTP/1.0 400 Bad Request\r\n\r\nno"):
+        added = lab.run_on_host(["iptables", *redirect[:2], "-A", *redirect[2:]])
+        assert added.returncode == 0, added.stderr
+        try:
+            start = time.monotonic()
+            done = fix(lab, machine)
+            assert time.monotonic() - start < 20  # no restart, no rollback
+        finally:
+            lab.run_on_host(["iptables", *redirect[:2], "-D", *redirect[2:]])
+    assert done.returncode == 1, done.stderr
+    assert error_line(done.stderr) == (
+        "127.0.0.1:2376 answers without TLS, yet only the VM's forward listens there: what "
+        f"answers is not dockerd (another program on port 2376 in the VM {machine!r}, or a "
+        "redirect on this host); nothing was restarted"
+    )
+    assert "Restarting the Docker daemon" not in done.stderr
+    assert lab.daemon_pid(machine) == daemon
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
+    assert lab.daemon_pid(machine) == daemon  # the daemon was fine all along
+    assert_docker_works(lab, machine)
+
+
 def test_a_vm_trusting_another_ca_is_refused_before_any_restart(lab: Lab, machine: str):
     """The VM's CACERT is not the store's CA (the running daemon still has the right one
     loaded): a restart would make it refuse every client of the store, so fix stops first,
