@@ -9,6 +9,7 @@ another name (`docker`) survives restarts. Each machine keeps its own host port 
 
 from __future__ import annotations
 
+from . import errors
 from .adapters.host import port_holders, port_listener, program_name
 from .core import store
 from .core.plans.nat import (
@@ -50,9 +51,10 @@ def plan_for(s: Session, info: VMInfo) -> ForwardPlan:
     try:
         chosen = plan_forward(info, wanted, source, edits, claims, listening, observe_path(s, info))
     except PathTaken as taken:
-        raise HelperError(path_taken(s, wanted.host_port, taken.holder)) from None
+        line = path_taken(s, wanted.host_port, taken.holder)
+        raise errors.PortTaken(line, wanted.host_port, taken.holder) from None
     except PortTaken as taken:
-        raise HelperError(str(taken)) from None
+        raise errors.PortTaken(str(taken), wanted.host_port, taken.holder) from None
     remembered = store.remembered_port(s.settings.storage_path, s.name) if s.view.exists() else None
     return chosen.remembering(remembered)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PROGRAM, HelperError
+from ..errors import PROGRAM, HelperError, StoreUnreadable
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
@@ -144,7 +144,7 @@ def store_of(path: Path) -> Path | None:
     return None
 
 
-def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
+def not_yours(path: Path, verb: str, store: Path | None = None) -> StoreUnreadable:
     """One line for a file or folder of the store (`store`, else the one `path` lies in) we
     may not `verb` ("read", "write"), typically after an accidental `sudo docker-vpn-helper` or
     `sudo docker-machine create` left it to root: who owns it and the command that gives the
@@ -154,10 +154,11 @@ def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
     mine = os.geteuid() if hasattr(os, "geteuid") else -1
     belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
     if store is None:
-        return HelperError(f"cannot {verb} {path}: {belongs}, not to you")
-    return HelperError(
+        return StoreUnreadable(f"cannot {verb} {path}: {belongs}, not to you", path)
+    return StoreUnreadable(
         f"cannot {verb} {path}: {belongs}, not to you: give the store back to yourself with "
-        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
+        f'sudo chown -R "$USER" {shlex.quote(str(store))}',
+        path,
     )
 
 
@@ -255,7 +256,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StoreUnreadable(f"cannot read {path}: {exc.strerror or exc}", path) from None
     if not text.strip():
         raise HelperError(f"{path} is empty: recreate the machine or restore a backup")
     try:

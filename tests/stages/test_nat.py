@@ -3,7 +3,7 @@ import pytest
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.core.listeners import Listener
-from docker_vpn_helper.errors import HelperError
+from docker_vpn_helper.errors import HelperError, PortTaken
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat, step
@@ -85,8 +85,12 @@ OTHER_VM = {
 
 
 def test_a_port_asked_for_but_held_by_another_machines_rule_is_refused_naming_it(store):
-    with pytest.raises(HelperError) as caught:
+    with pytest.raises(PortTaken) as caught:
         run(store, {SHOW: ok(showvminfo()), **OTHER_VM}, port=2376)
+    assert (caught.value.port, caught.value.holder) == (
+        2376,
+        "VM 'dev' (NAT rule 'docker', poweroff)",
+    )
     assert (
         "127.0.0.1:2376 is already taken by VM 'dev' (NAT rule 'docker', poweroff)"
         in caught.value.message
@@ -214,8 +218,9 @@ def test_a_program_holding_the_port_of_our_rule_is_named_and_nothing_changes(
     dockerd.guest.served = None  # nothing answers TLS through the port
     holders = {2376: [Listener(4242, "ssh")], 50157: [Listener(812, "VBoxHeadless")]}
     monkeypatch.setattr(forwarding, "port_holders", lambda c, port: holders[port])
-    with pytest.raises(HelperError) as caught:
+    with pytest.raises(PortTaken) as caught:
         run(store, PRESENT)
+    assert (caught.value.port, caught.value.holder) == (2376, "ssh (pid 4242)")
     assert caught.value.reason.startswith(
         "port 2376 on 127.0.0.1 is held by ssh (pid 4242), not by VirtualBox's forward to the VM "
         "'default': stop that program and run `"

@@ -74,7 +74,12 @@ def needs_holders(rules: Sequence[NatRule], wanted: NatRule, port_source: str) -
 
 
 class PortTaken(Exception):
-    """The wanted port is held and may not move (it was asked for, or no port is free)."""
+    """The wanted port is held and may not move (it was asked for, or no port is free):
+    `holder` names who holds it ("" when every port searched is held)."""
+
+    def __init__(self, message: str, holder: str = "") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class PathTaken(PortTaken):
@@ -82,8 +87,7 @@ class PathTaken(PortTaken):
     before VirtualBox could): `holder` names it."""
 
     def __init__(self, holder: str) -> None:
-        super().__init__(holder)
-        self.holder = holder
+        super().__init__(holder, holder)
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,8 @@ def plan_forward(
     if port_source != "config":
         raise PortTaken(
             f"127.0.0.1:{wanted.host_port} is already taken by {owner}: pick another port with "
-            f"--port {wanted.host_port + 1}"
+            f"--port {wanted.host_port + 1}",
+            owner,
         )
     last = wanted.host_port + PORT_SEARCH - 1
     for port in range(wanted.host_port + 1, last + 1):

@@ -42,4 +42,5 @@ def test_uninstall_plans():
         f"run: systemctl --user disable --now {unit.name}",
         f"remove {unit.path}",
         "run: systemctl --user daemon-reload",
+        f"run: systemctl --user reset-failed {unit.name}",
     ]
