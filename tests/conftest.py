@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from docker_vpn_helper import session
+from .support.runs import close_all
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +17,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in (*hidden, "MINIKUBE_HOME", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    session.close_all()
+    close_all()  # the test's run ends
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,19 +106,24 @@ def create_command(name: str, store: Path | None = None) -> str:
     return shlex.join([*words, "--create"])
 
 
-def missing_machine(name: str, facts: StoreFacts, create: str) -> str:
-    """One line for a machine the store lacks: the store, its machines, the closest name, and
-    `create`, the command that would create it."""
-    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+def closest_machine(name: str, machines: Sequence[str], *, loose: bool = False) -> str:
+    """The machine `name` most likely means ("" when none is alike; `loose`: the closest one
+    however little alike, when there is one)."""
     import difflib  # here: env.print loads this module and needs it only for this error
 
-    close = difflib.get_close_matches(name, facts.machines, n=1, cutoff=0.6)
-    lowered = [m for m in facts.machines if m.lower() == name.lower()]
-    guess = (lowered or close or [""])[0]
+    lowered = [m for m in machines if m.lower() == name.lower()]
+    close = difflib.get_close_matches(name, machines, n=1, cutoff=0 if loose else 0.6)
+    return (lowered or close or [""])[0]
+
+
+def missing_machine(name: str, facts: StoreFacts, create: str, *, loose: bool = False) -> str:
+    """One line for a machine the store lacks: the store, its machines, the closest name (see
+    closest_machine), and `create`, the command that would create it ("": none said)."""
+    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+    guess = closest_machine(name, facts.machines, loose=loose)
     mean = f"; did you mean {guess!r}?" if guess else "."
-    return (
-        f"no machine {name!r} in the store {facts.path} ({has}){mean} To create {name!r}: {create}"
-    )
+    how = f" To create {name!r}: {create}" if create else ""
+    return f"no machine {name!r} in the store {facts.path} ({has}){mean}{how}"
 
 
 def owner(path: Path) -> str:
