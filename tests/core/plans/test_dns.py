@@ -40,6 +40,14 @@ def test_resolver_plan(case, vm_on, recorded, running, restart, known, switch, c
     assert plan.actions() == recording + [c.describe() for c in plan.commands], case
 
 
-def test_a_running_vm_is_told_when_the_switch_takes_effect():
-    plan = ResolverPlan("default", False, True, True, switch=RUNNING)
-    assert plan.notes[0].startswith("the VM runs: the host resolver takes effect at its next start")
+def test_a_running_vm_is_told_once_when_the_switch_takes_effect():
+    first = ResolverPlan("default", False, False, True, switch=RUNNING)
+    assert first.notes[0].startswith(
+        "the VM runs: the host resolver takes effect at its next start"
+    )
+    assert ResolverPlan("default", False, True, True, switch=RUNNING).notes == ()  # recorded
+
+
+def test_a_switch_machine_create_makes_before_the_start_is_its_change():
+    plan = ResolverPlan("default", False, True, False, switch=(SWITCH,), before_start="switched")
+    assert plan.changes == () and plan.commands == () and plan.seen() == "switched"
