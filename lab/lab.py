@@ -221,6 +221,8 @@ class Lab:
         for folder in (self.paths.root, self.paths.home, self.paths.logs):
             folder.mkdir(parents=True, exist_ok=True)
         self._write_stand_ins()
+        if not self.paths.networks_conf.exists():  # as a docker-machine user on 6.1.28+ has it
+            self.allow_hostonly_ranges("* 192.168.99.0/24\n")
         net.ensure_host()
         store.ensure_certs(self.paths)
         for name in machines:
@@ -242,7 +244,7 @@ class Lab:
             if name in st["vms"]:
                 raise HelperError(f"machine {name!r} already exists")
             vm = create_vm(self.paths, st, name, wanted)
-            virtualbox.start(self.paths, vm, wait=True)
+            virtualbox.start(self.paths, st, vm, wait=True)
 
     def remove_machine(self, name: str) -> None:
         """Power a machine off and delete it: VM record, namespace, disk and store entry."""
@@ -261,7 +263,7 @@ class Lab:
         require_root()
         with contextlib.suppress(Exception):
             for vm in state.load(self.paths)["vms"].values():
-                for pid in vm.get("forwarders", {}).values():
+                for pid in [*vm.get("forwarders", {}).values(), vm.get("gateway")]:
                     natpf.stop(pid)
                 guest.power_off(vm.get("pid"), graceful=False)
         _kill_leftovers(self.paths)
@@ -315,6 +317,29 @@ class Lab:
             store.write(self.paths.bin / command, script.encode(), 0o755)
         for command, script in _mac_commands(self.paths).items():
             store.write(self.paths.bin / command, script.encode(), 0o755)
+
+    # ---- VirtualBox itself -----------------------------------------------------------------------
+
+    def set_virtualbox(self, version: str) -> None:
+        """Make the stand-ins behave as VirtualBox `version` (a key of virtualbox.VERSIONS:
+        5.2, 6.1, 7.0.0, 7.0.2, 7.1), as if the Mac's VirtualBox had been changed: VMs keep their
+        settings files; new ones get the version's format."""
+        if version not in virtualbox.VERSIONS:
+            raise HelperError(
+                f"unknown VirtualBox version {version!r} (one of {', '.join(virtualbox.VERSIONS)})"
+            )
+        with state.locked(self.paths) as st:
+            st["virtualbox"] = version
+
+    def allow_hostonly_ranges(self, text: str | None) -> None:
+        """Write the Mac's /etc/vbox/networks.conf (`<lab>/etc/vbox/networks.conf`); None
+        removes it (VirtualBox 6.1.28+ then allows only 192.168.56.0/21)."""
+        conf = self.paths.networks_conf
+        if text is None:
+            conf.unlink(missing_ok=True)
+            return
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(text)
 
     # ---- the VPN -------------------------------------------------------------------------------
 
@@ -375,7 +400,7 @@ class Lab:
                 return
             if vm["pid"]:
                 virtualbox.stop(vm, graceful=False)  # an aborted VM's leftovers
-            virtualbox.start(self.paths, vm, wait=True)
+            virtualbox.start(self.paths, st, vm, wait=True)
 
     def daemon_pid(self, machine: str) -> int | None:
         """dockerd's PID inside the guest, or None when it does not run."""
@@ -505,6 +530,8 @@ class Lab:
                 "ssh_port": next((r["hostport"] for r in vm["rules"] if r["name"] == "ssh"), None),
                 "rules": [str(r) for r in virtualbox.rules(vm)],
                 "nat_dns": virtualbox.nat_dns(vm),
+                "localhost_reachable": virtualbox.localhost_reachable(vm),
+                "extradata": vm.get("extradata", {}),
                 "variant": vm["variant"],
                 "daemon_pid": guest.daemon_pid(vm["pid"]) if vm["state"] == "running" else None,
             }
@@ -514,6 +541,7 @@ class Lab:
             "store": str(self.paths.store),
             "up": up,
             "namespaces": net.lab_namespaces(),
+            "virtualbox": virtualbox.version_text(st),
             "vpn": st.get("vpn"),
             "vpn_client": _is_vpn_client(st.get("vpn_client")),  # holds utun0: connected
             "route": net.route_to_hostonly() if up else "",

@@ -91,8 +91,13 @@ class LabPaths:
 
     @property
     def kext_log(self) -> Path:
-        """Where the kernel extensions' stand-in notes each call (lab/files/VirtualBoxStartup.sh)."""
+        """Where the kernel extensions' stand-in (<lab>/bin/VirtualBoxStartup.sh) notes each call."""
         return self.logs / "VirtualBoxStartup.log"
+
+    @property
+    def networks_conf(self) -> Path:
+        """The Mac's /etc/vbox/networks.conf: which host-only ranges VirtualBox 6.1.28+ allows."""
+        return self.root / "etc" / "vbox" / "networks.conf"
 
     def vm_dir(self, machine: str) -> Path:
         """The VM's own folder: its disk (persistent), its "ISO" and the mount point of its root."""

@@ -50,13 +50,17 @@ def say(line: str) -> None:
         "machine": f"machine name (repeatable; default: {FIRST_MACHINE})",
         "legacy-ssh": "guest sshd accepts only ssh-rsa signatures (pre-2016 boot2docker)",
         "cert-profile": "daemon certificate as docker-machine v0.16 (IP+localhost) or v0.4 (IP only)",
+        "virtualbox": "the VirtualBox the stand-ins are: 5.2, 6.1 (default), 7.0.0, 7.0.2 or 7.1",
     },
 )
-def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
+def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16", virtualbox=""):
     """Build the lab (idempotent): dvhlab-host, the store, and each machine running."""
     started = time.monotonic()
     machines = tuple(machine or [FIRST_MACHINE])
-    lab = _lab().up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    lab = _lab()
+    if virtualbox:
+        lab.set_virtualbox(virtualbox)
+    lab = lab.up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
     say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")

@@ -36,6 +36,9 @@ cp "$vm/iso/rc.boot2docker" etc/rc.d/boot2docker
 chmod 0755 etc/init.d/docker etc/rc.d/boot2docker
 printf 'boot2docker\n' > etc/hostname
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tboot2docker\n' > etc/hosts
+# What VirtualBox's NAT DHCP gives boot2docker: its DNS at 10.0.2.3 (the copy may be a link).
+rm -f etc/resolv.conf
+printf 'nameserver 10.0.2.3\n' > etc/resolv.conf
 
 # The persistent disk: only /var/lib/boot2docker and /var/lib/docker survive a reboot.
 mount --bind "$vm/disk" mnt/sda1
