@@ -10,6 +10,8 @@ kubectl gets a kubeconfig file of ours (JSON, which kubectl reads as the YAML it
 first in `KUBECONFIG`, rather than an edit of the user's kubeconfig: `minikube start` and
 `minikube update-context` rewrite the profile's entry there to the VM's address, which would
 undo the repair behind the user's back, and `restore` only has to delete our file.
+
+env.print reads this module: it loads cryptography only to check a certificate.
 """
 
 from __future__ import annotations
@@ -23,11 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-
 from ..errors import HelperError
-from . import certs, store
+from . import store
 
 DEFAULT_PROFILE = "minikube"
 APISERVER_PORT = 8443  # minikube's default --apiserver-port
@@ -259,6 +258,12 @@ def environment(profile: Profile, docker_port: int, kubeconfig: str) -> list[tup
 def apiserver_problem(served: bytes, cluster_ca: bytes, profile: str) -> str | None:
     """Why kubectl cannot trust the API server's certificate (DER, as served through the
     forward) at https://127.0.0.1, in one line with what to do; None when it can."""
+    # Here: env.print, eval'ed at shell start-up, reads this module and must not load these.
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    from . import certs
+
     try:
         cert = x509.load_der_x509_certificate(served)
         ca = x509.load_pem_x509_certificate(cluster_ca)

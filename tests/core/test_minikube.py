@@ -2,6 +2,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,15 @@ def test_the_daemon_s_files_come_from_the_unit_s_last_exec_start(unit, expected)
 def test_a_unit_naming_no_tls_files_is_one_line(unit):
     with pytest.raises(HelperError, match="names no --tlscacert"):
         minikube.unit_tls_files(unit)
+
+
+def test_reading_a_profile_loads_no_cryptography(world):
+    """env.print, eval'ed at shell start-up, needs the profile and the environment only."""
+    code = (
+        "import sys; from pathlib import Path; from docker_vpn_helper.core import minikube;"
+        f" p = minikube.load_profile(Path({str(world[0])!r}), 'minikube');"
+        " minikube.environment(p, 2376, minikube.kubeconfig_value(p.kubeconfig, {}, Path('/h')));"
+        " print(sorted(m for m in sys.modules if m.split('.')[0] in ('cryptography', 'invoke')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -203,13 +203,13 @@ def test_an_api_server_from_before_minikube_1_7_3_fails_through_the_forward(mk: 
         mk.remove_machine(OLD)
 
 
-def ssh(lab: Lab, command: str) -> list[str]:
+def ssh(lab: Lab, command: str, *extra: str) -> list[str]:
     """The system ssh into the minikube VM as user docker (its key in ~/.minikube)."""
     key = lab.paths.minikube_home / "machines" / PROFILE / "id_rsa"
     port = lab.status()["machines"][PROFILE]["ssh_port"]
     options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
     options += ["-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-i", str(key), "-p", str(port)]
-    return ["ssh", "-F", "/dev/null", *options, "docker@127.0.0.1", command]
+    return ["ssh", "-F", "/dev/null", *options, *extra, "docker@127.0.0.1", command]
 
 
 def labels(lab: Lab) -> list[str]:
@@ -249,7 +249,12 @@ def test_a_restart_finishes_when_its_ssh_channel_is_gone(vpn_off: Lab) -> None:
     before = lab.daemon_pid(PROFILE)
     lab.guest_run(PROFILE, ["touch", "/run/lab-hold-stopped"])
     client = subprocess.Popen(
-        ["nsenter", f"--net={netns_path(HOST_NS)}", *ssh(lab, "sudo systemctl restart docker")],
+        # -tt: a terminal, whose hangup signals everything in the caller's session.
+        [
+            "nsenter",
+            f"--net={netns_path(HOST_NS)}",
+            *ssh(lab, "sudo systemctl restart docker", "-tt"),
+        ],
         env=lab.host_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -276,3 +281,18 @@ def test_stop_and_start_keep_etc_docker_and_the_unit(vpn_off: Lab) -> None:
     lab.guest_run(PROFILE, ["rm", marker])
     assert_both_work(lab, f"tcp://{lab.status()['machines'][PROFILE]['ip']}:2376")
     assert os.path.isfile(Path(lab.paths.kubeconfig))
+
+
+def test_lab_up_minikube_brings_it_up_beside_the_docker_machine_vm(mk: Lab) -> None:
+    env = {**os.environ, "DVH_LAB_DIR": str(mk.paths.root)}
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "up", "--minikube"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert "  default: running 192.168.99.100" in done.stderr
+    assert f"  {PROFILE}: running" in done.stderr
