@@ -11,7 +11,7 @@ import pytest
 # folder). DVH_LAB_DIR and DVH_LAB_NS, when given, still choose the lab.
 os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
 
-from docker_vpn_helper import session
+from .support.runs import close_all
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in (*hidden, "MINIKUBE_HOME", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    session.close_all()
+    close_all()  # the test's run ends
 
 
 @pytest.fixture(autouse=True)
