@@ -10,7 +10,7 @@ It builds its own lab (--lab-dir /run/dvhlab-bench and --lab-ns dvhbench by defa
 $DVH_BENCH_LAB_DIR / $DVH_BENCH_LAB_NS, which sudo drops; never $DVH_LAB_DIR, so that it never
 meets another lab), and tears it down at the end, failure or not. Per run: a fresh broken
 machine (VPN on, no forward, a docker-machine v0.16 certificate without 127.0.0.1) gets `fix`,
-then a second `fix` (nothing to do), `env.print`, `--list`, and the 2015 helper's sequence
+then a second `fix` (nothing to do), `env.print`, `--list`, `doctor`, and the 2015 helper's sequence
 (baseline_2015.sh). Then the floors (floors.py), start-up and import costs. Prints a table and
 the targets, each MET or MISS; the last line, on stderr, says which were missed. Exit status: 0
 every target met, 2 some missed, 1 the benchmark itself failed.
