@@ -401,6 +401,22 @@ printf '\\n%s\\n' '{mark}end'
             found.append(body[:-1].encode() if kind == "y" else None)
         return found
 
+    def read_folder(self, folder: str, patterns: Sequence[str]) -> dict[str, bytes]:
+        """{path: content} of the guest files in `folder` matching the shell `patterns`
+        (`*.pem`, `*.crt`), in one round trip."""
+        mark = f"--dvh-{secrets.token_hex(8)}"
+        globs = " ".join(f"{shlex.quote(folder)}/{pattern}" for pattern in patterns)
+        line = (
+            f'for f in {globs}; do [ -f "$f" ] || continue; '
+            f"printf '%s\\n' \"{mark}$f\"; cat \"$f\"; printf '\\n'; done"
+        )
+        out = self._exec(_sudo_script([line]), "read folder")
+        found = {}
+        for part in out.split(mark)[1:]:
+            path, _, body = part.partition("\n")
+            found[path] = body[:-1].encode()
+        return found
+
     def _read_file(self, path: str) -> str | None:
         """A guest file's text, None if it does not exist."""
         quoted = shlex.quote(path)
@@ -423,6 +439,10 @@ printf '\\n%s\\n' '{mark}end'
         temps = [f"t{i}" for i in range(len(files))]
         cleanup = " ".join(f'"${temp}"' for temp in temps)
         lines = [*_SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
+        for folder in dict.fromkeys(posixpath.dirname(path) for path, _, _ in files):
+            lines.append(
+                f"mkdir -p {shlex.quote(folder)} || fail cannot create {shlex.quote(folder)}"
+            )
         for temp, (path, _, _) in zip(temps, files):
             lines.append(
                 f"{temp}=$(mktemp {_temp_template(path)}) || fail cannot write {shlex.quote(path)}"

@@ -133,12 +133,12 @@ def _with_scheme(url: str) -> str:
 
 
 def first(*candidates: HostProxy) -> HostProxy:
-    """The first source that names a proxy (a system proxy with only a PAC file counts too:
-    its note says why nothing follows)."""
+    """The first source that names a proxy; else a system proxy with only a PAC file (its
+    note says why nothing follows)."""
     for candidate in candidates:
-        if candidate.any or candidate.pac:
+        if candidate.any:
             return candidate
-    return HostProxy()
+    return next((c for c in candidates if c.pac), HostProxy())
 
 
 def is_loopback_host(host: str) -> bool:
