@@ -13,6 +13,7 @@ DEFAULT_DIR = "/run/dvhlab"
 NS_PREFIX = os.environ.get("DVH_LAB_NS") or "dvhlab"
 HOST_NS = f"{NS_PREFIX}-host"
 VM_NS_PREFIX = f"{NS_PREFIX}-vm-"
+CORP_NS = f"{NS_PREFIX}-corp"  # the corporate network behind the VPN (lab/corp.py)
 NETNS_DIR = Path("/run/netns")
 HOSTONLY_BRIDGE = "vboxnet0"
 HOSTONLY_HOST_IP = "192.168.99.1"

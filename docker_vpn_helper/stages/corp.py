@@ -45,7 +45,9 @@ def read_vm(s: Session) -> VMTrust:
     return VMTrust(None if profile is None else profile.decode(errors="replace"), certs, bundle)
 
 
-def plan(s: Session) -> CorpPlan:
+def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
+    """`ask_containers`: before a restart, ask the VM which running containers it stops (doctor
+    does not)."""
     settings = s.settings
     if not settings.corp_roots and not settings.corp_proxy:
         return CorpPlan(off=OFF)
@@ -61,7 +63,7 @@ def plan(s: Session) -> CorpPlan:
         roots_on=settings.corp_roots,
         proxy_on=settings.corp_proxy,
     )
-    if chosen.restart and not s.dry_run:
+    if chosen.restart and ask_containers and not s.dry_run:
         stops = sorted(
             n for n, p in s.guest().restart_policies().items() if p in NO_RESTART_POLICIES
         )

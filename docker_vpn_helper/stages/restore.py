@@ -72,12 +72,22 @@ class RestorePlan:
         if self.remove:
             done.append(f"remove {', '.join(str(p) for p in self.remove)}")
         if self.guest:
-            done.append("put the previous certificate back in the VM and restart the daemon")
+            done.append(f"put back in the VM {vm_files(self.guest)} and restart the daemon")
         for rule in self.rules:
             done.append(f"delete NAT rule {rule.spec()!r}")
         if self.readd:
             done.append(f"add NAT rule {self.readd.spec()!r} back")
         return done
+
+
+def vm_files(pairs: tuple[tuple[str, str], ...]) -> str:
+    """What putting `pairs` back does, in words: the files it restores, those it removes (a
+    file the run added, such as a root of corp.sync)."""
+    back = [posixpath.basename(t) for saved, t in pairs if saved]
+    gone = [posixpath.basename(t) for saved, t in pairs if not saved]
+    words = [f"the previous {', '.join(back)}"] if back else []
+    words += [f"without {', '.join(gone)} (added by that run)"] if gone else []
+    return " and ".join(words) or "nothing"
 
 
 def refuse_a_broken_pair(s: Session, stamp: str, cert: bytes | None, key: bytes | None) -> None:
@@ -262,7 +272,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
         if back.ok:
             s.journal.settle_guest([], "served")
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
-        say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
+        say(f"put back in the VM {vm_files(plan.guest)} and restarted the daemon ({state})")
     if (plan.rules or plan.readd) and plan.vm:
         nic = plan.vm.nat_nic or 1
         for rule in plan.rules:
