@@ -102,7 +102,7 @@ class CorpPlan:
         way = (
             f"uses the host's proxy ({self.host_proxy})"
             if self.host_proxy
-            else "has no proxy of ours to follow"
+            else "needs no proxy (the host uses none)"
         )
         return f"the VM {roots} and {way}"
 
