@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from . import proxy, trust
 
 PROFILE_PATH = "/var/lib/boot2docker/profile"
+LOOPBACK_NOTE = (
+    "the host's proxy listens on its loopback: the VM reaches it as 10.0.2.2, VirtualBox's NAT "
+    "gateway (a VM made by VirtualBox 7 needs its NAT to reach the host's loopback: "
+    "`VBoxManage modifyvm NAME --nat-localhostreachable1 on` while it is stopped)"
+)
 PAC_NOTE = (
     "the system proxy names a PAC file ({pac}): PAC files are not followed; set vpnhelper.proxy"
 )
@@ -157,6 +162,8 @@ def plan_corp(
             notes.append(PAC_NOTE.format(pac=proxy.mask(host.pac)))
         wanted = proxy.wanted(host, vm_addresses)
         lines = tuple(wanted.masked_lines())
+        if any(u != proxy.for_the_vm(u) for u in (host.http, host.https) if u):
+            notes.append(LOOPBACK_NOTE)
         host_text = ", ".join(
             proxy.mask(u) for u in dict.fromkeys(u for u in (host.http, host.https) if u)
         )

@@ -56,6 +56,7 @@ def test_the_host_proxy_goes_into_the_profile() -> None:
     plan = corp.plan_corp(trust.Found(), host, vm(), VM_IP)
     assert plan.restart and plan.files() == [(corp.PROFILE_PATH, plan.profile.encode(), 0o644)]
     assert proxy.effective(plan.profile)["HTTP_PROXY"] == "http://10.0.2.2:3128"
+    assert plan.notes == (corp.LOOPBACK_NOTE,)
     assert plan.problem == (
         "the VM's proxy (none) differs from the host's (http://127.0.0.1:3128 from the system "
         "proxy (scutil --proxy))"
