@@ -29,7 +29,7 @@ NAT_GUEST = "10.0.2.15"  # the guest's own NAT address
 DOCKER_BRIDGE = "172.17.0.0/16"  # docker0's default network
 ALWAYS_DIRECT = ("localhost", "127.0.0.1")
 VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-BEGIN = "# docker-vpn-helper: the host's proxy (rewritten by `fix`; remove both markers to keep your own)"
+BEGIN = "# docker-vpn-helper: the host's proxy, rewritten by fix (a line of yours below wins)"
 END = "# docker-vpn-helper: end of the host's proxy"
 
 
