@@ -11,7 +11,9 @@ $DVH_BENCH_LAB_DIR / $DVH_BENCH_LAB_NS, which sudo drops; never $DVH_LAB_DIR, so
 meets another lab), and tears it down at the end, failure or not. Per run: a fresh broken
 machine (VPN on, no forward, a docker-machine v0.16 certificate without 127.0.0.1) gets `fix`,
 then a second `fix` (nothing to do), `env.print`, `--list`, and the 2015 helper's sequence
-(baseline_2015.sh). Then the floors (floors.py), start-up and import costs. Prints a table.
+(baseline_2015.sh). Then the floors (floors.py), start-up and import costs. Prints a table and
+the targets, each MET or MISS; the last line, on stderr, says which were missed. Exit status: 0
+every target met, 2 some missed, 1 the benchmark itself failed.
 
 Everything is counted from outside the tool's process: wall time; every VBoxManage,
 docker-machine, sudo, openssl, ip and ps the tool (or the baseline) starts directly, by logging
@@ -617,8 +619,24 @@ def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, s
     return targets
 
 
+def verdict(targets: list[tuple[str, bool, str]]) -> tuple[int, str]:
+    """The exit status and the line that explains it: 0 when every target was met, else 2 and
+    the missed targets with their figures."""
+    missed = [f"{name} ({figures})" for name, met, figures in targets if not met]
+    if not missed:
+        return 0, f"benchmark: all {len(targets)} targets met"
+    return 2, (
+        f"benchmark: exit status 2 because {len(missed)} of {len(targets)} targets were missed: "
+        + "; ".join(missed)
+    )
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="exit status: 0 every target met; 2 some missed (the last line on stderr names "
+        "each); 1 the benchmark itself failed",
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
@@ -663,7 +681,7 @@ def main() -> int:
         lab.vpn_on("drop")
         results = bench(lab, args.runs, work, netns_path(HOST_NS))
     except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
+        print(f"benchmark failed (exit status 1): {exc}", file=sys.stderr)
         return 1
     finally:
         if not args.keep:
@@ -677,7 +695,9 @@ def main() -> int:
     targets = report(info, results)
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
-    return 0 if all(met for _, met, _ in targets) else 2
+    code, line = verdict(targets)
+    print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

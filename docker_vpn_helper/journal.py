@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -28,53 +27,18 @@ from .core.fsutil import (
     timestamp,
 )
 from .core.history import Run
+from .core.store import not_yours
 from .errors import HelperError
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
 
 
-def owner(path: Path) -> str:
-    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
-    for candidate in (path, *path.parents):
-        try:
-            uid = candidate.stat().st_uid
-        except OSError:
-            continue
-        try:
-            import pwd
-
-            return pwd.getpwuid(uid).pw_name
-        except (ImportError, KeyError):
-            return f"uid {uid}"
-    return "someone else"
-
-
-def store_of(path: Path) -> Path | None:
-    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
-    for candidate in path.parents:
-        if candidate.name == "machines":
-            return candidate.parent
-    return None
-
-
 def permission_denied(exc: PermissionError) -> HelperError:
-    """One line for a file of the store we may not write, typically after an accidental
-    `sudo docker-vpn-helper ...` left it to root: who owns it and the command that gives the
-    store back."""
-    path = Path(exc.filename) if exc.filename else None
-    if path is None:
+    """One line for a file of the store we may not write (core/store.not_yours)."""
+    if not exc.filename:
         return HelperError(f"permission denied: {exc.strerror or exc}")
-    store = store_of(path)
-    who = owner(path)
-    mine = os.geteuid() if hasattr(os, "geteuid") else -1
-    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
-    if store is None:
-        return HelperError(f"cannot write {path}: {belongs}, not to you")
-    return HelperError(
-        f"cannot write {path}: {belongs}, not to you: give the store back to yourself with "
-        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
-    )
+    return not_yours(Path(exc.filename), "write")
 
 
 class Journal:

@@ -27,7 +27,7 @@ from typing import Any
 from cryptography import x509
 
 from . import guest, state, store
-from .paths import HOST_NS, LabPaths, default_dir, netns_path
+from .paths import HOST_NS, HOSTONLY_BRIDGE, HOSTONLY_HOST_IP, LabPaths, default_dir, netns_path
 
 VERSION = "docker-machine version 0.16.2, build bd45ab13"
 DOCKER_PORT = 2376
@@ -80,10 +80,13 @@ class Store:
 # ---- VirtualBox and SSH ---------------------------------------------------------------------------
 
 
+def vbm_path() -> str:
+    return shutil.which("VBoxManage") or str(default_dir() / "bin" / "VBoxManage")
+
+
 def vbm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run VBoxManage (the stand-in on PATH) as the virtualbox driver does."""
-    exe = shutil.which("VBoxManage") or str(default_dir() / "bin" / "VBoxManage")
-    result = subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([vbm_path(), *args], capture_output=True, text=True, timeout=120)
     if check and result.returncode != 0:
         raise MachineError(result.stderr.strip() or f"VBoxManage {args[0]} failed")
     return result
@@ -530,6 +533,19 @@ def cmd_create(st: Store, args: list[str]) -> int:
         "--natdnsproxy1",
         on_off[dns_proxy],
     )
+    info(f"({name}) Starting the VM...")
+    info(f"({name}) Check network to re-create if needed...")
+    # Start's setupHostOnlyNetwork: VirtualBox 6.1.28+ refuses 192.168.99.1 unless networks.conf
+    # allows it; docker-machine then stops here, the VM and the store's entry made (half-made).
+    ipconfig = ("hostonlyif", "ipconfig", HOSTONLY_BRIDGE, "--ip", HOSTONLY_HOST_IP)
+    ipconfig += ("--netmask", "255.255.255.0")
+    refused = vbm(*ipconfig, check=False)
+    if refused.returncode != 0:
+        raise MachineError(
+            "Error creating machine: Error in driver during machine creation: Error setting up "
+            f"host only network on machine start: {vbm_path()} {' '.join(ipconfig)} failed:\n"
+            + refused.stderr.strip()
+        )
     config = st.load(name)
     if storage:
         config["HostOptions"]["EngineOptions"]["StorageDriver"] = storage
@@ -537,9 +553,7 @@ def cmd_create(st: Store, args: list[str]) -> int:
     config["Driver"]["HostDNSResolver"] = host_dns
     config["Driver"]["DNSProxy"] = dns_proxy
     st.save(name, config)
-    info(f"({name}) Starting the VM...")
     vbm("startvm", name, "--type", "headless")
-    info(f"({name}) Check network to re-create if needed...")
     info(f"({name}) Waiting for an IP...")
     info("Waiting for machine to be running, this may take a few minutes...")
     info("Detecting operating system of created instance...")

@@ -10,6 +10,8 @@ silently forwards nothing.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 import time
@@ -48,15 +50,18 @@ class Rule:
 
 
 def _bound(pid: int, proto: str, port: int) -> bool:
-    """Whether the forwarder's namespace has a TCP listener (or a bound UDP socket) on `port`,
-    read through its /proc."""
+    """Whether the forwarder itself has a TCP listener (or a bound UDP socket) on `port`, read
+    through its /proc: its namespace's table, matched to the sockets it holds (another program
+    listening on the port must not count)."""
     try:
+        held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
         with open(f"/proc/{pid}/net/{proto}") as f:
             next(f)
             for line in f:
                 fields = line.split()
                 local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                if local_port == port and (proto == "udp" or fields[3] == "0A"):
+                listening = proto == "udp" or fields[3] == "0A"
+                if local_port == port and listening and f"socket:[{fields[9]}]" in held:
                     return True
     except OSError:
         return False
@@ -81,6 +86,43 @@ def start(paths: LabPaths, machine: str, rule: Rule) -> int | None:
             return pid
         time.sleep(0.01)
     return pid
+
+
+#: Where the guest's connections to the NAT's own addresses are redirected (guest's ports).
+GATEWAY_TCP_PORT = 61002
+GATEWAY_DNS_PORT = 61053
+
+
+def start_gateway(
+    paths: LabPaths, machine: str, vm_pid: int, reachable: bool, mappings: list[list[str]]
+) -> int:
+    """The NAT's 10.0.2.2 (the host's loopback, where `reachable`) and 10.0.2.3 (DNS answering
+    `mappings`) for a VM that just powered on: iptables REDIRECTs in the guest's namespace,
+    which VirtualBox does not need (its NAT engine sees every packet) and the lab does."""
+    guest = netns_path(vm_ns(machine))
+    redirect = ["-j", "REDIRECT", "--to-ports"]
+    rules = [
+        ["-d", "10.0.2.2/32", "-p", "tcp", *redirect, str(GATEWAY_TCP_PORT)],
+        ["-d", "10.0.2.3/32", "-p", "udp", "--dport", "53", *redirect, str(GATEWAY_DNS_PORT)],
+    ]
+    iptables = ["nsenter", f"--net={guest}", "iptables", "-w", "-t", "nat"]
+    proc.run([*iptables, "-N", CHAIN], check=False)
+    proc.run([*iptables, "-F", CHAIN])
+    for rule in rules:
+        proc.run([*iptables, "-A", CHAIN, *rule])
+    for hook in ("PREROUTING", "OUTPUT"):
+        if proc.run([*iptables, "-C", hook, "-j", CHAIN], check=False).returncode:
+            proc.run([*iptables, "-I", hook, "1", "-j", CHAIN])
+    relay = [sys.executable, "-I", "-S", str(RELAY), "gateway", str(vm_pid), guest]
+    relay.append(netns_path(HOST_NS))
+    relay += [str(GATEWAY_TCP_PORT), str(GATEWAY_DNS_PORT), "1" if reachable else "0"]
+    relay.append(json.dumps(mappings))
+    argv = ["nsenter", f"--net={netns_path(HOST_NS)}", *relay]
+    log = re.sub(r"[^A-Za-z0-9._-]", "_", f"natgw-{machine}.log")
+    return proc.spawn_daemon(argv, paths.logs / log)
+
+
+CHAIN = "LAB-NAT"
 
 
 def stop(pid: int | None) -> None:

@@ -45,13 +45,20 @@ def say(line: str) -> None:
         "machine": f"machine name (repeatable; default: {FIRST_MACHINE})",
         "legacy-ssh": "guest sshd accepts only ssh-rsa signatures (pre-2016 boot2docker)",
         "cert-profile": "daemon certificate as docker-machine v0.16 (IP+localhost) or v0.4 (IP only)",
+        "virtualbox": "the VirtualBox the stand-ins are: 5.2, 6.1 (default), 7.0.0, 7.0.2 or 7.1",
+        "minikube": "also minikube's VirtualBox VM, profile `minikube` (~/.minikube, ~/.kube/config)",
     },
 )
-def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16"):
+def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16", virtualbox="", minikube=False):
     """Build the lab (idempotent): dvhlab-host, the store, and each machine running."""
     started = time.monotonic()
     machines = tuple(machine or [FIRST_MACHINE])
-    lab = _lab().up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    lab = _lab()
+    if virtualbox:
+        lab.set_virtualbox(virtualbox)
+    lab = lab.up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    if minikube:
+        lab.up(("minikube",), flavour="minikube")
     say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")
@@ -68,8 +75,10 @@ def down(c):
 
 @task(name="vpn-on", help={"mode": "drop (hangs, default), unreachable, blackhole or prohibit"})
 def vpn_on(c, mode="drop"):
-    """Connect the fake VPN: 192.168.99.0/24 now goes into utun0, which its client holds open
-    (routes.restore refuses while it does)."""
+    """Connect the fake VPN: 192.168.99.0/24 goes into utun0, which its client holds open.
+
+    routes.restore refuses to take the route while the client holds it.
+    """
     lab = _lab()
     lab.vpn_on(mode)
     say(f"VPN on ({mode}): {lab.status()['route']}")
@@ -103,8 +112,11 @@ def _on_the_mac(argv: list[str], env: dict[str, str] | None = None) -> None:
 
 @task
 def shell(c):
-    """A shell on the lab's Mac: its network namespace, the stand-ins and the tool on PATH,
-    MACHINE_STORAGE_PATH, HOME, DVH_LAB_DIR and DVH_LAB_NS as the lab's own commands have them."""
+    """Open a shell on the lab's Mac, where the lab's own commands run.
+
+    Its network namespace, the stand-ins and the tool on PATH, MACHINE_STORAGE_PATH, HOME,
+    DVH_LAB_DIR and DVH_LAB_NS as the lab's own commands have them.
+    """
     lab = _lab()
     env = lab.host_env()
     env["PS1"] = f"[lab {lab.paths.root} Mac] \\w\\$ "
@@ -119,8 +131,10 @@ def _remainder(argv: list[str]) -> list[str]:
 
 @task(name="exec")
 def exec_(c):
-    """Run the command after `--` on the lab's Mac, as lab.shell would (`invoke lab.exec --
-    docker-vpn-helper fix`); exits with its status."""
+    """Run the command after `--` on the lab's Mac and exit with its status.
+
+    It runs as in lab.shell: `invoke lab.exec -- docker-vpn-helper fix`.
+    """
     argv = _remainder(sys.argv)
     if not argv:
         raise HelperError(

@@ -112,3 +112,87 @@ def adapter_broken(output: str) -> bool:
     """True when a route command failed because the adapter cannot carry routes."""
     lowered = output.lower()
     return any(marker in lowered for marker in ADAPTER_BROKEN_MARKERS)
+
+
+#: VirtualBox 6.1.28 and later (Linux, macOS and Solaris hosts) give host-only adapters only
+#: addresses in these ranges, unless `/etc/vbox/networks.conf` exists and lists others.
+HOSTONLY_RANGES_FROM = (6, 1, 28)
+DEFAULT_ALLOWED = ipaddress.IPv4Network("192.168.56.0/21")
+NETWORKS_CONF = "/etc/vbox/networks.conf"
+#: docker-machine's own way around the limit: a host-only network inside the default range.
+ALLOWED_CIDR = "192.168.56.1/24"
+
+
+@dataclass(frozen=True)
+class AllowedRanges:
+    """What VirtualBox lets host-only adapters have: `networks.conf`'s `* <cidr> [<cidr>...]`
+    lines when the file exists (even an empty one), else 192.168.56.0/21 only. Lines starting
+    with `#` are comments; any other line is ignored by VirtualBox, and kept here as malformed."""
+
+    networks: tuple[ipaddress.IPv4Network, ...]
+    malformed: tuple[str, ...] = ()
+    from_file: bool = False
+
+    def allows(self, network: ipaddress.IPv4Network) -> bool:
+        return any(network.subnet_of(allowed) for allowed in self.networks)
+
+
+def parse_networks_conf(text: str | None) -> AllowedRanges:
+    """`/etc/vbox/networks.conf` (None: there is no such file). IPv6 ranges are skipped."""
+    if text is None:
+        return AllowedRanges((DEFAULT_ALLOWED,))
+    networks: list[ipaddress.IPv4Network] = []
+    malformed: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.split()
+        if words[0] != "*" or len(words) < 2:
+            malformed.append(line)
+            continue
+        for word in words[1:]:
+            try:
+                network = ipaddress.ip_network(word, strict=False)
+            except ValueError:
+                malformed.append(line)
+                break
+            if isinstance(network, ipaddress.IPv4Network):
+                networks.append(network)
+    return AllowedRanges(tuple(networks), tuple(malformed), from_file=True)
+
+
+CREATE_FAILS = "so docker-machine create would fail halfway"
+
+
+def hostonly_refusal(
+    cidr: str,
+    version: tuple[int, int, int],
+    conf: str | None,
+    path: str = NETWORKS_CONF,
+    consequence: str = CREATE_FAILS,
+) -> str | None:
+    """The one line that stops `docker-machine create` with host-only network `cidr` before it
+    fails late (`E_ACCESSDENIED` on `hostonlyif ipconfig`, after the ISO's download and the VM's
+    creation); None when VirtualBox `version` allows the network. `conf`: the file's text."""
+    if version < HOSTONLY_RANGES_FROM:
+        return None
+    network = HostOnlyNetwork.from_cidr(cidr).network
+    allowed = parse_networks_conf(conf)
+    if allowed.allows(network):
+        return None
+    ranges = ", ".join(str(n) for n in allowed.networks) or "no range"
+    if not allowed.from_file:
+        why = f"{path} does not exist"
+    elif allowed.malformed:
+        why = f"{path}'s line {allowed.malformed[0]!r} is malformed: VirtualBox reads only '* <range>' lines"
+    else:
+        why = f"{path} lists no range holding it"
+    shown = ".".join(str(n) for n in version)
+    folder = path.rpartition("/")[0] or "/"
+    return (
+        f"VirtualBox {shown} refuses host-only network {network} ({why}; allowed: {ranges}), "
+        f"{consequence}: add the line with `sudo mkdir -p {folder} "
+        f"&& echo '* {network}' | sudo tee -a {path}`, or create the machine yourself with "
+        f"`docker-machine create -d virtualbox --virtualbox-hostonly-cidr {ALLOWED_CIDR} NAME`"
+    )

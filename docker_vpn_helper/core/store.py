@@ -7,6 +7,7 @@ zero fields meaning docker-machine's defaults, unknown fields kept on write.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import stat
@@ -23,6 +24,9 @@ DEFAULT_SSH_USER = "docker"
 DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
 # Our own per-machine memory (the host port the machine's forward got), beside config.json.
 STATE_FILE = "docker-vpn-helper.json"
+# The openssl configuration that reproduces the server certificate, beside it: named as ours, so
+# that a user's own openssl.cnf there is never touched (whatever has our name is backed up first).
+OPENSSL_CONFIG = "docker-vpn-helper-openssl.cnf"
 # docker-machine leaves the remote paths empty on disk; these are what boot2docker uses.
 REMOTE_DIR = "/var/lib/boot2docker"
 # The names a client reaching the daemon through the NAT forward connects to. The tool records
@@ -46,16 +50,32 @@ def validate_machine_name(name: str) -> str:
     return name
 
 
+def _is_dir(path: Path, store: Path) -> bool:
+    """Whether `path` (in `store`) is a folder; one we may not look into is `_closed`'s line."""
+    try:
+        return path.is_dir()
+    except PermissionError:
+        raise _closed(store, path) from None
+
+
+def _closed(store: Path, path: Path) -> HelperError:
+    """The line for `path` in `store` that we may not reach (root's 0700 store, after `sudo
+    docker-machine create`): it names the first folder on the way we may not enter."""
+    folders = [store, *(p for p in reversed(path.parents) if store in p.parents)]
+    shut = next((f for f in folders if f.is_dir() and not os.access(f, os.X_OK)), path.parent)
+    return not_yours(shut, "read", store)
+
+
 def list_machines(store: Path) -> list[str]:
     """Names of the machines that have a config.json in `store`."""
     machines = store / "machines"
-    if not machines.is_dir():
+    if not _is_dir(machines, store):
         return []
     return sorted(p.name for p in machines.iterdir() if (p / "config.json").is_file())
 
 
 def require_store(store: Path) -> None:
-    if not (store / "machines").is_dir():
+    if not _is_dir(store / "machines", store):
         raise HelperError(
             f"{store} is not a docker-machine store (no machines/ folder): set --storage-path "
             "or MACHINE_STORAGE_PATH"
@@ -73,7 +93,7 @@ class StoreFacts:
 
 
 def survey(store: Path) -> StoreFacts:
-    is_store = (store / "machines").is_dir() or (store / "certs").is_dir()
+    is_store = _is_dir(store / "machines", store) or _is_dir(store / "certs", store)
     return StoreFacts(store, store.exists(), is_store, tuple(list_machines(store)))
 
 
@@ -100,6 +120,47 @@ def missing_machine(name: str, facts: StoreFacts, create: str) -> str:
     )
 
 
+def owner(path: Path) -> str:
+    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        try:
+            import pwd
+
+            return pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            return f"uid {uid}"
+    return "someone else"
+
+
+def store_of(path: Path) -> Path | None:
+    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
+    for candidate in path.parents:
+        if candidate.name == "machines":
+            return candidate.parent
+    return None
+
+
+def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
+    """One line for a file or folder of the store (`store`, else the one `path` lies in) we
+    may not `verb` ("read", "write"), typically after an accidental `sudo docker-vpn-helper` or
+    `sudo docker-machine create` left it to root: who owns it and the command that gives the
+    store back."""
+    store = store or store_of(path)
+    who = owner(path)
+    mine = os.geteuid() if hasattr(os, "geteuid") else -1
+    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
+    if store is None:
+        return HelperError(f"cannot {verb} {path}: {belongs}, not to you")
+    return HelperError(
+        f"cannot {verb} {path}: {belongs}, not to you: give the store back to yourself with "
+        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
+    )
+
+
 def machine_folder(store: Path, name: str) -> Path:
     """Where machine `name` lives in `store` (whether it exists or not)."""
     return store / "machines" / name
@@ -113,7 +174,9 @@ def machine_exists(store: Path, name: str) -> bool:
         return stat.S_ISREG(config.stat().st_mode)
     except (FileNotFoundError, NotADirectoryError):
         return False
-    except OSError as exc:  # a path too long for the system, a folder we may not enter
+    except PermissionError:
+        raise _closed(store, config) from None
+    except OSError as exc:  # a path too long for the system
         raise HelperError(f"cannot look for machine {name!r} in {store}: {exc.strerror}") from None
 
 

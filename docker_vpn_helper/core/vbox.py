@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 VALID_PROTOCOLS = ("tcp", "udp")
 LOOPBACK = "127.0.0.1"  # the only host address a daemon forward listens on: no VPN re-routes it
@@ -338,13 +339,116 @@ class NatDns:
     host_resolver: bool
 
 
-def parse_nat_dns(settings_xml: str, slot: int = 0) -> NatDns:
-    """`<Adapter slot=N><NAT><DNS use-proxy=.. use-host-resolver=../>` from a .vbox file.
+#: NIC types (showvminfo's `nictypeN`, the .vbox's `Adapter type=`) -> the device whose
+#: configuration tree (`VBoxInternal/Devices/<device>/<instance>/...`) extradata reaches.
+NIC_DEVICES = {
+    "Am79C970A": "pcnet",
+    "Am79C973": "pcnet",
+    "Am79C960": "pcnet",
+    "82540EM": "e1000",
+    "82543GC": "e1000",
+    "82545EM": "e1000",
+    "virtio": "virtio-net",
+}
+#: Settings files from VirtualBox 7.0 on (format 1.19): the NAT reaches the host's loopback
+#: only where `localhost-reachable="true"` says so; older files meant it always did.
+LOCALHOST_SWITCH_FORMAT = (1, 19)
 
-    `showvminfo --machinereadable` does not print these (VBoxManageInfo.cpp leaves them out), so
-    the settings file that it names as CfgFile is where VirtualBox shows them. VirtualBox writes
-    an attribute only where it differs from the default (proxy off, host resolver off); a file
-    we cannot read is a ValueError.
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """One network adapter of the machine's own (current) hardware, as its .vbox records it."""
+
+    slot: int  # 0-based: slot 0 is NIC 1 (`natpf1`, `nic1`)
+    kind: str  # "82540EM", ...; VirtualBox writes no type for its default, Am79C970A
+    attachment: str  # "nat", "hostonly", "bridged", ... ("" when the adapter is not attached)
+    dns: NatDns
+    localhost_reachable: bool
+    rules: tuple[NatRule, ...]
+
+    @property
+    def device(self) -> str:
+        """The device name extradata uses for this adapter (`e1000` for docker-machine's NICs)."""
+        return NIC_DEVICES.get(self.kind, "pcnet")
+
+
+@dataclass(frozen=True)
+class VMSettings:
+    """What the tool reads from a VM's settings file (showvminfo's CfgFile)."""
+
+    format: tuple[int, int]  # `version="1.19-linux"` -> (1, 19)
+    adapters: dict[int, AdapterSettings]
+    extradata: dict[str, str]
+
+    def adapter(self, nic: int) -> AdapterSettings | None:
+        """NIC `nic` (1-based, as VBoxManage numbers them)."""
+        return self.adapters.get(nic - 1)
+
+
+_ATTACHMENTS = {
+    "NAT": "nat",
+    "HostOnlyInterface": "hostonly",
+    "BridgedInterface": "bridged",
+    "InternalNetwork": "intnet",
+    "NATNetwork": "natnetwork",
+    "GenericInterface": "generic",
+}
+_PROTOCOLS = {"0": "udp", "1": "tcp"}
+
+
+def _local(element: Any) -> str:
+    """An element's name without its namespace (VirtualBox 3.x files use innotek's)."""
+    return str(element.tag).rpartition("}")[2]
+
+
+def _child(element: Any, name: str) -> Any:
+    return next((c for c in element if _local(c) == name), None)
+
+
+def _settings_rule(element: Any) -> NatRule | None:
+    """`<Forwarding name= proto= hostip= hostport= guestip= guestport=/>`; VirtualBox leaves out
+    empty addresses and zero ports. A rule we cannot read is skipped, as in parse_showvminfo."""
+    try:
+        return NatRule(
+            element.get("name", ""),
+            _PROTOCOLS[element.get("proto", "1")],
+            element.get("hostip", ""),
+            _port(element.get("hostport", ""), element.get("name", "")),
+            element.get("guestip", ""),
+            _port(element.get("guestport", ""), element.get("name", "")),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def _adapter(element: Any, format: tuple[int, int]) -> AdapterSettings:
+    attached = [c for c in element if _local(c) in _ATTACHMENTS]
+    nat = next((c for c in attached if _local(c) == "NAT"), None)
+    dns = _child(nat, "DNS") if nat is not None else None
+    reachable = nat.get("localhost-reachable") if nat is not None else None
+    rules = [_settings_rule(c) for c in nat if _local(c) == "Forwarding"] if nat is not None else []
+    return AdapterSettings(
+        slot=int(element.get("slot", "0")),
+        kind=element.get("type", "Am79C970A"),
+        attachment=_ATTACHMENTS[_local(attached[0])] if attached else "",
+        dns=NatDns(
+            dns is not None and dns.get("use-proxy") == "true",
+            dns is not None and dns.get("use-host-resolver") == "true",
+        ),
+        localhost_reachable=(
+            reachable == "true" if reachable is not None else format < LOCALHOST_SWITCH_FORMAT
+        ),
+        rules=tuple(r for r in rules if r is not None),
+    )
+
+
+def parse_settings(settings_xml: str) -> VMSettings:
+    """A VM's settings file: the adapters of `Machine/Hardware/Network` and `Machine/ExtraData`.
+
+    Only the machine's own `Hardware` counts: each snapshot keeps its own copy under
+    `Machine/Snapshot/.../Hardware`, written BEFORE the machine's (hashicorp/vagrant#13044), so
+    the first adapter in document order can be a snapshot's. Raise ValueError for a file that
+    is not a VirtualBox settings file.
     """
     import xml.etree.ElementTree as ET
 
@@ -352,13 +456,100 @@ def parse_nat_dns(settings_xml: str, slot: int = 0) -> NatDns:
         root = ET.fromstring(settings_xml)
     except ET.ParseError as exc:
         raise ValueError(f"not a VirtualBox settings file: {exc}") from None
-    for adapter in root.iter():
-        if adapter.tag.rpartition("}")[2] == "Adapter" and adapter.get("slot") == str(slot):
-            for element in adapter.iter():
-                if element.tag.rpartition("}")[2] == "DNS":
-                    return NatDns(
-                        element.get("use-proxy") == "true",
-                        element.get("use-host-resolver") == "true",
-                    )
-            return NatDns(False, False)
-    raise ValueError(f"no network adapter in slot {slot}")
+    machine = _child(root, "Machine")
+    if _local(root) != "VirtualBox" or machine is None:
+        raise ValueError("not a VirtualBox settings file: no <VirtualBox><Machine>")
+    found = re.match(r"(\d+)\.(\d+)", root.get("version", ""))
+    format = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    hardware = _child(machine, "Hardware")
+    network = _child(hardware, "Network") if hardware is not None else None
+    network = network if network is not None else ()
+    adapters = [_adapter(a, format) for a in network if _local(a) == "Adapter"]
+    extradata = _child(machine, "ExtraData")
+    return VMSettings(
+        format=format,
+        adapters={a.slot: a for a in adapters},
+        extradata={
+            item.get("name", ""): item.get("value", "")
+            for item in (extradata if extradata is not None else ())
+            if _local(item) == "ExtraDataItem"
+        },
+    )
+
+
+def parse_nat_dns(settings_xml: str, slot: int = 0) -> NatDns:
+    """`<Adapter slot=N><NAT><DNS use-proxy=.. use-host-resolver=../>` of the machine's own
+    hardware, from a .vbox file (see parse_settings).
+
+    `showvminfo --machinereadable` does not print these (VBoxManageInfo.cpp leaves them out), so
+    the settings file that it names as CfgFile is where VirtualBox shows them. VirtualBox writes
+    an attribute only where it differs from the default (proxy off, host resolver off); a file
+    we cannot read is a ValueError.
+    """
+    adapter = parse_settings(settings_xml).adapters.get(slot)
+    if adapter is None:
+        raise ValueError(f"no network adapter in slot {slot}")
+    return adapter.dns
+
+
+#: VirtualBox 7.0.0 and 7.0.1 print no `Forwarding(n)` line for a NAT adapter that has more than
+#: one rule (fixed in 7.0.2; Vagrant reads the rules from the settings file instead, PR #12950).
+RULES_UNLISTED = ((7, 0, 0), (7, 0, 1))
+
+
+def rules_unlisted(info: VMInfo, version: tuple[int, int, int] | None) -> bool:
+    """Whether showvminfo's rules cannot be taken as they are: a version that leaves them out,
+    or a NAT adapter with no rule listed (docker-machine's always have `ssh`)."""
+    unlisted = any(kind == "nat" and not info.forwarding.get(n) for n, kind in info.nics.items())
+    return version in RULES_UNLISTED or unlisted
+
+
+def with_settings_rules(info: VMInfo, settings: VMSettings) -> VMInfo:
+    """`info` with every NAT adapter's rules as its settings file has them."""
+    forwarding = dict(info.forwarding)
+    for nic, kind in info.nics.items():
+        adapter = settings.adapter(nic)
+        if kind == "nat" and adapter is not None:
+            forwarding[nic] = adapter.rules
+    return replace(info, forwarding=dict(sorted(forwarding.items())))
+
+
+#: The names Docker Desktop gives containers for the host, and where VirtualBox's NAT reaches
+#: the host's loopback (the NAT gateway).
+HOST_NAMES = "host.docker.internal|gateway.docker.internal"
+NAT_HOST_IP = "10.0.2.2"
+#: The mapping's id in `HostResolverMappings/<id>`: ours, so restore removes only what we set.
+MAPPING_ID = "docker-vpn-helper"
+#: `modifyvm --nat-localhostreachableN` exists from VirtualBox 7.0 on; older versions reject it
+#: and always let the NAT gateway reach the host's loopback.
+LOCALHOST_SWITCH_FROM = (7, 0, 0)
+
+
+def mapping_keys(device: str, mapping: str = MAPPING_ID) -> tuple[str, str]:
+    """The extradata keys of a NAT host-resolver mapping for the adapter's `device` (instance
+    0: the first adapter of that type, docker-machine's NIC 1): (HostIP, HostNamePattern)."""
+    base = f"VBoxInternal/Devices/{device}/0/LUN#0/Config/HostResolverMappings/{mapping}"
+    return f"{base}/HostIP", f"{base}/HostNamePattern"
+
+
+@dataclass(frozen=True)
+class HostNames:
+    """What the VM's settings say about reaching the host as `host.docker.internal`."""
+
+    device: str
+    mapped: bool  # our mapping names HOST_NAMES -> NAT_HOST_IP
+    host_resolver: bool  # the mapping works only through the NAT's host resolver
+    localhost_reachable: bool
+
+
+def host_names(settings: VMSettings, nic: int) -> HostNames | None:
+    """NIC `nic`'s state for host.docker.internal; None when it is not a NAT adapter."""
+    adapter = settings.adapter(nic)
+    if adapter is None or adapter.attachment != "nat":
+        return None
+    ip_key, pattern_key = mapping_keys(adapter.device)
+    mapped = (
+        settings.extradata.get(ip_key) == NAT_HOST_IP
+        and settings.extradata.get(pattern_key) == HOST_NAMES
+    )
+    return HostNames(adapter.device, mapped, adapter.dns.host_resolver, adapter.localhost_reachable)

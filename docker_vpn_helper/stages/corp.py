@@ -12,17 +12,17 @@ exactly what was there (and removes the roots that were not).
 
 from __future__ import annotations
 
-import posixpath
 import time
 from dataclasses import replace
 
 from ..adapters import corporate, daemon, signals
 from ..core import trust
-from ..core.corp import PROFILE_PATH, CorpPlan, VMTrust, plan_corp, projected
-from ..core.plans import NO_RESTART_POLICIES
+from ..core.guestscripts import restart_command
+from ..core.plans.corp import PROFILE_PATH, CorpPlan, VMTrust, plan_corp, projected
+from ..core.plans.daemon import NO_RESTART_POLICIES
 from ..core.proxy import HostProxy, mask_text
-from ..core.store import REMOTE_DIR
 from ..errors import HelperError
+from ..guestfiles import install, probe_args, put_back
 from ..report import say
 from ..session import Session
 from . import Stage
@@ -62,6 +62,7 @@ def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
         addresses,
         roots_on=settings.corp_roots,
         proxy_on=settings.corp_proxy,
+        restart_command=restart_command(settings.daemon_wait),
     )
     if chosen.restart and ask_containers and not s.dry_run:
         stops = sorted(
@@ -77,33 +78,27 @@ def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
 
 
 def apply(s: Session, plan: CorpPlan) -> None:
-    """Write what the VM lacks (journalled first), then restart the daemon if the bundle or the
-    profile changed; a daemon that does not come back gets the previous files again."""
+    """Write what the VM lacks (journalled first: restore removes the roots and puts the bundle
+    and profile back), then run the plan's restart if the bundle or the profile changed; a
+    daemon that does not come back gets the previous files again."""
     files = plan.files()
-    targets = [path for path, _, _ in files]
-    backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
-    intended = [(f"{backup_dir}/{posixpath.basename(t)}", t) for t in targets]
-    s.journal.intend_guest(intended, None)
-    guest = s.guest()
-    backups = guest.install_files(files, backup_dir)
-    mine = list(zip(backups, targets))
-    s.journal.guest_installed(mine)
+    folder = install(s, files, None)
+    mine = [pair for pair in s.journal.guest_backups if pair[1] in {p for p, _, _ in files}]
     copied = f"{len(plan.persist)} root(s) to {trust.GUEST_CERTS_DIR}" if plan.persist else ""
     loaded = f"{len(plan.load)} to the running bundle" if plan.load else ""
     proxy = f"the proxy lines to {PROFILE_PATH}" if plan.proxy_changes else ""
     said = ", ".join(p for p in (copied, loaded, proxy) if p)
-    say(f"wrote {said} (previous files kept in {backup_dir})")
-    if not plan.restart:
+    say(f"wrote {said} (previous files kept in {folder})")
+    if not plan.commands:
         s.journal.settle_guest([], "served")
         return
     with signals.deferred():
-        failure = _restart(s)
+        failure = _restart(s, plan)
         if failure is None:
             s.journal.settle_guest([], "served")
             say(f"restarted the daemon: it answers on tcp://localhost:{s.port}")
             return
-        guest.restore_files(mine)
-        _restart(s)
+        put_back(s, mine)
         s.journal.settle_guest([], "rolled back")
     raise HelperError(
         f"the daemon did not come back after the restart ({mask_text(failure)}); the previous "
@@ -111,23 +106,15 @@ def apply(s: Session, plan: CorpPlan) -> None:
     )
 
 
-def _restart(s: Session) -> str | None:
-    """Restart dockerd; why it does not answer afterwards, or None."""
-    auth = s.machine.auth
+def _restart(s: Session, plan: CorpPlan) -> str | None:
+    """Run the plan's restart in the VM; why the daemon does not answer afterwards, or None."""
     try:
-        s.guest().restart_daemon(timeout=s.settings.daemon_wait)
+        for command in plan.commands:
+            s.guest().restart_daemon(command)  # exactly the plan's command
     except HelperError as exc:
         return exc.reason
     deadline = time.monotonic() + s.settings.daemon_wait
-    probe = daemon.wait_for(
-        s.port,
-        auth.ca_cert,
-        auth.client_cert,
-        auth.client_key,
-        expected_cert=None,
-        deadline=deadline,
-        server_name=None,
-    )
+    probe = daemon.wait_for(*probe_args(s), expected_cert=None, deadline=deadline, server_name=None)
     return None if probe.ok else probe.detail
 
 

@@ -19,8 +19,11 @@ DOCTOR_HELP = {
 
 @task(help=DOCTOR_HELP, auto_shortflags=False)
 def doctor(c, machine=None, storage_path=None, port=0, json_=False):
-    """Diagnose a machine and what `docker` in this shell uses, without changing anything; end
-    with the one command to run; exit 1 when something needs fixing."""
+    """Diagnose a machine and what `docker` in this shell uses, changing nothing.
+
+    Each finding names the command that fixes it; a summary line ends with the one command to
+    run. Exit 1 when something needs fixing.
+    """
     from ..session import session_for
     from ..stages.doctor import FAIL, diagnose, summary
 

@@ -46,18 +46,19 @@ def fix(
     all_=False,
     create=False,
 ):
-    """Repair a machine behind the VPN: create/start, forward, certificate, deploy, restart, the
-    host's trusted roots and proxy, the containers' published ports, the VM's DNS, then the
-    environment.
+    """Repair a machine behind the VPN, then print its environment for eval.
+
+    The stages in order: create/start, forward, certificate, deploy, restart, the host's trusted
+    roots and proxy, the containers' published ports, the VM's DNS; then the environment.
 
     Given several machines (or --all), it runs for each in turn and prints the environment of
     the first: one eval sets one machine's variables.
     """
     from dataclasses import replace
 
+    from ..environment import render, rerun_command
     from ..executor import environment_of
     from ..session import session_for
-    from ..stages.env import render, rerun_command
 
     s = session_for(c, machine, storage_path, port, dry_run)
     changes = ", ".join(s.changes())

@@ -25,8 +25,11 @@ def restore(
     original=False,
     list_=False,
 ):
-    """Undo the latest run still in effect: the previous certificate in the store and the VM, the
-    daemon restarted; --original goes back to docker-machine's own; --list shows the history."""
+    """Undo the latest run still in effect, or with --original all of them.
+
+    The previous certificate goes back into the store and the VM (daemon restarted); --original
+    goes back to docker-machine's own; --list shows the history.
+    """
     if list_:
         from ..core.history import describe
         from ..session import session_for

@@ -4,7 +4,9 @@ from docker_vpn_helper.core.hostonly import (
     HostOnlyNetwork,
     Link,
     adapter_broken,
+    hostonly_refusal,
     parse_link,
+    parse_networks_conf,
     route_add_argv,
     route_delete_argv,
 )
@@ -85,3 +87,69 @@ def test_route_commands_per_platform():
 )  # fmt: skip
 def test_adapter_broken_markers(text, broken):
     assert adapter_broken(text) is broken
+
+
+# --- VirtualBox 6.1.28+: host-only ranges and /etc/vbox/networks.conf ------------------------
+
+VBOX_7 = (7, 0, 14)
+
+
+@pytest.mark.parametrize(
+    "conf, allowed, malformed",
+    [
+        (None, ["192.168.56.0/21"], []),  # no file: the default range only
+        ("", [], []),  # an empty file allows nothing
+        ("* 192.168.99.0/24\n", ["192.168.99.0/24"], []),
+        (
+            "# comment\n* 10.0.0.0/8 192.168.0.0/16\n* 2001::/64\n",
+            ["10.0.0.0/8", "192.168.0.0/16"],
+            [],
+        ),
+        ("192.168.99.0/8\n", [], ["192.168.99.0/8"]),  # what users write: no leading `*`
+        ("*192.168.99.0/24\n", [], ["*192.168.99.0/24"]),
+        ("* 192.168.99.300/24\n", [], ["* 192.168.99.300/24"]),
+        ("* 192.168.99.1/24\n", ["192.168.99.0/24"], []),  # host bits allowed
+    ],
+)
+def test_parse_networks_conf(conf, allowed, malformed):
+    ranges = parse_networks_conf(conf)
+    assert [str(n) for n in ranges.networks] == allowed
+    assert list(ranges.malformed) == malformed
+    assert ranges.from_file is (conf is not None)
+
+
+@pytest.mark.parametrize(
+    "cidr, version, conf, refused",
+    [
+        ("192.168.99.1/24", (6, 1, 26), None, False),  # before the limit
+        ("192.168.99.1/24", (6, 1, 28), None, True),
+        ("192.168.99.1/24", VBOX_7, None, True),
+        ("192.168.56.1/24", VBOX_7, None, False),  # docker-machine's --virtualbox-hostonly-cidr way
+        ("192.168.99.1/24", VBOX_7, "* 192.168.99.0/24\n", False),
+        ("192.168.99.1/24", VBOX_7, "* 192.168.0.0/16\n", False),
+        ("192.168.99.1/24", VBOX_7, "* 0.0.0.0/0 ::/0\n", False),
+        ("192.168.99.1/24", VBOX_7, "* 192.168.99.0/25\n", True),  # narrower than the network
+        ("192.168.56.1/24", VBOX_7, "* 192.168.99.0/24\n", True),  # the file replaces the default
+        ("192.168.99.1/24", VBOX_7, "192.168.99.0/8\n", True),
+    ],
+)
+def test_hostonly_refusal(cidr, version, conf, refused):
+    assert (hostonly_refusal(cidr, version, conf) is not None) is refused
+
+
+def test_the_refusal_names_the_file_the_line_and_the_other_way():
+    line = hostonly_refusal("192.168.99.1/24", (7, 1, 4), None, path="/tmp/x/networks.conf")
+    assert "\n" not in line
+    assert "VirtualBox 7.1.4 refuses host-only network 192.168.99.0/24" in line
+    assert "/tmp/x/networks.conf does not exist" in line
+    assert (
+        "sudo mkdir -p /tmp/x && echo '* 192.168.99.0/24' | sudo tee -a /tmp/x/networks.conf"
+        in line
+    )
+    assert "--virtualbox-hostonly-cidr 192.168.56.1/24" in line
+
+
+def test_a_line_without_the_star_is_named_malformed():
+    line = hostonly_refusal("192.168.99.1/24", VBOX_7, "192.168.99.0/8\n")
+    assert "line '192.168.99.0/8' is malformed" in line
+    assert "'* <range>'" in line

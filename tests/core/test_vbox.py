@@ -405,3 +405,194 @@ def test_an_unreadable_settings_file_is_a_value_error():
         vbox.parse_nat_dns("<VirtualBox")
     with pytest.raises(ValueError, match="no network adapter in slot 3"):
         vbox.parse_nat_dns(NETWORK.format(nat="/>"), slot=3)
+
+
+# --- the settings file (.vbox): the machine's own hardware, not a snapshot's -----------------
+
+
+def adapter_xml(slot: int, nat: str, kind: str = "82540EM") -> str:
+    return (
+        f'<Adapter slot="{slot}" enabled="true" MACAddress="0800271" type="{kind}">{nat}</Adapter>'
+    )
+
+
+def hardware_xml(nat: str, kind: str = "82540EM") -> str:
+    hostonly = '<HostOnlyInterface name="vboxnet0"/>'
+    return (
+        '<Hardware><CPU count="1"/><Memory RAMSize="1024"/><Network>'
+        f"{adapter_xml(0, nat, kind)}{adapter_xml(1, hostonly)}"
+        "</Network></Hardware>"
+    )
+
+
+def settings_xml(live: str, snapshots: tuple[str, ...], version: str = "1.16-macosx") -> str:
+    """A VM file shaped as VirtualBox writes one with snapshots: each snapshot's Hardware first
+    (a child snapshot nested under its parent's <Snapshots>), then the machine's own."""
+    nested = ""
+    for i, nat in reversed(list(enumerate(snapshots))):
+        children = f"<Snapshots>{nested}</Snapshots>" if nested else ""
+        nested = (
+            f'<Snapshot uuid="{{{i}}}" name="Snapshot {i + 1}" timeStamp="2024-01-0{i + 1}T10:00:00Z">'
+            f"{hardware_xml(nat)}<StorageControllers/>{children}</Snapshot>"
+        )
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<VirtualBox xmlns="http://www.virtualbox.org/" version="{version}">'
+        '<Machine uuid="{7}" name="default" OSType="Linux26_64" currentSnapshot="{1}">'
+        '<MediaRegistry/><ExtraData><ExtraDataItem name="GUI/LastCloseAction" value="PowerOff"/>'
+        f"</ExtraData>{nested}{hardware_xml(live)}<StorageControllers/></Machine></VirtualBox>"
+    )
+
+
+SSH_XML = '<Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="50123" guestport="22"/>'
+DOCKER_XML = (
+    '<Forwarding name="docker" proto="1" hostip="127.0.0.1" hostport="2376" guestport="2376"/>'
+)
+DNS_PROXY = '<DNS use-proxy="true"/>'
+DNS_BOTH = '<DNS use-proxy="true" use-host-resolver="true"/>'
+
+
+def test_a_snapshot_taken_before_the_change_does_not_hide_the_live_dns_setting():
+    """Snapshots taken with the host resolver off, then switched on: the live setting is on."""
+    text = settings_xml(
+        f"<NAT>{DNS_BOTH}{SSH_XML}{DOCKER_XML}</NAT>",
+        (f"<NAT>{DNS_PROXY}{SSH_XML}</NAT>", f"<NAT>{DNS_PROXY}{SSH_XML}</NAT>"),
+    )
+    assert text.index("use-host-resolver") > text.index("<Snapshot ")  # real files' order
+    assert vbox.parse_nat_dns(text) == vbox.NatDns(proxy=True, host_resolver=True)
+    nic1 = vbox.parse_settings(text).adapter(1)
+    assert [r.name for r in nic1.rules] == ["ssh", "docker"]
+
+
+def test_a_snapshot_with_the_resolver_on_does_not_stand_for_a_vm_switched_off_since():
+    text = settings_xml(f"<NAT>{SSH_XML}</NAT>", (f"<NAT>{DNS_BOTH}{SSH_XML}{DOCKER_XML}</NAT>",))
+    assert vbox.parse_nat_dns(text) == vbox.NatDns(proxy=False, host_resolver=False)
+    assert vbox.parse_settings(text).adapter(1).rules == (
+        NatRule("ssh", "tcp", "127.0.0.1", 50123, "", 22),
+    )
+
+
+def test_settings_rules_proto_addresses_and_ports():
+    nat = (
+        '<NAT><Forwarding name="web" proto="1" hostport="8080" guestport="80"/>'
+        '<Forwarding name="dns" proto="0" hostip="127.0.0.1" hostport="5353" guestip="10.0.2.15"'
+        ' guestport="53"/><Forwarding name="odd" proto="7" hostport="1" guestport="1"/>'
+        '<Forwarding name="noport" proto="1" guestport="1"/></NAT>'
+    )
+    rules = vbox.parse_settings(settings_xml(nat, ())).adapter(1).rules
+    assert rules == (
+        NatRule("web", "tcp", "", 8080, "", 80),
+        NatRule("dns", "udp", "127.0.0.1", 5353, "10.0.2.15", 53),
+    )
+
+
+@pytest.mark.parametrize(
+    "version, nat, reachable",
+    [
+        ("1.16-macosx", "<NAT/>", True),  # before 7.0 the NAT always reached the host's loopback
+        ("1.19-macosx", "<NAT/>", False),  # a VM made by 7.0+: off unless switched on
+        ("1.19-macosx", '<NAT localhost-reachable="true"/>', True),
+        ("1.18-macosx", '<NAT localhost-reachable="false"/>', False),
+    ],
+)
+def test_localhost_reachable_by_settings_format(version, nat, reachable):
+    adapter = vbox.parse_settings(settings_xml(nat, (), version)).adapter(1)
+    assert adapter.localhost_reachable is reachable
+
+
+@pytest.mark.parametrize(
+    "kind, device",
+    [("82540EM", "e1000"), ("82545EM", "e1000"), ("Am79C973", "pcnet"), ("virtio", "virtio-net")],
+)
+def test_adapter_device_for_extradata(kind, device):
+    adapter = vbox.parse_settings(settings_xml("<NAT/>", ())).adapter(1)
+    assert vbox.AdapterSettings(0, kind, "nat", adapter.dns, True, ()).device == device
+
+
+def test_settings_attachments_and_extradata():
+    settings = vbox.parse_settings(settings_xml("<NAT/>", ("<NAT/>",)))
+    assert settings.format == (1, 16)
+    assert {n: a.attachment for n, a in settings.adapters.items()} == {0: "nat", 1: "hostonly"}
+    assert settings.extradata == {"GUI/LastCloseAction": "PowerOff"}
+    assert settings.adapter(3) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<VirtualBox",
+        '<Other version="1.16"/>',
+        '<VirtualBox xmlns="http://www.virtualbox.org/" version="1.16"/>',
+    ],
+)
+def test_not_a_settings_file(text):
+    with pytest.raises(ValueError, match="not a VirtualBox settings file"):
+        vbox.parse_settings(text)
+
+
+# --- VirtualBox 7.0.0/7.0.1 leave rules out of showvminfo -----------------------------------
+
+TWO_NICS = (
+    'name="default"\nVMState="running"\nnatnet1="nat"\nnic1="nat"\nnictype1="82540EM"\n'
+    '{rules}hostonlyadapter2="vboxnet0"\nnic2="hostonly"\n'
+)
+LISTED = (
+    'Forwarding(0)="docker,tcp,127.0.0.1,2376,,2376"\nForwarding(1)="ssh,tcp,127.0.0.1,50123,,22"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "rules, version, unlisted",
+    [
+        (LISTED, (7, 0, 2), False),
+        (LISTED, (6, 1, 50), False),
+        (LISTED, None, False),
+        (LISTED, (7, 0, 0), True),  # even a listing it printed is not trusted
+        (LISTED, (7, 0, 1), True),
+        ("", (7, 0, 2), True),  # a NAT adapter without any rule: docker-machine's have `ssh`
+        ("", None, True),
+    ],
+)
+def test_when_showvminfo_rules_cannot_be_trusted(rules, version, unlisted):
+    info = parse_showvminfo(TWO_NICS.format(rules=rules))
+    assert vbox.rules_unlisted(info, version) is unlisted
+
+
+def test_the_settings_file_gives_the_rules_showvminfo_left_out():
+    info = parse_showvminfo(TWO_NICS.format(rules=""))
+    settings = vbox.parse_settings(settings_xml(f"<NAT>{DNS_PROXY}{SSH_XML}{DOCKER_XML}</NAT>", ()))
+    fixed = vbox.with_settings_rules(info, settings)
+    assert [r.spec() for r in fixed.rules()] == [
+        "ssh,tcp,127.0.0.1,50123,,22",
+        "docker,tcp,127.0.0.1,2376,,2376",
+    ]
+    assert fixed.rules(2) == () and fixed.state == "running"
+
+
+# --- host.docker.internal -------------------------------------------------------------------
+
+
+def test_mapping_keys_per_device():
+    assert vbox.mapping_keys("e1000") == (
+        "VBoxInternal/Devices/e1000/0/LUN#0/Config/HostResolverMappings/docker-vpn-helper/HostIP",
+        "VBoxInternal/Devices/e1000/0/LUN#0/Config/HostResolverMappings/docker-vpn-helper/"
+        "HostNamePattern",
+    )
+
+
+def test_host_names_read_from_the_live_settings():
+    ip_key, pattern_key = vbox.mapping_keys("e1000")
+    text = settings_xml(
+        f'<NAT localhost-reachable="true">{DNS_BOTH}{SSH_XML}</NAT>', (), "1.19-linux"
+    )
+    text = text.replace(
+        "</ExtraData>",
+        f'<ExtraDataItem name="{ip_key}" value="10.0.2.2"/><ExtraDataItem name="{pattern_key}"'
+        ' value="host.docker.internal|gateway.docker.internal"/></ExtraData>',
+    )
+    assert vbox.host_names(vbox.parse_settings(text), 1) == vbox.HostNames(
+        "e1000", True, True, True
+    )
+    assert vbox.host_names(vbox.parse_settings(text), 2) is None  # host-only
+    bare = vbox.parse_settings(settings_xml(f"<NAT>{SSH_XML}</NAT>", (), "1.19-linux"))
+    assert vbox.host_names(bare, 1) == vbox.HostNames("e1000", False, False, False)

@@ -168,3 +168,23 @@ class Background:
             ) from None
         self._reader.join(5)
         return code, "\n".join(self.lines)
+
+
+@contextlib.contextmanager
+def mac_web_server(port: int, page: str) -> Iterator[int]:
+    """An HTTP server on the lab Mac's 127.0.0.1:`port` answering `page` to any GET, until the
+    block ends (a developer's local service that containers want as host.docker.internal)."""
+    serve = (
+        "import http.server as h\n"
+        "class P(h.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        f"        body = {page!r}.encode()\n"
+        "        self.send_response(200); self.send_header('Content-Length', str(len(body)))\n"
+        "        self.end_headers(); self.wfile.write(body)\n"
+        "    def log_message(self, *a): pass\n"
+        f"s = h.HTTPServer(('127.0.0.1', {port}), P)\n"
+        "print('ready', flush=True)\n"
+        "s.serve_forever()\n"
+    )
+    with _holder(serve) as holder:
+        yield holder.pid

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import proxy, trust
+from .. import proxy, trust
+from ..commands import Command
+from .base import Plan
 
 PROFILE_PATH = "/var/lib/boot2docker/profile"
 LOOPBACK_NOTE = (
@@ -40,7 +42,7 @@ class VMTrust:
 
 
 @dataclass(frozen=True)
-class CorpPlan:
+class CorpPlan(Plan):
     """corp.sync: the host's extra roots and proxy, given to the VM's daemon."""
 
     roots: tuple[trust.Root, ...] = ()  # the host's extra roots
@@ -54,6 +56,7 @@ class CorpPlan:
     notes: tuple[str, ...] = ()
     off: str = ""  # why the stage does nothing (turned off by a setting)
     certain: bool = True  # False: the VM cannot be read yet (dry run)
+    restart_command: Command | None = None  # the daemon's restart in the VM, when one is due
 
     @property
     def proxy_changes(self) -> bool:
@@ -62,6 +65,12 @@ class CorpPlan:
     @property
     def restart(self) -> bool:
         return bool(self.load) or self.proxy_changes
+
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        """The restart, run after the files are written (they go through Guest.install_files
+        and the journal, not a command of their own)."""
+        return (self.restart_command,) if self.restart and self.restart_command else ()
 
     @property
     def changes(self) -> tuple[str, ...]:
@@ -127,11 +136,8 @@ class CorpPlan:
         if self.proxy_changes:
             lines = self.proxy_lines or ("(remove the proxy lines of ours)",)
             done += [f"write to {PROFILE_PATH}: {line}" for line in lines]
-        if self.restart:
-            done.append(
-                "run in the VM: sudo /etc/init.d/docker restart (the daemon reads roots and "
-                "proxy when it starts)"
-            )
+        why = "the daemon reads roots and proxy when it starts"
+        return done + [command.describe(why) for command in self.commands]
         return done
 
 
@@ -143,6 +149,7 @@ def plan_corp(
     *,
     roots_on: bool = True,
     proxy_on: bool = True,
+    restart_command: Command | None = None,
 ) -> CorpPlan:
     """What the VM lacks: roots (by fingerprint, in the certs folder and in the running bundle)
     and our proxy block in its profile; `found`: the host's roots, `host`: its proxy."""
@@ -191,6 +198,7 @@ def plan_corp(
         host_proxy=host_text,
         vm_proxy=tuple((k, proxy.mask_text(v)) for k, v in current.items()),
         notes=tuple(notes),
+        restart_command=restart_command,
     )
 
 

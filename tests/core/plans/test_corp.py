@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from docker_vpn_helper.core import corp, proxy, trust
+from docker_vpn_helper.core import proxy, trust
+from docker_vpn_helper.core.guestscripts import restart_command
+from docker_vpn_helper.core.plans import corp
 
-from ..support import corp as pki
-from .fixtures import load
+from ...support import corp as pki
+from ..fixtures import load
+
+RESTART = restart_command(60.0)
 
 VM_IP = ("192.168.99.100",)
 PROFILE = "DOCKER_TLS=auto\n"
@@ -24,13 +28,15 @@ def vm(profile=PROFILE, certs=None, bundle=b"# public roots\n") -> corp.VMTrust:
 
 
 def test_a_missing_root_is_copied_and_loaded_then_the_daemon_restarts(found) -> None:
-    plan = corp.plan_corp(found, proxy.HostProxy(), vm(), VM_IP)
+    plan = corp.plan_corp(found, proxy.HostProxy(), vm(), VM_IP, restart_command=RESTART)
     (root,) = found.roots
     assert plan.persist == plan.load == (root,)
     assert plan.restart and plan.changes == ("corp",)
     assert [path for path, _, _ in plan.files()] == [root.guest_path, trust.GUEST_BUNDLE]
     assert plan.problem == f"the VM lacks 1 of the host's roots: {root.describe()}"
     assert plan.actions()[0] == f"copy {root.describe()} to {root.guest_path}"
+    assert plan.commands == (RESTART,)
+    assert plan.actions()[-1] == RESTART.describe("the daemon reads roots and proxy when it starts")
 
 
 def test_a_root_in_the_certs_folder_and_the_bundle_is_there(found) -> None:
@@ -46,8 +52,8 @@ def test_a_root_in_the_certs_folder_and_the_bundle_is_there(found) -> None:
 
 
 def test_without_a_running_bundle_the_root_waits_for_the_next_boot(found) -> None:
-    plan = corp.plan_corp(found, proxy.HostProxy(), vm(bundle=None), VM_IP)
-    assert plan.persist and not plan.load and not plan.restart
+    plan = corp.plan_corp(found, proxy.HostProxy(), vm(bundle=None), VM_IP, restart_command=RESTART)
+    assert plan.persist and not plan.load and not plan.restart and plan.commands == ()
     assert any("take effect at its next boot" in n for n in plan.notes)
 
 
