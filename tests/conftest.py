@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from docker_vpn_helper import session
 from docker_vpn_helper.adapters import corporate
+
+from .support.runs import close_all
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
@@ -20,7 +21,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in (*hidden, "MINIKUBE_HOME", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    session.close_all()
+    close_all()  # the test's run ends
 
 
 @pytest.fixture(autouse=True)

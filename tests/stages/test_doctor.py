@@ -5,10 +5,10 @@ from invoke.exceptions import Exit
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.adapters import host
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     SHOW,
