@@ -90,6 +90,8 @@ def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("", "0", "false", "no", "off")
     return bool(value)
+
+
 PORTS = range(1, 65536)
 
 

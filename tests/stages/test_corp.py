@@ -11,10 +11,10 @@ import pytest
 from docker_vpn_helper.adapters import corporate
 from docker_vpn_helper.core import proxy, trust
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import corp, restore, step
 
 from ..support import corp as pki
+from ..support.runs import close_all, session_for
 from .standins import RUNNING, context
 
 PROFILE = "/var/lib/boot2docker/profile"
