@@ -6,6 +6,11 @@ import os
 
 import pytest
 
+# The lab tests build a lab of their own, never the one `invoke lab.up` built in /run/dvhlab:
+# set before anything imports lab.paths, which reads it once (namespaces are named after the
+# folder). DVH_LAB_DIR and DVH_LAB_NS, when given, still choose the lab.
+os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
+
 from docker_vpn_helper.adapters import corporate
 
 from .support.runs import close_all
