@@ -453,7 +453,10 @@ def bench(lab: Any, runs: int, work: Path, host_netns: str) -> dict[str, Any]:
         broken, healthy = r.fix(), r.fix()
         env_print = r.timed(r.tool("env.print", "--machine", MACHINE, "--shell", "bash"))[0]
         listing = r.timed(r.tool("--list"))[0]
-        # env.print and --list: no SSH connection, no restart expected
+        # doctor's host-only probe (bounded to doctor.REACH_TIMEOUT) runs beside its checks:
+        # behind the VPN, which drops the VM's address, doctor's wall shows that it overlaps.
+        doctor = r.timed(r.tool("doctor", "--machine", MACHINE))[0]
+        # env.print, --list and doctor: no SSH connection, no restart expected
         results.setdefault("quick_commands_guest", []).append(r.guest.since())
         read_spawns(r.log)
         baseline = [str(BENCH_DIR / "baseline_2015.sh"), MACHINE, str(lab.paths.store)]
@@ -464,6 +467,7 @@ def bench(lab: Any, runs: int, work: Path, host_netns: str) -> dict[str, Any]:
         results["healthy"].append(healthy)
         add("env.print", env_print)
         add("--list", listing)
+        add("doctor (VPN dropping the VM's address)", doctor)
         add("baseline 2015 (healthy machine)", wall)
 
     for i in range(runs):
@@ -624,7 +628,7 @@ def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, s
     print(f"  baseline 2015 spawns per run: {res.get('baseline_spawned')}")
     for label, key in (
         ("baseline 2015", "baseline_guest"),
-        ("env.print, --list", "quick_commands_guest"),
+        ("env.print, --list, doctor", "quick_commands_guest"),
     ):
         seen = {name: sorted({x[name] for x in res[key]}) for name in GUEST_COUNTS}
         print(f"  {label} in the guest per run: {seen}")
