@@ -95,9 +95,10 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
         return False
     from .environment import render
     from .errors import HelperError
-    from .settings import minikube_flags, resolve
+    from .settings import check_flags, minikube_flags, resolve
 
     try:
+        check_flags(flags)
         flags = minikube_flags(flags, environ)
         settings = resolve(
             {},  # no configuration: the task's config section is the defaults

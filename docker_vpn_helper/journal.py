@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +29,31 @@ from .core.fsutil import (
 )
 from .core.history import Run
 from .core.store import not_yours
-from .errors import HelperError
+from .errors import HelperError, MachineBusy, StoreUnreadable
+from .report import say
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
+SYNC_ROLE = "sync"  # the lock's role while ports.watch syncs (stages/watch.py)
+SYNC_WAIT = 15.0  # seconds a run waits for a sync (20 new rules take ~3 s in the lab)
+LOCK_POLL = 0.02  # seconds between tries meanwhile (the watch leaves it free longer: LOCK_GAP)
 
 
-def permission_denied(exc: PermissionError) -> HelperError:
+def permission_denied(exc: PermissionError) -> StoreUnreadable:
     """One line for a file of the store we may not write (core/store.not_yours)."""
     if not exc.filename:
-        return HelperError(f"permission denied: {exc.strerror or exc}")
+        return StoreUnreadable(f"permission denied: {exc.strerror or exc}", None)
     return not_yours(Path(exc.filename), "write")
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A run's manifest: the one place it is read (None: missing, unreadable or not a JSON
+    object, as an interrupted or foreign write can leave it)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class Journal:
@@ -59,7 +74,7 @@ class Journal:
         so an interrupted run is undoable too."""
         private_dir(self.folder)
         path = self.folder / MANIFEST
-        data = json.loads(path.read_text()) if path.exists() else self._first_entries()
+        data = read_manifest(path) or self._first_entries()
         for key, value in entries.items():
             if isinstance(value, dict):
                 data.setdefault(key, {}).update(value)
@@ -73,16 +88,24 @@ class Journal:
 
         return {"machine": self.name, "command": command_line()}
 
-    def intend_guest(self, pairs: list[tuple[str, str]], certificate: str) -> None:
+    def intend_guest(self, pairs: list[tuple[str, str]], certificate: str | None) -> None:
         """Before the VM's files are replaced: (backup, target) pairs where their backups will
-        be, and the fingerprint of the certificate going in."""
-        self.guest_backups = list(pairs)
-        self.record(guest=self.guest_backups, guest_state="installing", guest_cert=certificate)
+        be, and the fingerprint of the certificate going in (None: the served certificate does
+        not change). Pairs of other files this run replaced earlier stay noted."""
+        self.guest_backups = self._merged(pairs)
+        cert = {} if certificate is None else {"guest_cert": certificate}
+        self.record(guest=self.guest_backups, guest_state="installing", **cert)
 
     def guest_installed(self, pairs: list[tuple[str, str]]) -> None:
         """The VM's files are replaced: the backups as made ("" for a target that was new)."""
-        self.guest_backups = list(pairs)
+        self.guest_backups = self._merged(pairs)
         self.record(guest=self.guest_backups, guest_state="installed")
+
+    def _merged(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """This run's VM files so far, those of `pairs` as given: one run, one manifest entry
+        per file, whichever stages replaced them (restore puts them all back)."""
+        targets = {target for _, target in pairs}
+        return [p for p in self.guest_backups if p[1] not in targets] + list(pairs)
 
     def guest_runs(self) -> list[tuple[str, dict[str, Any]]]:
         """(folder name, manifest) of the earlier runs that changed the VM's files, oldest first."""
@@ -92,9 +115,9 @@ class Journal:
         """Note the end of the VM changes of this run (if it made one) and of earlier `runs`."""
         for name in runs:
             path = self.root / name / MANIFEST
-            with contextlib.suppress(OSError, ValueError):
-                data = json.loads(path.read_text())
-                if isinstance(data, dict):
+            data = read_manifest(path)
+            if data is not None:
+                with contextlib.suppress(OSError):
                     atomic_write(
                         path, json.dumps({**data, "guest_state": state}, indent=2).encode()
                     )
@@ -111,13 +134,8 @@ class Journal:
         """Earlier runs' folders with their manifests, oldest first (unreadable ones skipped)."""
         runs = []
         for path in sorted(self.root.glob(f"*/{MANIFEST}")):
-            if path.parent.name == self.stamp:
-                continue
-            try:
-                manifest = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(manifest, dict):
+            manifest = read_manifest(path) if path.parent.name != self.stamp else None
+            if manifest is not None:
                 runs.append((path.parent, manifest))
         return runs
 
@@ -125,8 +143,13 @@ class Journal:
         """Every earlier run, oldest first (what restore plans from)."""
         return [Run(folder.name, folder, manifest) for folder, manifest in self.earlier_runs()]
 
-    def lock(self) -> str:
+    def lock(self, role: str = "run", wait: float = SYNC_WAIT) -> str:
         """One run at a time per machine: a second run stops instead of interleaving its writes.
+
+        The lock file records its holder's pid and `role`. A ports.watch sync (SYNC_ROLE) holds
+        it for a moment, and never waits for anything while it does: a run that finds one waits
+        for it, up to `wait` seconds (a wait that cannot deadlock), then goes on. Any other
+        holder (a `fix` may take a minute) refuses the run at once with MachineBusy.
 
         Returns the pid of the process that held the lock before (ours when we hold it already):
         ports.watch, which locks for each sync only, reads the VM's rules again when another run
@@ -135,22 +158,29 @@ class Journal:
         if self._lock is not None:
             return str(os.getpid())
         lock = ProcessLock(self.lock_path)
-        try:
-            previous = lock.acquire()
-        except PermissionError as exc:
-            if not exc.filename:
-                exc.filename = str(self.lock_path)
-            raise permission_denied(exc) from None
-        except Busy as busy:
-            raise HelperError(
-                f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
-                "wait for it to finish, then run the command again"
-            ) from None
-        except NotOurs as odd:
-            raise HelperError(
-                f"the lock file {self.lock_path} is {odd}: not ours, and writing it would change "
-                "what it points to; remove it and run the command again"
-            ) from None
+        deadline = time.monotonic() + wait
+        said = False
+        while True:
+            try:
+                previous = lock.acquire(role)
+                break
+            except PermissionError as exc:
+                if not exc.filename:
+                    exc.filename = str(self.lock_path)
+                raise permission_denied(exc) from None
+            except Busy as busy:
+                syncing = busy.role == SYNC_ROLE
+                if not syncing or time.monotonic() >= deadline:
+                    raise MachineBusy(self.name, busy.holder, syncing) from None
+                if not said:
+                    say(f"waiting for a ports.watch sync ({busy.holder}) on machine {self.name!r}")
+                    said = True
+                time.sleep(LOCK_POLL)
+            except NotOurs as odd:
+                raise HelperError(
+                    f"the lock file {self.lock_path} is {odd}: not ours, and writing it would "
+                    "change what it points to; remove it and run the command again"
+                ) from None
         self._lock = lock
         return previous
 

@@ -36,6 +36,13 @@ DEFAULTS: dict[str, Any] = {
     "command_timeout": 60.0,
     "daemon_wait": 60.0,
     "vboxmanage_timeout": 30.0,
+    # corp.sync (issue 23): give the VM the host's extra trusted roots / its proxy. None means
+    # on; false, 0, no or off (also as INVOKE_VPNHELPER_CORP_ROOTS=false: a None default lets
+    # invoke hand the word over instead of casting any non-empty word to True) turns it off.
+    "corp_roots": None,
+    "corp_proxy": None,
+    "ca_bundle": None,  # a PEM bundle of roots to copy besides the platform's own
+    "proxy": "",  # the proxy URL when neither macOS's system proxy nor the environment names one
 }
 
 MACOS_KEXT_COMMAND = (
@@ -62,6 +69,10 @@ class Settings:
     command_timeout: float
     daemon_wait: float
     vboxmanage_timeout: float
+    corp_roots: bool = True
+    corp_proxy: bool = True
+    ca_bundle: str | None = None
+    proxy: str = ""
     dry_run: bool = False
     # Where host_port came from: "flag" (--port), "remembered" (an earlier run gave this machine
     # that port) or "config" (the configured default, which a new forward may move past when
@@ -83,6 +94,39 @@ class Settings:
         if self.minikube:
             return ["--minikube", "--profile", self.machine]
         return ["--machine", self.machine]
+
+
+def _flag(value: Any) -> bool:
+    """A setting that is on unless turned off: None (unset) is on."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+PORTS = range(1, 65536)
+
+
+def check_flags(flags: Mapping[str, Any]) -> None:
+    """Refuse, before anything runs, a flag value that cannot be meant: an empty --machine or
+    --storage-path (which would quietly mean the default), a --port outside 1-65535 (0 or
+    absent: the default), a --shell that is no format."""
+    machines = flags.get("machine")
+    for machine in machines if isinstance(machines, list) else [machines]:
+        if machine == "":
+            raise HelperError("--machine '' names no machine: give its name, or leave it out")
+    if flags.get("storage_path") == "":
+        raise HelperError("--storage-path '' names no folder: give the store, or leave it out")
+    port = flags.get("port")
+    if isinstance(port, int) and port and port not in PORTS:
+        raise HelperError(f"--port {port} is not a port: give one from 1 to 65535, or leave it out")
+    shell = flags.get("shell")
+    if shell is not None:
+        from .core.envfmt import FORMATS
+
+        if shell not in FORMATS:
+            raise HelperError(f"--shell {shell!r} is not a format: one of {', '.join(FORMATS)}")
 
 
 def default_storage_path(environ: Mapping[str, str]) -> Path:
@@ -167,6 +211,10 @@ def resolve(
         command_timeout=float(section["command_timeout"]),
         daemon_wait=float(section["daemon_wait"]),
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
+        corp_roots=_flag(section["corp_roots"]),
+        corp_proxy=_flag(section["corp_proxy"]),
+        ca_bundle=str(section["ca_bundle"]) if section["ca_bundle"] else None,
+        proxy=str(section["proxy"] or ""),
         dry_run=bool(dry_run),
         port_source=source,
         storage_source=storage_source,

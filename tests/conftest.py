@@ -6,7 +6,16 @@ import os
 
 import pytest
 
-from docker_vpn_helper import session
+# The lab tests build a lab of their own, never the one `invoke lab.up` built in /run/dvhlab:
+# set before anything imports lab.paths, which reads it once (namespaces are named after the
+# folder). DVH_LAB_DIR and DVH_LAB_NS, when given, still choose the lab.
+os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
+
+from docker_vpn_helper.adapters import corporate
+
+from .support.runs import close_all
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +26,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in (*hidden, "MINIKUBE_HOME", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    session.close_all()
+    close_all()  # the test's run ends
 
 
 @pytest.fixture(autouse=True)
@@ -33,3 +42,12 @@ def no_user_ssh_config(monkeypatch):
         return path != os.path.expanduser("~/.ssh/config") and real_isfile(path)
 
     monkeypatch.setattr(os.path, "isfile", isfile)
+
+
+@pytest.fixture(autouse=True)
+def no_host_corp(tmp_path_factory, monkeypatch):
+    """The machine's own local roots (/usr/local/share/ca-certificates) and proxy variables stay
+    out of corp.sync: a test that wants some gives them."""
+    monkeypatch.setattr(corporate, "LINUX_LOCAL_ROOTS", tmp_path_factory.mktemp("local-roots"))
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

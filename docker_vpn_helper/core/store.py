@@ -11,11 +11,12 @@ import os
 import re
 import shlex
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PROGRAM, HelperError
+from ..errors import PROGRAM, HelperError, StoreUnreadable
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
@@ -105,19 +106,24 @@ def create_command(name: str, store: Path | None = None) -> str:
     return shlex.join([*words, "--create"])
 
 
-def missing_machine(name: str, facts: StoreFacts, create: str) -> str:
-    """One line for a machine the store lacks: the store, its machines, the closest name, and
-    `create`, the command that would create it."""
-    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+def closest_machine(name: str, machines: Sequence[str], *, loose: bool = False) -> str:
+    """The machine `name` most likely means ("" when none is alike; `loose`: the closest one
+    however little alike, when there is one)."""
     import difflib  # here: env.print loads this module and needs it only for this error
 
-    close = difflib.get_close_matches(name, facts.machines, n=1, cutoff=0.6)
-    lowered = [m for m in facts.machines if m.lower() == name.lower()]
-    guess = (lowered or close or [""])[0]
+    lowered = [m for m in machines if m.lower() == name.lower()]
+    close = difflib.get_close_matches(name, machines, n=1, cutoff=0 if loose else 0.6)
+    return (lowered or close or [""])[0]
+
+
+def missing_machine(name: str, facts: StoreFacts, create: str, *, loose: bool = False) -> str:
+    """One line for a machine the store lacks: the store, its machines, the closest name (see
+    closest_machine), and `create`, the command that would create it ("": none said)."""
+    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+    guess = closest_machine(name, facts.machines, loose=loose)
     mean = f"; did you mean {guess!r}?" if guess else "."
-    return (
-        f"no machine {name!r} in the store {facts.path} ({has}){mean} To create {name!r}: {create}"
-    )
+    how = f" To create {name!r}: {create}" if create else ""
+    return f"no machine {name!r} in the store {facts.path} ({has}){mean}{how}"
 
 
 def owner(path: Path) -> str:
@@ -144,7 +150,7 @@ def store_of(path: Path) -> Path | None:
     return None
 
 
-def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
+def not_yours(path: Path, verb: str, store: Path | None = None) -> StoreUnreadable:
     """One line for a file or folder of the store (`store`, else the one `path` lies in) we
     may not `verb` ("read", "write"), typically after an accidental `sudo docker-vpn-helper` or
     `sudo docker-machine create` left it to root: who owns it and the command that gives the
@@ -154,10 +160,11 @@ def not_yours(path: Path, verb: str, store: Path | None = None) -> HelperError:
     mine = os.geteuid() if hasattr(os, "geteuid") else -1
     belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
     if store is None:
-        return HelperError(f"cannot {verb} {path}: {belongs}, not to you")
-    return HelperError(
+        return StoreUnreadable(f"cannot {verb} {path}: {belongs}, not to you", path)
+    return StoreUnreadable(
         f"cannot {verb} {path}: {belongs}, not to you: give the store back to yourself with "
-        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
+        f'sudo chown -R "$USER" {shlex.quote(str(store))}',
+        path,
     )
 
 
@@ -229,10 +236,6 @@ class Machine:
         """Made by docker-machine's virtualbox driver (or naming none: VirtualBox is asked)."""
         return self.driver_name in ("", "virtualbox")
 
-    @property
-    def backup_root(self) -> Path:
-        return self.directory / "backups"
-
 
 def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     value = data.get(key)
@@ -259,7 +262,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StoreUnreadable(f"cannot read {path}: {exc.strerror or exc}", path) from None
     if not text.strip():
         raise HelperError(f"{path} is empty: recreate the machine or restore a backup")
     try:

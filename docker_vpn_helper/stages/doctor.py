@@ -10,9 +10,10 @@ else its context), and ends with one line: healthy, or the one command to run.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,13 +25,15 @@ from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, apiserver, cert, daemon, dns, machine, nat
+from . import Stage, apiserver, cert, corp, daemon, dns, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
 # drops must not hold the diagnosis up (the probe runs beside the other checks, too).
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
+VIRTUALBOX = "VirtualBox"
+DNS = dns.STAGE.name
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,6 @@ class Known:
 
     probe: Callable[[], str | None] | None = None
     route: RouteVerdict | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _in_background(host: str, port: int) -> Callable[[], str | None]:
@@ -177,10 +179,34 @@ def check_dns(s: Session, known: Known) -> list[Finding]:
         return [Finding(check, WARN, plan.seen())]
     if plan.vm_on:
         return [Finding(check, OK, plan.seen())]
+    if plan.before_start:
+        return [Finding(check, WARN, plan.seen(), _command(s, "fix"))]
     if plan.recorded:
-        return [Finding(check, INFO, plan.seen() + " (the VM runs)")]
-    fix = _command(s, "dns.host-resolver", *(["--restart"] if plan.running else []))
+        later = (
+            ": it takes effect when the VM starts again, or now with --restart (the VM restarts)"
+        )
+        return [Finding(check, INFO, plan.seen() + later, _command(s, DNS, "--restart"))]
+    seen = s.view.vm()  # as it is, not as machine.create would leave it: stopped, it switches
+    fix = _command(s, DNS, *(["--restart"] if seen is not None and seen.running else []))
     return [Finding(check, WARN, plan.problem, fix)]
+
+
+def check_corp(s: Session, known: Known) -> list[Finding]:
+    """The host's extra roots and proxy against the VM's (read over the machine's SSH forward on
+    127.0.0.1: nothing leaves the machine, no registry or proxy is tried)."""
+    check = "roots and proxy in the VM"
+    if not s.settings.corp_roots and not s.settings.corp_proxy:
+        return [Finding(check, INFO, corp.OFF)]
+    restart = s.results.get(daemon.STAGE.name)
+    if s.projected or restart is None or restart.restart:
+        return [Finding(check, INFO, "compared once the daemon answers through the forward")]
+    try:
+        plan = _planned(s, corp.STAGE, ask_containers=False)
+    except HelperError as exc:
+        return [Finding(check, WARN, f"cannot compare: {exc.reason}")]
+    if plan.problem:
+        return [Finding(check, WARN, plan.problem, _command(s, "corp.sync"))]
+    return [Finding(check, OK, plan.seen())]
 
 
 def check_route(s: Session, known: Known) -> list[Finding]:
@@ -233,14 +259,17 @@ def check_client_environment(s: Session, known: Known) -> list[Finding]:
 
 
 def check_virtualbox(s: Session, known: Known) -> list[Finding]:
-    version = ".".join(map(str, s.vbox.version()))
+    try:
+        version = ".".join(map(str, s.vbox.require()))
+    except HelperError as exc:  # e.g. no VBoxManage on PATH
+        return [Finding(VIRTUALBOX, FAIL, exc.reason)]
     command = drivers.kext_command(s.settings, s.vbox)
     seen = f"VirtualBox {version}: " + (
         f"drivers restart with `{command.line()}`"
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
-    return [Finding("VirtualBox", OK, seen)]
+    return [Finding(VIRTUALBOX, OK, seen)]
 
 
 def _eval(task: str, s: Session) -> str:
@@ -336,6 +365,7 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_certificates,
     check_daemon,
     check_dns,
+    check_corp,
     check_route,
     check_client_environment,
     check_virtualbox,
@@ -344,24 +374,47 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
 )
 
 
+# What can be checked where VirtualBox cannot be asked (not installed): the store and the shell.
+WITHOUT_VIRTUALBOX = (
+    check_virtualbox,
+    check_certificates,
+    check_client_environment,
+    check_docker_client,
+)
+
+
+def missing(s: Session) -> Finding:
+    """A machine the store lacks: beside others, most likely a typo (the closest one is named,
+    with the doctor command for it); else what creating it takes."""
+    facts = store.survey(s.settings.storage_path)
+    if facts.is_store and facts.machines:
+        guess = store.closest_machine(s.name, facts.machines, loose=True)
+        named = s.settings.storage_source != "default"
+        where = ["--storage-path", str(s.settings.storage_path)] if named else []
+        again = shlex.join([program_name(), "doctor", "--machine", guess, *where])
+        return Finding("machine", FAIL, store.missing_machine(s.name, facts, "", loose=True), again)
+    refusal = creation_refusal(
+        s.name,
+        facts,
+        asked=False,
+        default_location=s.settings.storage_source == "default",
+        create=machine.create_command(s),
+    )
+    seen = refusal or f"the store has no machine {s.name!r} yet"
+    return Finding("machine", FAIL, seen, machine.create_command(s))
+
+
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
     if not s.view.exists():
-        refusal = creation_refusal(
-            s.name,
-            store.survey(s.settings.storage_path),
-            asked=False,
-            default_location=s.settings.storage_source == "default",
-            create=machine.create_command(s),
-        )
-        seen = refusal or f"the store has no machine {s.name!r} yet"
-        return [Finding("machine", FAIL, seen, machine.create_command(s))]
+        return [missing(s)]
     known = Known()
     ip = s.machine.ip
     if ip:
         known.probe = _in_background(ip, s.settings.daemon_port)
     findings: list[Finding] = []
-    for check in CHECKS:
+    usable = check_virtualbox(s, known)[0].status == OK  # its version is asked once, kept
+    for check in CHECKS if usable else WITHOUT_VIRTUALBOX:
         try:
             findings += check(s, known)
         except HelperError as exc:
@@ -371,7 +424,15 @@ def diagnose(s: Session) -> list[Finding]:
 
 
 # What `fix` repairs by itself, so that a problem one of these fixes is "run fix".
-FIX_COVERS = ("fix", "machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart")
+FIX_COVERS = (
+    "fix",
+    "machine.create",
+    "nat.forward",
+    "cert.issue",
+    "cert.deploy",
+    "daemon.restart",
+    "corp.sync",
+)
 
 
 def _task(command: str) -> str:
@@ -389,7 +450,9 @@ def summary(s: Session, findings: list[Finding]) -> tuple[str, str]:
         return f"healthy: {CLIENT} reaches machine {s.name!r} through its forward", ""
     client = any(f.check == CLIENT for f in failed)
     machine_side = [f for f in failed if f.check != CLIENT]
-    if machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
+    if any(f.check == VIRTUALBOX for f in failed):  # nothing this tool runs works without it
+        command = ""
+    elif machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
         # what fix repairs, then (when the shell points elsewhere) the environment it prints
         own = [f.fix for f in machine_side if f.check == "machine"]
         command = own[0] if own else _command(s, "fix")

@@ -20,7 +20,7 @@ from ..core import history, minikube, ports, store
 from ..core.certs import pair_matches
 from ..core.fsutil import atomic_write, read_optional, writable_target
 from ..core.plans.apiserver import RULE_NAME as APISERVER_RULE
-from ..core.plans.restore import RestorePlan
+from ..core.plans.restore import RestorePlan, vm_files
 from ..core.store import OPENSSL_CONFIG, STATE_FILE
 from ..core.vbox import NatRule
 from ..errors import HelperError
@@ -145,21 +145,31 @@ def plan_original(s: Session) -> RestorePlan:
     config = None
     if first_config is not None:
         config = store.with_fields_of(machine.raw, json.loads(first_config.read_text()))
-    local = {target: copy for target, copy in first.local.items() if _differs(target, copy)}
     folder = s.view.folder
-    remove = tuple(folder / name for name in OURS if (folder / name).exists())
+    ours = {folder / name for name in OURS}  # docker-machine never had them: removed, not put back
+    local = {t: copy for t, copy in first.local.items() if t not in ours and _differs(t, copy)}
+    remove = tuple(path for path in sorted(ours) if path.exists())
     info = s.view.vm()
     current = info.rules() if info is not None else ()
     daemon_rule = s.settings.nat_rule
+    readd = NatRule.parse(first.nat_replaced) if first.nat_replaced else None
     rules = tuple(
         r
         for r in current
-        if ports.is_ours(r)
-        or (first.nat_added and r.name == daemon_rule)
-        or (s.settings.minikube and r.name == APISERVER_RULE)
+        if r != readd
+        and (
+            ports.is_ours(r)
+            or (first.nat_added and r.name == daemon_rule)
+            or (s.settings.minikube and r.name == APISERVER_RULE)
+        )
     )
-    readd = NatRule.parse(first.nat_replaced) if first.nat_replaced else None
+    if readd in current:
+        readd = None
     notes = [f"going back to before {runs[0].stamp}, this tool's first run on {s.name!r}"]
+    guest, lost = vm_original(s, first.guest)
+    notes += [
+        f"no copy of the VM's {path} from before this tool is left: it stays" for path in lost
+    ]
     wanted_resolver = (config or machine.raw).get("Driver", {}).get("HostDNSResolver") is True
     dns = s.view.nat_dns()
     if dns is not None and dns.host_resolver and not wanted_resolver:
@@ -170,7 +180,7 @@ def plan_original(s: Session) -> RestorePlan:
     return RestorePlan(
         history.ORIGINAL,
         local,
-        first.guest,
+        guest,
         rules,
         info,
         readd,
@@ -178,6 +188,18 @@ def plan_original(s: Session) -> RestorePlan:
         tuple(notes),
         config,
     )
+
+
+def vm_original(
+    s: Session, copies: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The VM's files that differ from docker-machine's, with the copy that puts each back
+    (history.guest_original), read from the VM in one round trip."""
+    if not copies:
+        return (), ()
+    paths = sorted({path for target, saved in copies for path in (target, *saved) if path})
+    found = dict(zip(paths, s.guest().read_files(paths)))
+    return history.guest_original(copies, found)
 
 
 def _differs(target: Path, copy: Path) -> bool:
@@ -214,7 +236,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
     if plan.guest:
         back = restore_guest(s, list(plan.guest), plan.partial)
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
-        say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
+        say(f"put back in the VM {vm_files(plan.guest)} and restarted the daemon ({state})")
     if (plan.rules or plan.readd) and plan.vm:
         nic = plan.vm.nat_nic or 1
         for rule in plan.rules:

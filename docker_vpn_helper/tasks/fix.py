@@ -5,9 +5,9 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner, say
-from . import cert, daemon, dns, kube, nat, ports
+from . import cert, corp, daemon, dns, kube, nat, ports
 from . import machine as machine_tasks
-from .common import MINIKUBE_HELP, SHARED_HELP
+from .common import MINIKUBE_HELP, SHARED_HELP, session
 
 FIX_HELP = {
     **SHARED_HELP,
@@ -29,6 +29,7 @@ FIX_HELP = {
         cert.issue,
         cert.deploy,
         daemon.restart,
+        corp.sync,
         ports.sync,
         dns.host_resolver,
         kube.apiserver,
@@ -51,8 +52,8 @@ def fix(
 ):
     """Repair a machine behind the VPN, then print its environment for eval.
 
-    The stages in order: create/start, forward, certificate, deploy, restart, the containers'
-    published ports, the VM's DNS; then the environment.
+    The stages in order: create/start, forward, certificate, deploy, restart, the host's trusted
+    roots and proxy, the containers' published ports, the VM's DNS; then the environment.
 
     Given several machines (or --all), it runs for each in turn and prints the environment of
     the first: one eval sets one machine's variables.
@@ -60,27 +61,25 @@ def fix(
     from dataclasses import replace
 
     from ..environment import render, rerun_command
-    from ..executor import environment_of
-    from ..session import session_for
 
-    s = session_for(c, machine, storage_path, port, dry_run)
+    s = session(c, machine, storage_path, port, dry_run, lock=not dry_run)
     changes = ", ".join(s.changes())
     if s.dry_run:
         summary = f"dry run: would change {changes}" if changes else "dry run: nothing to change"
     else:
         summary = f"changed {changes}" if changes else "already fixed: nothing changed"
-    several = environment_of()
-    if several is not None and several[0] != s.name:
+    printing = c.printing  # the executor says whether this machine's environment is printed
+    if not printing.prints:
         command = rerun_command(s.settings, shell, storage_path)
         banner(s.name, f"Done ({summary}); its environment, not printed: {command}")
         return
     banner(s.name, f"Done ({summary}); the environment to export follows on stdout")
-    if several is not None:
+    if printing.others:
         others = [
             rerun_command(
                 replace(s.settings, machine=name, port_source="config"), shell, storage_path
             )
-            for name in several[1]
+            for name in printing.others
         ]
         say(
             f"prints the environment of {s.name!r} only (one eval sets one machine's "

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from docker_vpn_helper.core import agent
-from docker_vpn_helper.core.plans.agent import InstallPlan, UninstallPlan
 from docker_vpn_helper.errors import HelperError
 
 HOME = Path("/Users/jane")
 TOOL = "/usr/local/bin/docker-vpn-helper"
 STORE = Path("/Volumes/Data & Co/<docker>/machine's store")
+WATCH = ["ports.watch", "--machine", "dev", "--wait-for-machine"]
 PATH = "/usr/local/bin:/opt/homebrew/bin:/usr/bin:/bin"
 
 
@@ -73,14 +73,13 @@ def test_no_agent_elsewhere():
 
 
 def test_the_command_is_ports_watch_by_absolute_path():
-    assert agent.arguments([TOOL], "dev", None) == [TOOL, "ports.watch", "--machine", "dev"]
+    watch = ["ports.watch", "--machine", "dev", "--wait-for-machine"]
+    assert agent.arguments([TOOL], "dev", None) == [TOOL, *watch]
     assert agent.arguments(["/usr/bin/python3", "-m", "docker_vpn_helper"], "dev", STORE) == [
         "/usr/bin/python3",
         "-m",
         "docker_vpn_helper",
-        "ports.watch",
-        "--machine",
-        "dev",
+        *watch,
         "--storage-path",
         str(STORE),
     ]
@@ -97,7 +96,7 @@ def test_the_plist_parses_and_says_what_launchd_needs():
     assert la.path == agent.plist_path(HOME, "dev")
     assert plistlib.loads(la.text.encode()) == {
         "Label": "io.github.docker-vpn-helper.ports.dev",
-        "ProgramArguments": [TOOL, "ports.watch", "--machine", "dev", "--storage-path", str(STORE)],
+        "ProgramArguments": [TOOL, *WATCH, "--storage-path", str(STORE)],
         "EnvironmentVariables": {"MACHINE_STORAGE_PATH": str(STORE), "PATH": PATH},
         "RunAtLoad": True,
         "KeepAlive": True,
@@ -110,7 +109,7 @@ def test_the_plist_parses_and_says_what_launchd_needs():
 def test_the_plist_without_a_store_or_path_sets_no_environment():
     parsed = plistlib.loads(launch_agent().text.encode())
     assert "EnvironmentVariables" not in parsed
-    assert parsed["ProgramArguments"] == [TOOL, "ports.watch", "--machine", "dev"]
+    assert parsed["ProgramArguments"] == [TOOL, *WATCH]
 
 
 def test_a_home_and_a_tool_with_xml_characters_survive():
@@ -169,11 +168,12 @@ def test_the_unit_runs_the_watcher_and_restarts_it():
     lines = unit.text.splitlines()
     assert (
         'ExecStart="/usr/local/bin/docker-vpn-helper" "ports.watch" "--machine" "dev" '
-        '"--storage-path" "/home/jane/.docker/machine"'
+        '"--wait-for-machine" "--storage-path" "/home/jane/.docker/machine"'
     ) in lines
     assert 'Environment="MACHINE_STORAGE_PATH=/home/jane/.docker/machine"' in lines
     assert f'Environment="PATH={PATH}"' in lines
-    for line in ("[Service]", "Restart=always", "RestartSec=5", "[Install]"):
+    # A stop is no failure: the watch ends with 0 on SIGTERM, the executor with 143 before it.
+    for line in ("[Service]", "Restart=always", "RestartSec=5", "SuccessExitStatus=143"):
         assert line in lines
     assert lines[-1] == "WantedBy=default.target"
 
@@ -203,6 +203,7 @@ def test_systemd_commands():
         ["systemctl", "--user", "restart", name],
     ]
     assert unit.uninstall_commands() == [["systemctl", "--user", "disable", "--now", name]]
+    assert unit.forget_commands() == [["systemctl", "--user", "reset-failed", name]]
     assert unit.after_removal_commands() == [["systemctl", "--user", "daemon-reload"]]
     assert unit.status_command() == ["systemctl", "--user", "is-active", name]
 
@@ -255,10 +256,6 @@ def test_systemd_analyze_verify_finds_the_executable_through_the_quoting(tmp_pat
     assert f"{odd_tool}-missing is not executable" in done.stderr
 
 
-def argvs(commands) -> list[list[str]]:
-    return [list(command.argv) for command in commands]
-
-
 # --- plans -------------------------------------------------------------------------------------
 
 
@@ -270,39 +267,6 @@ def test_found_reads_what_launchctl_and_systemctl_answer():
     assert agent.Found.read("launchd", None, 113, "") == agent.Found(None, False, False)
     assert agent.Found.read("systemd", "t", 0, "active\n") == agent.Found("t", True, True)
     assert agent.Found.read("systemd", "t", 3, "failed\n") == agent.Found("t", False, False)
-
-
-def test_install_plans():
-    unit = systemd_unit()
-    fresh = InstallPlan(unit, agent.Found(None, False, False))
-    assert fresh.write and argvs(fresh.commands) == unit.install_commands()
-    assert fresh.actions()[0] == f"write {unit.path}"
-    same = InstallPlan(unit, agent.Found(unit.text, True, True))
-    assert same.changes == () and same.actions() == []
-    assert same.seen() == f"the agent {unit.name} is installed and running ({unit.path})"
-    stale = InstallPlan(unit, agent.Found("old", True, True))
-    assert argvs(stale.commands) == unit.reload_commands()
-    assert stale.actions()[0] == f"rewrite (it differs) {unit.path}"
-    stopped = InstallPlan(unit, agent.Found(unit.text, False, False))
-    assert not stopped.write and argvs(stopped.commands) == unit.install_commands()
-
-
-def test_uninstall_plans():
-    la = launch_agent()
-    loaded = UninstallPlan(la, agent.Found(la.text, True, True))
-    assert loaded.actions() == [
-        f"run: launchctl bootout gui/501/{la.name}",
-        f"remove {la.path}",
-    ]
-    gone = UninstallPlan(la, agent.Found(None, False, False))
-    assert gone.changes == () and gone.actions() == []
-    unit = systemd_unit()
-    inactive = UninstallPlan(unit, agent.Found(unit.text, False, False))
-    assert inactive.actions() == [  # disabled even when inactive: its link goes too
-        f"run: systemctl --user disable --now {unit.name}",
-        f"remove {unit.path}",
-        "run: systemctl --user daemon-reload",
-    ]
 
 
 def test_status_lines():

@@ -5,8 +5,10 @@ The store is real: built the way docker-machine v0.16 builds one (tests/support/
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
+import posixpath
 import queue
 import shlex
 import shutil
@@ -26,6 +28,7 @@ from docker_vpn_helper.link import GuestLink
 from docker_vpn_helper.stages import ports as ports_stage
 
 from ..support import store as dm
+from ..support.runs import RunMock
 
 DATA = Path(__file__).parent.parent / "core" / "data"
 SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
@@ -247,6 +250,15 @@ class FakeGuest:
         self.log.append("read files")
         return [self.files.get(path) for path in paths]
 
+    def read_folder(self, folder, patterns):
+        self.log.append("read folder")
+        return {
+            path: data
+            for path, data in self.files.items()
+            if posixpath.dirname(path) == folder
+            and any(fnmatch.fnmatch(posixpath.basename(path), p) for p in patterns)
+        }
+
     def restart_policies(self):
         return dict(self.policies)
 
@@ -304,12 +316,16 @@ class FakeDaemon:
     guest: FakeGuest
     probes: int = 0
     containers: list = field(default_factory=list)  # what GET /containers/json answers
+    plain: bool = False  # another program holds the port, answering without TLS (HTTP, SSH)
 
     def probe(self, *args, server_name="localhost", **kwargs):
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import Encoding
 
         self.probes += 1
+        if self.plain:
+            reason = "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"
+            return daemon.Probe(False, f"127.0.0.1:2376: {reason}", not_tls=True)
         if self.guest.served is None:
             return daemon.Probe(False, "127.0.0.1:2376: Connection refused")
         cert = x509.load_pem_x509_certificate(self.guest.served)
@@ -333,9 +349,10 @@ def dockerd(monkeypatch, guest):
     return install_daemon(monkeypatch, guest)
 
 
-def context(results: dict[str, Result]) -> MockContext:
+def context(results: dict[str, Result]) -> RunMock:
+    """What a task gets from the executor, with VirtualBox's answers stood in."""
     # A copy: MockContext rewrites the dict it is given (so RUNNING could serve only once).
-    return MockContext(run=dict(results), repeat=True)
+    return RunMock(run=dict(results), repeat=True)
 
 
 END = object()  # the end of a FakeEvents stream

@@ -45,7 +45,7 @@ def python_for_nobody() -> str | None:
 
 
 def test_a_lock_file_we_may_not_open_is_one_line_with_the_chown(store, capsys, monkeypatch):
-    def denied(self):
+    def denied(self, role="run"):
         raise PermissionError(13, "Permission denied", str(self.path))
 
     monkeypatch.setattr(fsutil.ProcessLock, "acquire", denied)
