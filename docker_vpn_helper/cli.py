@@ -91,9 +91,9 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
     flags = quick_flags(argv, "env.print")
     if flags is None or invoke_configured(environ):
         return False
+    from .environment import render
     from .errors import HelperError
     from .settings import resolve
-    from .stages.env import render
 
     try:
         settings = resolve(

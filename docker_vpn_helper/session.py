@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke import Context
 
+from .adapters import host
+from .adapters.docker_machine import DockerMachine
 from .adapters.host import command_line
+from .adapters.sudo import sudo
 from .core import store, vbox
+from .core.commands import Command, RuleEdits
+from .core.plans.base import Plan
+from .core.plans.cert import CertPlan, DeployPlan
+from .core.plans.daemon import RestartPlan
+from .core.plans.machine import MachineAction, MachinePlan
+from .core.plans.nat import ForwardPlan
+from .errors import HelperError
 from .journal import Journal
 from .link import GuestLink
 from .report import say
@@ -24,6 +34,8 @@ from .view import MachineView
 
 if TYPE_CHECKING:
     from .adapters.guest import Guest
+
+P = TypeVar("P", bound=Plan)
 
 
 class Session:
@@ -34,6 +46,7 @@ class Session:
         self.link = GuestLink(settings)
         self.journal = Journal(self.view.folder, settings.machine)
         self.results: dict[str, Any] = {}  # stage name -> its plan, as applied (or projected)
+        self.docker_machine = DockerMachine(c, settings.docker_machine, settings.storage_path)
 
     @property
     def name(self) -> str:
@@ -51,24 +64,73 @@ class Session:
     def machine(self) -> store.Machine:
         return self.view.machine
 
+    # -- earlier stages' plans, typed (None: that stage has not run in this run) -------------
+
+    def _plan(self, kind: type[P]) -> P | None:
+        return next((p for p in self.results.values() if type(p) is kind), None)
+
+    def machine_plan(self) -> MachinePlan | None:
+        return self._plan(MachinePlan)
+
+    def forward_plan(self) -> ForwardPlan | None:
+        return self._plan(ForwardPlan)
+
+    def issue_plan(self) -> CertPlan | None:
+        return self._plan(CertPlan)
+
+    def deploy_plan(self) -> DeployPlan | None:
+        return self._plan(DeployPlan)
+
+    def restart_plan(self) -> RestartPlan | None:
+        return self._plan(RestartPlan)
+
+    def creates(self) -> bool:
+        """machine.create creates the machine in this run."""
+        machine = self.machine_plan()
+        return machine is not None and machine.action is MachineAction.CREATE
+
     def vm(self) -> vbox.VMInfo | None:
         """The VM as this stage finds it: in a dry run, as the machine stage would leave it."""
-        machine = self.results.get("machine.create")
-        if self.dry_run and machine is not None and machine.action != "none":
+        machine = self.machine_plan()
+        if self.dry_run and machine is not None and machine.action is not MachineAction.NONE:
             return machine.vm_after
         return self.view.vm()
 
     @property
     def port(self) -> int:
         """The host port of the daemon's forward: as nat.forward planned it, else the settings'."""
-        forward = self.results.get("nat.forward")
+        forward = self.forward_plan()
         return forward.port if forward is not None else self.settings.host_port
 
     @property
     def projected(self) -> bool:
         """A dry run whose machine is still to be created or started: the VM cannot be read."""
-        machine = self.results.get("machine.create")
-        return self.dry_run and machine is not None and machine.action != "none"
+        machine = self.machine_plan()
+        return self.dry_run and machine is not None and machine.action is not MachineAction.NONE
+
+    # -- running what plans hold --------------------------------------------------------------
+
+    def rule_edits(self, info: vbox.VMInfo) -> RuleEdits:
+        """The commands that change the VM's NAT rules, as VirtualBox takes them in its state."""
+        return self.vbox.rule_edits(self.name, info.nat_nic or 1, info.running)
+
+    def execute(self, command: Command) -> None:
+        """Run one command of a plan, exactly, with the adapter that built it; a failure is a
+        one-line error."""
+        if command.where == "guest":
+            self.guest().run(command.shell(), timeout=command.timeout)
+        elif command.where == "sudo":
+            done = sudo(self.c, command)
+            if not done.ok:
+                raise HelperError(f"{command.what} failed: {done.last_line()}")
+        elif command.argv[0] == self.settings.vboxmanage:
+            self.vbox.execute(command)
+        elif command.argv[0] == self.settings.docker_machine:
+            self.docker_machine.execute(command)
+        else:
+            done = host.run(self.c, command.argv, timeout=command.timeout, what=command.what)
+            if not done.ok:
+                raise HelperError(f"{command.what} failed: {done.last_line()}")
 
     def changes(self) -> list[str]:
         """What this run changed (or, dry, would change), in the words of the fix summary."""

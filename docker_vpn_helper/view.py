@@ -1,7 +1,7 @@
 """What one run sees of one machine: the store's entry, VirtualBox's VM, the daemon's answer.
 
 Each is read once and kept; a stage that changes the machine calls `refresh()`, and the next
-reader asks again. Nothing here decides anything: the planners in core/plans.py do.
+reader asks again. Nothing here decides anything: the planners in core/plans/ do.
 """
 
 from __future__ import annotations
@@ -83,6 +83,22 @@ class MachineView:
             if rule.name == "ssh" and rule.guest_port == 22:
                 return rule.host_port
         return self.machine.ssh_port
+
+    def claimed_ports(self) -> dict[tuple[str, int], str]:
+        """{(proto, host port): who holds it}: other VMs' rules on 127.0.0.1 and other machines'
+        remembered daemon ports (this VM's own rules are the planners' to judge)."""
+        claims = {
+            ("tcp", port): f"machine {name!r} (its remembered port)"
+            for port, name in store.remembered_ports(self.settings.storage_path, self.name).items()
+        }
+        for name in self.vbox.list_vms():
+            other = self.vbox.showvminfo(name) if name != self.name else None
+            for rules in other.forwarding.values() if other else ():
+                for rule in rules:
+                    if rule.holds_loopback_port(rule.proto):
+                        holder = f"VM {name!r} (NAT rule {rule.name!r}, {other.state})"
+                        claims[rule.proto, rule.host_port] = holder
+        return claims
 
     def forget_answers(self) -> None:
         """After a change to the forward: ask the daemon again when next asked."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from invoke import Context
 
+from ..core.commands import Command
 from ..errors import HelperError
 from .host import run
 
@@ -22,28 +23,30 @@ def create_args(name: str, tls_sans: Sequence[str]) -> list[str]:
 
 
 class DockerMachine:
+    """docker-machine of the configured binary, on the run's store: every command names the
+    store with --storage-path, so it acts on the same machines this run reads."""
+
     def __init__(self, c: Context, binary: str, storage_path: Path) -> None:
         self._c = c
         self._binary = binary
         self._storage_path = storage_path
 
-    def _argv(self, *args: str) -> list[str]:
-        return [self._binary, "--storage-path", str(self._storage_path), *args]
+    def _command(self, args: Sequence[str], what: str, timeout: float) -> Command:
+        argv = (self._binary, "--storage-path", str(self._storage_path), *args)
+        return Command(argv, what=what, timeout=timeout)
 
-    def start(self, name: str) -> None:
-        self._run("start", name, timeout=START_TIMEOUT)
+    def start_command(self, name: str) -> Command:
+        return self._command(("start", name), f"docker-machine start {name}", START_TIMEOUT)
 
-    def stop(self, name: str) -> None:
-        self._run("stop", name, timeout=START_TIMEOUT)
+    def stop_command(self, name: str) -> Command:
+        return self._command(("stop", name), f"docker-machine stop {name}", START_TIMEOUT)
 
-    def _run(self, action: str, name: str, *, timeout: float) -> None:
-        what = f"docker-machine {action}"
-        output = run(self._c, self._argv(action, name), timeout=timeout, what=what)
+    def create_command(self, name: str, tls_sans: Sequence[str]) -> Command:
+        what = f"docker-machine create {name}"
+        return self._command(create_args(name, tls_sans), what, CREATE_TIMEOUT)
+
+    def execute(self, command: Command) -> None:
+        """Run a command built here; its failure is a one-line error."""
+        output = run(self._c, command.argv, timeout=command.timeout, what=command.what)
         if not output.ok:
-            raise HelperError(f"{what} {name} failed: {output.last_line()}")
-
-    def create(self, name: str, tls_sans: Sequence[str]) -> None:
-        argv = self._argv(*create_args(name, tls_sans))
-        output = run(self._c, argv, timeout=CREATE_TIMEOUT, what="docker-machine create")
-        if not output.ok:
-            raise HelperError(f"docker-machine create {name} failed: {output.last_line()}")
+            raise HelperError(f"{command.what} failed: {output.last_line()}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core import dockerctx
+from ..core.commands import Command
 from ..errors import HelperError
 from . import host
 
@@ -16,6 +17,12 @@ DOCKER = "docker"
 
 def context_command(c: Context, *args: str, timeout: float) -> host.Output:
     return host.run(c, [DOCKER, "context", *args], timeout=timeout, what="docker context")
+
+
+def context_change(args: tuple[str, ...], timeout: float) -> Command:
+    """`docker context create|update ...`: run by Session.execute like any host command."""
+    return Command((DOCKER, "context", *args), what=f"docker context {args[0]} {args[1]}",
+                   timeout=timeout)  # fmt: skip
 
 
 def inspect_context(c: Context, name: str | None, timeout: float) -> dockerctx.Context | None:

@@ -7,7 +7,6 @@ Fabric and paramiko are imported lazily: `env.print` runs at shell start-up and 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -20,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from docker_vpn_helper.core import guestscripts as scripts
+from docker_vpn_helper.core.commands import Command
 from docker_vpn_helper.core.profile import parse_profile
 from docker_vpn_helper.core.text import last_line
 from docker_vpn_helper.errors import HelperError
@@ -28,17 +29,6 @@ if TYPE_CHECKING:
     from fabric import Config, Connection
     from paramiko import PKey
 
-PROFILE_PATH = "/var/lib/boot2docker/profile"
-DEFAULT_CA_CERT = "/var/lib/boot2docker/ca.pem"
-DEFAULT_SERVER_CERT = "/var/lib/boot2docker/server.pem"
-DEFAULT_SERVER_KEY = "/var/lib/boot2docker/server-key.pem"
-INIT_SCRIPT = "/etc/init.d/docker"
-# Where the detached daemon restart leaves its pid, output and exit status (persistent disk).
-RESTART_DIR = "/var/lib/boot2docker/docker-vpn-helper"
-RESTART_MARGIN = 10.0  # seconds the SSH command may take beyond the restart's own wait
-# Puts the restart in a session of its own where the guest has it (util-linux's, or busybox's
-# applet); without it, a background subshell ignoring SIGHUP and SIGPIPE (plain POSIX sh).
-SETSID = "setsid"
 NO_EXIT_STATUS = -1  # what paramiko reports for a channel closed without an exit status
 
 # Pre-2016 boot2docker sshds verify only the SHA-1 `ssh-rsa` signature; paramiko signs RSA keys
@@ -63,23 +53,6 @@ class DaemonFiles:
     profile_found: bool
     server_key_sha256: str | None = None  # the key's checksum (the key stays in the VM)
     ca_cert_pem: bytes | None = None  # the CA the daemon checks clients with (CACERT)
-
-
-def _sha256(data: bytes) -> str:
-    """Hex digest the guest's `sha256sum` must report for an uploaded file."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def _short_name(command: str) -> str:
-    """A command's program name for messages: `sudo X=1 /etc/init.d/docker restart` -> `docker`."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    for word in words:
-        if word != "sudo" and not word.startswith("-") and "=" not in word:
-            return posixpath.basename(word) or word
-    return command[:40]
 
 
 def _fabric_config() -> Config:
@@ -276,7 +249,7 @@ class Guest:
 
     def run(self, command: str, *, timeout: float | None = None, stdin: bytes | None = None) -> str:
         """Run a shell command in the guest and return its stdout; quote values with shlex.quote."""
-        return self._exec(command, _short_name(command), timeout=timeout, stdin=stdin)
+        return self._exec(command, scripts.short_name(command), timeout=timeout, stdin=stdin)
 
     def _exec(
         self, command: str, name: str, *, timeout: float | None = None, stdin: bytes | None = None
@@ -317,24 +290,24 @@ class Guest:
             )
         return result.stdout
 
-    def read_daemon_files(self, *, profile_path: str = PROFILE_PATH) -> DaemonFiles:
+    def read_daemon_files(self, *, profile_path: str = scripts.PROFILE_PATH) -> DaemonFiles:
         """Read the profile, the served certificate, its key's checksum and the CA the daemon
         checks clients with, in one round trip.
 
         The guest sources the profile in a subshell, as the init script does, to find the
         certificate and the key; the reported paths come from `parse_profile`, and the rare
         profile the two read differently costs a second command. The key itself never leaves
-        the VM: only its sha256.
+        the VM: only its scripts.sha256.
         """
         mark = f"--dvh-{secrets.token_hex(8)}"
         script = f"""
 p={shlex.quote(profile_path)}
 c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
-c=${{c:-{DEFAULT_SERVER_CERT}}}
+c=${{c:-{scripts.DEFAULT_SERVER_CERT}}}
 k=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERKEY" )
-k=${{k:-{DEFAULT_SERVER_KEY}}}
+k=${{k:-{scripts.DEFAULT_SERVER_KEY}}}
 a=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$CACERT" )
-a=${{a:-{DEFAULT_CA_CERT}}}
+a=${{a:-{scripts.DEFAULT_CA_CERT}}}
 if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
 if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
 else printf '\\n%s\\n' "{mark}none $c"; fi
@@ -343,7 +316,7 @@ else printf '\\n%s\\n' "{mark}nokey - $k"; fi
 if [ -f "$a" ]; then printf '\\n%s\\n' "{mark}ca $a"; cat "$a"; fi
 printf '\\n%s\\n' '{mark}end'
 """
-        out = self._exec(_sudo_script([script]), "read daemon files")
+        out = self._exec(scripts.as_root([script]), "read daemon files")
         sections = {}
         for part in ("\n" + out).split("\n" + mark)[1:]:
             header, _, body = part.partition("\n")
@@ -351,8 +324,8 @@ printf '\\n%s\\n' '{mark}end'
             sections[kind] = (path, body)
         profile = sections["profile"][1] if "profile" in sections else None
         values = parse_profile(profile) if profile is not None else {}
-        server_cert = values.get("SERVERCERT") or DEFAULT_SERVER_CERT
-        server_key = values.get("SERVERKEY") or DEFAULT_SERVER_KEY
+        server_cert = values.get("SERVERCERT") or scripts.DEFAULT_SERVER_CERT
+        server_key = values.get("SERVERKEY") or scripts.DEFAULT_SERVER_KEY
         if "cert" in sections:
             read_path, pem = sections["cert"]
         else:
@@ -363,7 +336,7 @@ printf '\\n%s\\n' '{mark}end'
         sha, _, key_path = key_header.partition(" ")
         if key_path != server_key:
             sha = self._sha256_file(server_key) or "-"
-        ca_cert = values.get("CACERT") or DEFAULT_CA_CERT
+        ca_cert = values.get("CACERT") or scripts.DEFAULT_CA_CERT
         ca_path, ca_pem = sections.get("ca", ("", None))
         if ca_path != ca_cert:
             ca_pem = self._read_file(ca_cert)
@@ -378,10 +351,12 @@ printf '\\n%s\\n' '{mark}end'
         )
 
     def _sha256_file(self, path: str) -> str | None:
-        """A guest file's sha256, None if it does not exist."""
+        """A guest file's scripts.sha256, None if it does not exist."""
         quoted = shlex.quote(path)
         out = self._exec(
-            _sudo_script([f'if [ -f {quoted} ]; then set -- $(sha256sum {quoted}); echo "$1"; fi']),
+            scripts.as_root(
+                [f'if [ -f {quoted} ]; then set -- $(sha256sum {quoted}); echo "$1"; fi']
+            ),
             "checksum file",
         )
         return out.strip() or None
@@ -394,7 +369,7 @@ printf '\\n%s\\n' '{mark}end'
             f"else printf '%s\\n' '{mark}n'; fi; printf '\\n'"
             for path in paths
         ]
-        out = self._exec(_sudo_script(lines), "read files")
+        out = self._exec(scripts.as_root(lines), "read files")
         found: list[bytes | None] = []
         for part in out.split(mark)[1:]:
             kind, _, body = part.partition("\n")
@@ -405,7 +380,7 @@ printf '\\n%s\\n' '{mark}end'
         """A guest file's text, None if it does not exist."""
         quoted = shlex.quote(path)
         out = self._exec(
-            _sudo_script([f"if [ -f {quoted} ]; then echo y; cat {quoted}; fi"]), "read file"
+            scripts.as_root([f"if [ -f {quoted} ]; then echo y; cat {quoted}; fi"]), "read file"
         )
         return out[2:] if out.startswith("y\n") else None
 
@@ -413,7 +388,7 @@ printf '\\n%s\\n' '{mark}end'
         """Replace root-owned guest files atomically, in one command, after backing them up.
 
         Contents travel over the command's stdin (no SFTP: not every guest has it) into
-        temporaries beside the targets; nothing is moved unless every sha256 matches.
+        temporaries beside the targets; nothing is moved unless every scripts.sha256 matches.
         Returns one backup path per file, in order (`backup_dir/<basename>`), or "" for a
         target that did not exist, so `zip(backups, targets)` feeds `restore_files`.
         """
@@ -422,10 +397,10 @@ printf '\\n%s\\n' '{mark}end'
             raise ValueError("install_files needs absolute targets with distinct names")
         temps = [f"t{i}" for i in range(len(files))]
         cleanup = " ".join(f'"${temp}"' for temp in temps)
-        lines = [*_SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
+        lines = [*scripts.SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
         for temp, (path, _, _) in zip(temps, files):
             lines.append(
-                f"{temp}=$(mktemp {_temp_template(path)}) || fail cannot write {shlex.quote(path)}"
+                f"{temp}=$(mktemp {scripts.temp_template(path)}) || fail cannot write {shlex.quote(path)}"
             )
         for temp, (path, content, _) in zip(temps, files):
             lines += [
@@ -434,23 +409,23 @@ printf '\\n%s\\n' '{mark}end'
                 f"{shlex.quote(path)} in the VM: "
                 "\"$(printf '%s\\n' \"$e\" | sed -n 's/.*: //p' | head -n 1)\"",
                 f'set -- $(sha256sum "${temp}")',
-                f'[ "$1" = {_sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
+                f'[ "$1" = {scripts.sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
                 "upload incomplete, nothing changed",
             ]
-        lines += _backup_lines([path for path, _, _ in files], backup_dir)
+        lines += scripts.backup_lines([path for path, _, _ in files], backup_dir)
         for temp, (_, _, mode) in zip(temps, files):
             lines.append(f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" || fail cannot chmod')
         # The files are replaced as a unit: nothing stops the script between the renames (it
         # writes nothing until they are done, so a closed channel cannot either).
-        lines.append(_SHIELD)
+        lines.append(scripts.SHIELD)
         for temp, (path, _, _) in zip(temps, files):
             target = shlex.quote(path)
             lines.append(
                 f'mv -f "${temp}" {target} || fail cannot move the new {target} into place'
             )
-        lines.append(_print_backups(len(files)))
+        lines.append(scripts.print_backups(len(files)))
         stdin = b"".join(content for _, content, _ in files)
-        return self._exec(_sudo_script(lines), "install files", stdin=stdin).splitlines()
+        return self._exec(scripts.as_root(lines), "install files", stdin=stdin).splitlines()
 
     def restore_files(
         self,
@@ -468,14 +443,14 @@ printf '\\n%s\\n' '{mark}end'
         kept there first (so a restore can be undone too); returns their backup paths like
         `install_files`.
         """
-        lines = [*_SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
+        lines = [*scripts.SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
         for saved, _ in backups:
             if saved and not skip_missing:
                 quoted = shlex.quote(saved)
                 lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
         if backup_dir is not None:
-            lines += _backup_lines([path for _, path in backups], backup_dir)
-        lines.append(_SHIELD)
+            lines += scripts.backup_lines([path for _, path in backups], backup_dir)
+        lines.append(scripts.SHIELD)
         for saved, path in backups:
             target = shlex.quote(path)
             if not saved:
@@ -483,12 +458,12 @@ printf '\\n%s\\n' '{mark}end'
                 continue
             quoted = shlex.quote(saved)
             lines.append(
-                f"if [ -f {quoted} ]; then t=$(mktemp {_temp_template(path)}) && "
+                f"if [ -f {quoted} ]; then t=$(mktemp {scripts.temp_template(path)}) && "
                 f'cp -p {quoted} "$t" && mv -f "$t" {target} || fail cannot restore {target}; fi'
             )
         if backup_dir is not None:
-            lines.append(_print_backups(len(backups)))
-        return self._exec(_sudo_script(lines), "restore files").splitlines()
+            lines.append(scripts.print_backups(len(backups)))
+        return self._exec(scripts.as_root(lines), "restore files").splitlines()
 
     def restart_policies(self) -> dict[str, str]:
         """{name: restart policy} of the running containers, asked in the VM (no TLS needed); a
@@ -505,117 +480,39 @@ printf '\\n%s\\n' '{mark}end'
                 policies[name.lstrip("/")] = policy.strip()
         return policies
 
-    def restart_daemon(self, timeout: float = 60.0) -> None:
-        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP).
+    def restart_daemon(self, command: Command | None = None, *, timeout: float = 60.0) -> None:
+        """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP):
+        `command`, core.guestscripts.restart_command's (by default for `timeout`).
 
         The init script runs detached from this SSH session: in a session of its own (`setsid`,
-        where the guest has it), SIGHUP and SIGPIPE ignored, output in RESTART_DIR/restart.log,
-        its exit status written to RESTART_DIR/restart.status when it ends. A client killed or
+        where the guest has it), SIGHUP and SIGPIPE ignored, output in scripts.RESTART_DIR/restart.log,
+        its exit status written to scripts.RESTART_DIR/restart.status when it ends. A client killed or
         cut off between the script's stop and its start no longer takes the script, and so the
         daemon, with it; the outcome stays readable in the VM. The same command then waits, in
         the guest, for that status (a restart an interrupted run left running is waited for
         first), so one round trip both starts and reports the restart.
         """
-        name = f"{INIT_SCRIPT} restart"
-        out = self._exec(
-            _sudo_script(_restart_lines(timeout)), name, timeout=timeout + RESTART_MARGIN
-        )
+        command = command or scripts.restart_command(timeout)
+        name = command.what
+        wait = command.timeout - scripts.RESTART_MARGIN
+        out = self._exec(command.shell(), name, timeout=command.timeout)
         lines = out.splitlines()
         verdict = lines[0] if lines else ""
-        log = f"{RESTART_DIR}/restart.log"
+        log = f"{scripts.RESTART_DIR}/restart.log"
         if verdict == "running":
             raise HelperError(
-                f"`{name}` did not finish within {timeout:g}s on {self._where}; it goes on in "
+                f"`{name}` did not finish within {wait:g}s on {self._where}; it goes on in "
                 f"the VM (its output: {log})"
             )
         if verdict == "busy":
             raise HelperError(
-                f"an earlier `{name}` is still running in the VM after {timeout:g}s (its output: "
+                f"an earlier `{name}` is still running in the VM after {wait:g}s (its output: "
                 f"{log}): wait for it, then run the same command again"
             )
         status = verdict.partition(" ")[2]
         if status != "0":
             why = last_line("\n".join(lines[1:]), default="no output")[:200]
             raise HelperError(f"guest command `{name}` failed (exit {status}): {why} (see {log})")
-
-
-def _restart_lines(timeout: float) -> list[str]:
-    """The root script that starts the detached restart and waits for its status (see
-    Guest.restart_daemon); it prints `exit N` and the log's last lines, `running` (time-out) or
-    `busy` (an earlier restart never ended)."""
-    folder = shlex.quote(RESTART_DIR)
-    pid, log = f"{RESTART_DIR}/restart.pid", f"{RESTART_DIR}/restart.log"
-    status = f"{RESTART_DIR}/restart.status"
-    job = (
-        f"echo $$ > {shlex.quote(pid)}; {shlex.quote(INIT_SCRIPT)} restart > {shlex.quote(log)} "
-        f"2>&1; echo $? > {shlex.quote(status + '.tmp')} && "
-        f"mv -f {shlex.quote(status + '.tmp')} {shlex.quote(status)}"
-    )
-    tries = max(1, round(timeout * 20))  # naps of 0.05 s: the restart is noticed soon after
-    return [
-        *_SCRIPT_PRELUDE,
-        f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}",
-        # 1/20 s, or whole seconds where sleep takes integers only
-        "nap() { sleep 0.05 2>/dev/null || { sleep 1; n=$((n + 19)); }; }",
-        f'ended() {{ n=0; while [ ! -f {shlex.quote(status)} ]; do [ "$n" -ge {tries} ] && '
-        "return 1; nap; n=$((n + 1)); done; }",
-        f"if [ -s {shlex.quote(pid)} ] && [ ! -f {shlex.quote(status)} ] && "
-        f'kill -0 "$(cat {shlex.quote(pid)})" 2>/dev/null; then ended || {{ echo busy; exit 0; }}; fi',
-        f"rm -f {shlex.quote(status)} {shlex.quote(pid)}",
-        f"if command -v {SETSID} >/dev/null 2>&1; then detach={SETSID}; else detach=; fi",
-        f"( trap '' HUP PIPE; exec $detach sh -c {shlex.quote(job)} ) </dev/null >/dev/null 2>&1 &",
-        "ended || { echo running; exit 0; }",
-        f'echo "exit $(cat {shlex.quote(status)})"',
-        f"tail -n 5 {shlex.quote(log)}",
-    ]
-
-
-# Start of the root scripts that change files: private temporaries, exit (and so clean up) on
-# hang-up, and `fail` for a one-line reason on stderr.
-_SCRIPT_PRELUDE = [
-    "umask 077",
-    "trap 'exit 1' HUP INT TERM PIPE",
-    'fail() { echo "$*" >&2; exit 1; }',
-]
-
-
-# From here on the script ends only on its own: Ctrl-C, hang-up and a closed channel no longer
-# stop it halfway through replacing a set of files.
-_SHIELD = "trap '' HUP INT TERM PIPE"
-
-
-def _backup_lines(targets: Sequence[str], backup_dir: str) -> list[str]:
-    """Script lines copying each existing target into backup_dir (a copy, then a rename: a
-    backup is whole or absent), noting in $b0, $b1, ... the backup path, or "" for a target
-    that does not exist; `_print_backups` prints them once every file is in place."""
-    folder = shlex.quote(backup_dir)
-    if len({posixpath.basename(t) for t in targets}) != len(targets):
-        raise ValueError("backed-up targets need distinct names")
-    lines = [f"mkdir -p {folder} && chmod 700 {folder} || fail cannot create {folder}"]
-    for index, path in enumerate(targets):
-        target = shlex.quote(path)
-        saved = shlex.quote(f"{backup_dir}/{posixpath.basename(path)}")
-        part = shlex.quote(f"{backup_dir}/.{posixpath.basename(path)}.part")
-        lines.append(
-            f"b{index}=; if [ -e {target} ]; then cp -p {target} {part} && mv -f {part} {saved} "
-            f"&& b{index}={saved} || fail cannot back up {target}; fi"
-        )
-    return lines
-
-
-def _print_backups(count: int) -> str:
-    """The script line printing the backups `_backup_lines` made, one line per target."""
-    return "printf '%s\\n' " + " ".join(f'"$b{index}"' for index in range(count))
-
-
-def _sudo_script(lines: Sequence[str]) -> str:
-    """A command running the script as root in the guest's sh."""
-    return f"sudo sh -c {shlex.quote(chr(10).join(lines))}"
-
-
-def _temp_template(path: str) -> str:
-    """mktemp template beside `path`, so the final rename stays within one directory."""
-    return shlex.quote(f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.XXXXXX")
 
 
 def _signature_algorithm(conn: Connection) -> str | None:

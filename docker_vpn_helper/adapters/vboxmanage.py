@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core import vbox
+from ..core.commands import Command, RuleEdits
 from ..errors import HelperError
 from .host import NotInstalled, Output, run
 
@@ -57,30 +58,53 @@ class VBoxManage:
                 "vpnhelper.vboxmanage to where it is)"
             ) from None
 
-    def set_host_resolver(self, name: str, on: bool) -> None:
+    def host_resolver_command(self, name: str, on: bool) -> Command:
         """`modifyvm --natdnshostresolver1`: only a stopped VM takes it."""
-        output = self._run("modifyvm", name, "--natdnshostresolver1", "on" if on else "off")
-        self._check(output, f"switch the host DNS resolver of {name!r}")
+        words = ("modifyvm", name, "--natdnshostresolver1", "on" if on else "off")
+        return Command((self._binary, *words), what=f"switch the host DNS resolver of {name!r}",
+                       timeout=self._timeout)  # fmt: skip
 
-    def add_rule(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> None:
+    def add_rule_command(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> Command:
         """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""
         what = f"add NAT rule {rule.spec()!r} to {name!r}"
-        self._change_rules(name, nic, running, (rule.spec(),), what)
+        return self._rule_command(name, nic, running, (rule.spec(),), what)
+
+    def delete_rule_command(self, name: str, rule_name: str, nic: int, running: bool) -> Command:
+        what = f"delete NAT rule {rule_name!r} of {name!r}"
+        return self._rule_command(name, nic, running, ("delete", rule_name), what)
+
+    def rule_edits(self, name: str, nic: int, running: bool) -> RuleEdits:
+        """The commands that change VM `name`'s rules on NAT adapter `nic`, in its state."""
+        return RuleEdits(
+            add=lambda rule: self.add_rule_command(name, rule, nic, running),
+            delete=lambda rule: self.delete_rule_command(name, rule.name, nic, running),
+        )
+
+    def _rule_command(
+        self, name: str, nic: int, running: bool, words: tuple[str, ...], what: str
+    ) -> Command:
+        verb = (
+            ("controlvm", name, f"natpf{nic}") if running else ("modifyvm", name, f"--natpf{nic}")
+        )
+        return Command((self._binary, *verb, *words), what=what, timeout=self._timeout)
+
+    def set_host_resolver(self, name: str, on: bool) -> None:
+        self.execute(self.host_resolver_command(name, on))
+
+    def add_rule(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> None:
+        self.execute(self.add_rule_command(name, rule, nic, running))
 
     def delete_rule(self, name: str, rule_name: str, nic: int, running: bool) -> None:
-        what = f"delete NAT rule {rule_name!r} of {name!r}"
-        self._change_rules(name, nic, running, ("delete", rule_name), what)
+        self.execute(self.delete_rule_command(name, rule_name, nic, running))
 
-    def _change_rules(
-        self, name: str, nic: int, running: bool, words: tuple[str, ...], what: str
-    ) -> None:
-        """controlvm on a running VM; modifyvm on a stopped one, or one that stopped since we looked."""
-        if running:
-            output = self._run("controlvm", name, f"natpf{nic}", *words)
-            if output.ok or not vbox.is_not_running(output.stderr):
-                self._raise_for(output, what)
-                return
-        self._raise_for(self._run("modifyvm", name, f"--natpf{nic}", *words), what)
+    def execute(self, command: Command) -> None:
+        """Run a change built here. A `controlvm` refused because the VM stopped since it was
+        planned is done with the same change's `modifyvm` form (what a stopped VM takes)."""
+        output = self._run(*command.argv[1:])
+        _, verb, name, nic, *words = command.argv
+        if verb == "controlvm" and not output.ok and vbox.is_not_running(output.stderr):
+            output = self._run("modifyvm", name, f"--{nic}", *words)
+        self._raise_for(output, command.what)
 
     def _raise_for(self, output: Output, what: str) -> None:
         if vbox.is_rule_exists(output.stderr):

@@ -13,7 +13,6 @@ MACHINE_STORAGE_PATH the agent must see.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,69 +252,6 @@ class Found:
             kind == "systemd" or re.search(r"^\s*state = running$", stdout, re.M) is not None
         )
         return cls(text, loaded, running)
-
-
-def _runs(commands: list[list[str]]) -> list[str]:
-    return [f"run {shlex.join(argv)}" for argv in commands]
-
-
-@dataclass(frozen=True)
-class InstallPlan:
-    """Write the file where it is missing or differs; load the agent where it is not loaded,
-    reload it where its file changed; nothing when it is loaded from the same file."""
-
-    agent: Agent
-    found: Found
-
-    @property
-    def write(self) -> bool:
-        return self.found.text != self.agent.text
-
-    def commands(self) -> list[list[str]]:
-        if not self.found.loaded:
-            return self.agent.install_commands()
-        return self.agent.reload_commands() if self.write else []
-
-    @property
-    def changes(self) -> tuple[str, ...]:
-        return ("agent",) if self.write or self.commands() else ()
-
-    def seen(self) -> str:
-        state = "running" if self.found.running else "loaded"
-        return f"the agent {self.agent.name} is installed and {state} ({self.agent.path})"
-
-    def actions(self) -> list[str]:
-        verb = "write" if self.found.text is None else "rewrite (it differs)"
-        return ([f"{verb} {self.agent.path}"] if self.write else []) + _runs(self.commands())
-
-
-@dataclass(frozen=True)
-class UninstallPlan:
-    """Stop and unload the agent, remove its file; nothing when there is neither."""
-
-    agent: Agent
-    found: Found
-
-    @property
-    def present(self) -> bool:
-        return self.found.text is not None
-
-    def commands(self) -> list[list[str]]:
-        """Before the file goes: also for a file not loaded (systemd's `disable` removes the
-        unit's link from default.target.wants)."""
-        return self.agent.uninstall_commands() if self.found.loaded or self.present else []
-
-    @property
-    def changes(self) -> tuple[str, ...]:
-        return ("agent",) if self.present or self.found.loaded else ()
-
-    def seen(self) -> str:
-        return f"no agent {self.agent.name} ({self.agent.path})"
-
-    def actions(self) -> list[str]:
-        removal = [f"remove {self.agent.path}"] if self.present else []
-        after = self.agent.after_removal_commands() if self.present else []
-        return _runs(self.commands()) + removal + _runs(after)
 
 
 def status_lines(agent: Agent, found: Found, log: str) -> list[str]:

@@ -23,6 +23,9 @@ DEFAULT_SSH_USER = "docker"
 DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
 # Our own per-machine memory (the host port the machine's forward got), beside config.json.
 STATE_FILE = "docker-vpn-helper.json"
+# The openssl configuration that reproduces the server certificate, beside it: named as ours, so
+# that a user's own openssl.cnf there is never touched (whatever has our name is backed up first).
+OPENSSL_CONFIG = "docker-vpn-helper-openssl.cnf"
 # docker-machine leaves the remote paths empty on disk; these are what boot2docker uses.
 REMOTE_DIR = "/var/lib/boot2docker"
 # The names a client reaching the daemon through the NAT forward connects to. The tool records

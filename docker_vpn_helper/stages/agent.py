@@ -11,14 +11,15 @@ gets the user's PATH of the moment, so that the watch finds VBoxManage (launchd'
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import sys
 from pathlib import Path
 
 from ..adapters.host import run
 from ..core import agent as agents
+from ..core.commands import Command
 from ..core.fsutil import atomic_write, read_optional
+from ..core.plans.agent import InstallPlan, UninstallPlan
 from ..errors import PROGRAM, HelperError
 from ..report import say
 from ..session import Session
@@ -63,10 +64,10 @@ def find(s: Session, agent: agents.Agent) -> agents.Found:
     return agents.Found.read(agent.kind, text, answer.exited, answer.stdout)
 
 
-def command(s: Session, argv: list[str], *, check: bool = True) -> None:
-    done = run(s.c, argv, timeout=s.settings.command_timeout)
+def command(s: Session, planned: Command, *, check: bool = True) -> None:
+    done = run(s.c, planned.argv, timeout=s.settings.command_timeout)
     if check and not done.ok:
-        raise HelperError(f"{shlex.join(argv)} failed: {done.last_line()}")
+        raise HelperError(f"{planned.shell()} failed: {done.last_line()}")
 
 
 def log_of(s: Session, agent: agents.Agent) -> str:
@@ -75,44 +76,44 @@ def log_of(s: Session, agent: agents.Agent) -> str:
     return f"journalctl --user -u {agent.name}"
 
 
-def plan_install(s: Session) -> agents.InstallPlan:
+def plan_install(s: Session) -> InstallPlan:
     if not s.view.exists():
         raise HelperError(
             f"no machine {s.name!r} in {s.settings.storage_path}: the agent would watch nothing"
         )
     agent = agent_for(s)
-    return agents.InstallPlan(agent, find(s, agent))
+    return InstallPlan(agent, find(s, agent))
 
 
-def apply_install(s: Session, plan: agents.InstallPlan) -> None:
+def apply_install(s: Session, plan: InstallPlan) -> None:
     agent = plan.agent
     for folder in agent.folders:  # launchd needs the log's folder, even for an unchanged plist
         folder.mkdir(parents=True, exist_ok=True)
     if plan.write:
         atomic_write(agent.path, agent.text.encode(), 0o644)
         say(f"wrote {agent.path}")
-    for argv in plan.commands():
-        command(s, argv)
+    for planned in plan.commands:
+        command(s, planned)
     say(
         f"the agent {agent.name} runs `ports.watch --machine {s.name}` at every login "
         f"(log: {log_of(s, agent)})"
     )
 
 
-def plan_uninstall(s: Session) -> agents.UninstallPlan:
+def plan_uninstall(s: Session) -> UninstallPlan:
     agent = agent_for(s)
-    return agents.UninstallPlan(agent, find(s, agent))
+    return UninstallPlan(agent, find(s, agent))
 
 
-def apply_uninstall(s: Session, plan: agents.UninstallPlan) -> None:
+def apply_uninstall(s: Session, plan: UninstallPlan) -> None:
     """Stopping an agent that is not loaded fails, and that is fine; one that is must stop."""
-    for argv in plan.commands():
-        command(s, argv, check=plan.found.loaded)
+    for planned in plan.commands:
+        command(s, planned, check=plan.found.loaded)
     if plan.present:
         plan.agent.path.unlink(missing_ok=True)
         say(f"removed {plan.agent.path}")
-        for argv in plan.agent.after_removal_commands():
-            command(s, argv)
+        for planned in plan.after_removal:
+            command(s, planned)
     if plan.agent.kind == "launchd":
         say(f"the watch's log stays: {log_of(s, plan.agent)}")
 

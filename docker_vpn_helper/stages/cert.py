@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -16,18 +15,16 @@ from cryptography import x509
 
 from ..core import certs, store
 from ..core.fsutil import atomic_write, read_optional, write_together
-from ..core.plans import CertPlan, DeployPlan, ForeignCA, plan_deploy
-from ..core.store import REMOTE_DIR
+from ..core.plans.cert import CertPlan, DeployPlan, ForeignCA, plan_deploy
+from ..core.store import OPENSSL_CONFIG, REMOTE_DIR
 from ..errors import HelperError
+from ..guestfiles import install
 from ..report import say
 from ..session import Session
 from . import Stage
 
 CERT_MODE = 0o644
 KEY_MODE = 0o600
-# The openssl configuration that reproduces the certificate, beside it: named as ours, so that
-# a user's own openssl.cnf there is never touched (whatever has our name is backed up first).
-OPENSSL_CONFIG = "docker-vpn-helper-openssl.cnf"
 
 
 def _organization(current: bytes | None, machine_name: str) -> str:
@@ -120,9 +117,10 @@ def write_certificate(s: Session) -> None:
 def plan_upload(s: Session) -> DeployPlan:
     """Upload when cert.issue made a new certificate or the VM has another; no SSH when the
     daemon already serves the store's certificate through the forward."""
-    if s.projected and s.results["machine.create"].action == "create":
+    if s.projected and s.creates():
         return DeployPlan(False, "docker-machine create deploys its own certificate")
-    issued = getattr(s.results.get(ISSUE.name), "issue", False)
+    issue = s.issue_plan()
+    issued = issue is not None and issue.issue
     if s.projected:
         return plan_deploy(issued, False, None, "", "")
     machine = s.machine
@@ -175,14 +173,7 @@ def apply_upload(s: Session, plan: DeployPlan) -> None:
             f"`{s.rerun_hint()}` again (cert.issue replaces them)"
         )
     files = [(plan.cert_path, cert_pem, CERT_MODE), (plan.key_path, key_pem, KEY_MODE)]
-    targets = [path for path, _, _ in files]
-    backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
-    s.journal.intend_guest(
-        [(f"{backup_dir}/{posixpath.basename(path)}", path) for path in targets],
-        certs.fingerprint(cert_pem),
-    )
-    backups = s.guest().install_files(files, backup_dir)
-    s.journal.guest_installed(list(zip(backups, targets)))
+    backup_dir = install(s, files, certs.fingerprint(cert_pem))
     say(
         f"uploaded the certificate and its key to the VM ({plan.why}; previous files kept in "
         f"{backup_dir})"

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..adapters import dockercli, host
+from ..adapters import dockercli
 from ..core import dockerctx
-from ..core.plans import Plan
+from ..core.plans.context import ContextPlan
+from ..environment import variables
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from . import Stage
-from .env import variables
 
 
 def wanted_endpoint(s: Session) -> dockerctx.Endpoint:
@@ -27,15 +27,11 @@ def wanted_endpoint(s: Session) -> dockerctx.Endpoint:
     )
 
 
-def docker(s: Session, *args: str) -> host.Output:
-    return dockercli.context_command(s.c, *args, timeout=s.settings.command_timeout)
-
-
 def inspect(s: Session, name: str) -> dockerctx.Context | None:
     return dockercli.inspect_context(s.c, name, s.settings.command_timeout)
 
 
-def plan(s: Session) -> Plan:
+def plan(s: Session) -> ContextPlan:
     name = dockerctx.context_name(s.name)
     wanted = wanted_endpoint(s)
     try:
@@ -43,24 +39,23 @@ def plan(s: Session) -> Plan:
     except ValueError as exc:
         raise HelperError(f"cannot create docker context {name!r}: {exc}") from None
     current = inspect(s, name)
-    seen = f"docker context {name!r} already points at {wanted.host}"
     if current is None:
         action, why = "create", "it does not exist"
     else:
         found = dockerctx.differences(current, wanted)
         if not found:
-            return Plan("context", seen)
+            return ContextPlan(name, wanted)
         action, why = "update", f"it has {', '.join(found)}"
-    line = f"{action} docker context {name!r} for {wanted.host} ({why})"
-    return Plan("context", seen, (line,), detail=(action, name, wanted, spec, why))
+    args = (action, name, "--description", wanted.description, "--docker", spec)
+    command = dockercli.context_change(args, s.settings.command_timeout)
+    return ContextPlan(name, wanted, why, command)
 
 
-def apply(s: Session, plan: Plan) -> None:
-    action, name, wanted, spec, why = plan.detail  # type: ignore[misc]
-    output = docker(s, action, name, "--description", wanted.description, "--docker", spec)
-    if not output.ok:
-        raise HelperError(f"docker context {action} {name} failed: {output.last_line()}")
-    say(f"{action}d docker context {name!r} for {wanted.host} ({why}); use it with "
+def apply(s: Session, plan: ContextPlan) -> None:
+    assert plan.command is not None
+    s.execute(plan.command)
+    name, action = plan.name, plan.command.argv[2]
+    say(f"{action}d docker context {name!r} for {plan.wanted.host} ({plan.why}); use it with "
         f"`docker --context {name} ...` or `docker context use {name}`")  # fmt: skip
 
 

@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from ..adapters import daemon, signals
 from ..core.certs import fingerprint_der, to_der
-from ..core.plans import (
+from ..core.guestscripts import restart_command
+from ..core.plans.daemon import (
     PENDING_GUEST_STATES,
     GuestHistory,
     RestartPlan,
@@ -21,6 +22,7 @@ from ..core.plans import (
     plan_restart,
 )
 from ..errors import HelperError
+from ..guestfiles import probe_args, put_back
 from ..report import say
 from ..session import Session
 from . import Stage
@@ -30,25 +32,22 @@ from . import Stage
 FAILED_RESTART_GRACE = 3.0
 
 
-def _probe_args(s: Session) -> tuple:
-    auth = s.machine.auth
-    return (s.port, auth.ca_cert, auth.client_cert, auth.client_key)
-
-
 def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
     """`ask_containers`: before a restart, ask the VM which running containers it stops (doctor
     opens no SSH, so it does not)."""
+    command = restart_command(s.settings.daemon_wait)
     if s.projected:
-        if s.results["machine.create"].action == "create":
+        if s.creates():
             return RestartPlan(False, "docker-machine create starts it", s.port)
-        return RestartPlan(True, "it cannot be asked before the VM runs", s.port, certain=False)
-    deploy = s.results.get("cert.deploy")
+        why = "it cannot be asked before the VM runs"
+        return RestartPlan(True, why, s.port, certain=False, command=command)
+    deploy = s.deploy_plan()
     if deploy is not None and deploy.upload:
-        chosen = plan_restart(True, False, False, "", s.port)
+        chosen = plan_restart(True, False, False, "", s.port, command)
     else:
         probe = s.view.served(s.port)
         serves_it = s.view.serves_store_certificate(s.port)
-        chosen = plan_restart(False, probe.ok, serves_it, probe.detail, s.port)
+        chosen = plan_restart(False, probe.ok, serves_it, probe.detail, s.port, command)
     if chosen.restart and ask_containers:
         chosen = chosen.with_containers(s.guest().restart_policies())
     return replace(chosen, history=guest_history(s))
@@ -72,12 +71,14 @@ def apply(s: Session, plan: RestartPlan) -> None:
     if not plan.restart:  # only the journal's chore: earlier runs ended in what is served
         s.journal.settle_guest(list(plan.history.unsettled), "served")
         return
-    if "deploy" not in getattr(s.results.get("cert.deploy"), "changes", ()):
+    deploy = s.deploy_plan()
+    if deploy is None or "deploy" not in deploy.changes:
         say(f"the daemon needs a restart: {plan.why}")
     expected = to_der(s.machine.auth.server_cert.read_bytes())
     with signals.deferred() as interrupted:
         try:
-            failure = _restart_and_wait(s, expected, time.monotonic() + s.settings.daemon_wait)
+            deadline = time.monotonic() + s.settings.daemon_wait
+            failure = _restart_and_wait(s, plan, expected, deadline)
             if failure is None:
                 s.journal.settle_guest(list(plan.history.unsettled), "served")
             else:
@@ -127,30 +128,9 @@ def roll_back(s: Session, history: GuestHistory, failure: str) -> str:
 STAGE = Stage("daemon.restart", "Restarting the Docker daemon", plan, apply)
 
 
-def put_back(
-    s: Session,
-    pairs: list[tuple[str, str]],
-    backup_dir: str | None = None,
-    *,
-    skip_missing: bool = False,
-) -> tuple[list[str], daemon.Probe]:
-    """Put earlier files back in the VM, restart the daemon, wait until it answers again.
-
-    Any certificate of the store's CA counts (the previous one may not name localhost). With
-    `backup_dir`, what is replaced is kept there; returns those backups and the last probe.
-    `skip_missing`: the pairs come from a run stopped before it made every backup.
-    """
-    guest = s.guest()
-    with signals.deferred():  # a signal ends the run once the daemon runs again
-        replaced = guest.restore_files(pairs, backup_dir=backup_dir, skip_missing=skip_missing)
-        guest.restart_daemon(timeout=s.settings.daemon_wait)
-        deadline = time.monotonic() + s.settings.daemon_wait
-        return replaced, daemon.wait_for(
-            *_probe_args(s), expected_cert=None, server_name=None, deadline=deadline
-        )
-
-
-def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | None:
+def _restart_and_wait(
+    s: Session, plan: RestartPlan, expected: bytes, deadline: float
+) -> str | None:
     """Restart and wait for the new certificate; the reason it failed, or None.
 
     The daemon answering with the new certificate is what counts, not the init script's exit
@@ -158,13 +138,14 @@ def _restart_and_wait(s: Session, expected: bytes, deadline: float) -> str | Non
     coming up without its pid file; `stop` then misses it and `start` fails beside it.
     """
     try:
-        s.guest().restart_daemon(timeout=s.settings.daemon_wait)
+        assert plan.command is not None
+        s.guest().restart_daemon(plan.command)  # exactly the plan's command
     except HelperError as exc:
         failed: str | None = exc.reason
         deadline = min(deadline, time.monotonic() + FAILED_RESTART_GRACE)
     else:
         failed = None
-    result = daemon.wait_for(*_probe_args(s), expected_cert=expected, deadline=deadline)
+    result = daemon.wait_for(*probe_args(s), expected_cert=expected, deadline=deadline)
     if not result.ok:
         return failed or result.detail
     say(

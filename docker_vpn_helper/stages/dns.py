@@ -11,12 +11,11 @@ switched at its next start through machine.create, unless --restart stops it now
 from __future__ import annotations
 
 from ..core import store
-from ..core.plans import ResolverPlan
+from ..core.plans.dns import ResolverPlan
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from . import Stage
-from .machine import docker_machine
 
 
 def plan(s: Session, restart: bool = False) -> ResolverPlan:
@@ -25,14 +24,18 @@ def plan(s: Session, restart: bool = False) -> ResolverPlan:
     info = s.vm()
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}")
-    machine = s.results.get("machine.create")
-    if s.dry_run and machine is not None and (machine.action == "create" or machine.resolver):
+    machine = s.machine_plan()
+    if s.dry_run and machine is not None and (s.creates() or machine.resolver):
         return ResolverPlan(s.name, True, True, True, restart)
     dns = s.view.nat_dns()
     recorded = store.with_host_dns_resolver(s.machine) is None
     if dns is None:
         return ResolverPlan(s.name, False, recorded, info.running, restart, known=False)
-    return ResolverPlan(s.name, dns.host_resolver, recorded, info.running, restart)
+    switch = (s.vbox.host_resolver_command(s.name, True),)
+    if info.running:
+        dm = s.docker_machine
+        switch = (dm.stop_command(s.name), *switch, dm.start_command(s.name))
+    return ResolverPlan(s.name, dns.host_resolver, recorded, info.running, restart, switch=switch)
 
 
 def apply(s: Session, plan: ResolverPlan) -> None:
@@ -43,12 +46,9 @@ def apply(s: Session, plan: ResolverPlan) -> None:
         store.write_config(s.machine, updated)
         s.view.refresh(vm=False)
         say(f"recorded HostDNSResolver in config.json (backup in {s.journal.folder})")
-    if plan.switch_now:
-        if plan.running:
-            docker_machine(s).stop(s.name)
-        s.vbox.set_host_resolver(s.name, True)
-        if plan.running:
-            docker_machine(s).start(s.name)
+    if plan.commands:
+        for command in plan.commands:
+            s.execute(command)
         s.view.refresh()
         say("VirtualBox's NAT now resolves names with the host's resolver")
 

@@ -15,13 +15,14 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ..adapters import dockercli, preflight
+from ..adapters import dockercli, drivers, preflight
 from ..adapters.host import NotInstalled, port_listener, program_name
 from ..core import dockerctx, envfmt, store
+from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, daemon, dns, kexts, machine, nat
+from . import Stage, cert, daemon, dns, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
@@ -88,13 +89,14 @@ def _planned(s: Session, stage: Stage, **options: Any) -> Any:
 
 def check_vm(s: Session, known: Known) -> list[Finding]:
     plan = _planned(s, machine.STAGE)
-    if plan.action == "none":
+    if plan.action is MachineAction.NONE:
         return [Finding("VM", OK, plan.seen())]
     return [Finding("VM", FAIL, plan.problem, _command(s, "fix"))]
 
 
 def check_forward(s: Session, known: Known) -> list[Finding]:
-    started = s.results[machine.STAGE.name].forward  # a stopped VM's, added before it starts
+    machine_plan = s.machine_plan()
+    started = machine_plan.forward if machine_plan else None  # a stopped VM's, added first
     plan = _planned(s, nat.STAGE)
     if started is not None and not started.present:
         plan = started
@@ -181,7 +183,7 @@ def check_route(s: Session, known: Known) -> list[Finding]:
     adapter = (info.hostonly_adapters.get(2) if info else None) or None
     verdict = preflight.judge_route(s.c, ip, adapter)
     known.route = verdict
-    forward, restart = s.results.get(nat.STAGE.name), s.results.get(daemon.STAGE.name)
+    forward, restart = s.forward_plan(), s.restart_plan()
     worked_around = bool(forward and forward.present and restart and not restart.restart)
     hijacked = WARN if not worked_around else INFO
     findings = [
@@ -223,9 +225,9 @@ def check_client_environment(s: Session, known: Known) -> list[Finding]:
 
 def check_virtualbox(s: Session, known: Known) -> list[Finding]:
     version = ".".join(map(str, s.vbox.version()))
-    command = kexts.kext_command(s)
+    command = drivers.kext_command(s.settings, s.vbox)
     seen = f"VirtualBox {version}: " + (
-        f"drivers restart with `sudo {command}`"
+        f"drivers restart with `{command.line()}`"
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
@@ -300,7 +302,7 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
     if not s.view.exists():
-        refusal = machine.creation_refusal(
+        refusal = creation_refusal(
             s.name,
             store.survey(s.settings.storage_path),
             asked=False,

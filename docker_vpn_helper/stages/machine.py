@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..adapters import preflight
-from ..adapters.docker_machine import DockerMachine, create_args
+from .. import forwarding
+from ..adapters import drivers, preflight
 from ..core import ports, store
-from ..core.plans import MachinePlan, creation_refusal, plan_machine
-from ..core.vbox import current_forward
+from ..core.plans.machine import (
+    MachineAction,
+    MachinePlan,
+    creation_refusal,
+    plan_create,
+    plan_machine,
+)
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
-from . import Stage, kexts, nat
+from . import Stage
 
 
 def first_vm_address(cidr: str) -> str:
     """VirtualBox's DHCP server hands docker-machine VMs addresses from .100 of the network."""
     return str(ipaddress.ip_network(cidr, strict=False)[100])
-
-
-def docker_machine(s: Session) -> DockerMachine:
-    return DockerMachine(s.c, s.settings.docker_machine, s.settings.storage_path)
 
 
 def refuse_if_vpn_up(s: Session) -> None:
@@ -46,23 +47,30 @@ def create_command(s: Session) -> str:
     return store.create_command(s.name, s.settings.storage_path if named else None)
 
 
+def plan_new(s: Session, create: bool) -> MachinePlan:
+    """A machine the store lacks: created where the user plainly means it (creation_refusal),
+    with no VPN up and VirtualBox's drivers restarted first where they can be."""
+    refusal = creation_refusal(
+        s.name,
+        store.survey(s.settings.storage_path),
+        asked=create,
+        default_location=s.settings.storage_source == "default",
+        create=create_command(s),
+    )
+    if refusal:
+        raise HelperError(refusal)
+    s.vbox.require()  # before the VPN, the drivers and sudo: without it nothing can work
+    refuse_if_vpn_up(s)
+    drivers.refuse_if_virtualbox_runs(s.c, "restarting its kernel extensions", s.rerun_hint())
+    kext = drivers.kext_command(s.settings, s.vbox)
+    creating = s.docker_machine.create_command(s.name, store.LOOPBACK_NAMES)
+    return plan_create(s.name, (*([kext] if kext else []), creating))
+
+
 def plan(s: Session, create: bool = False) -> MachinePlan:
     """`create`: the user asked for a missing machine to be created (--create)."""
     if not s.view.exists():
-        refusal = creation_refusal(
-            s.name,
-            store.survey(s.settings.storage_path),
-            asked=create,
-            default_location=s.settings.storage_source == "default",
-            create=create_command(s),
-        )
-        if refusal:
-            raise HelperError(refusal)
-        s.vbox.require()  # before the VPN, the drivers and sudo: without it nothing can work
-        refuse_if_vpn_up(s)
-        kext = kexts.plan(s)
-        create = ["docker-machine", *create_args(s.name, store.LOOPBACK_NAMES)]
-        return plan_machine(s.name, None, create_command=create, kext_command=kext.command)
+        return plan_new(s, create)
     if not s.machine.on_virtualbox:
         raise HelperError(
             f"machine {s.name!r} uses docker-machine's {s.machine.driver_name!r} driver: this "
@@ -76,50 +84,40 @@ def plan(s: Session, create: bool = False) -> MachinePlan:
         )
     if info.state == "paused":
         raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
-    start = ["docker-machine", "start", s.name]
-    forward = None if info.running else nat.plan_for(s, info)
-    drop = [r for r in ports.ours(info.rules()) if r.name != s.settings.nat_rule]
-    dns = s.view.nat_dns() if not info.running else None
+    if info.running:
+        if not s.dry_run and not forwarding.proven_healthy(s):
+            s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md
+        return plan_machine(info, s.docker_machine.start_command(s.name))
+    edits = s.rule_edits(info)
+    drop = [
+        (rule, edits.delete(rule))
+        for rule in ports.ours(info.rules())
+        if rule.name != s.settings.nat_rule
+    ]
+    dns = s.view.nat_dns()
+    wants_resolver = store.with_host_dns_resolver(s.machine) is None  # config.json asks for it
     resolver = (
-        dns is not None
-        and not dns.host_resolver
-        and store.with_host_dns_resolver(s.machine) is None  # config.json asks for it
+        s.vbox.host_resolver_command(s.name, True)
+        if dns is not None and not dns.host_resolver and wants_resolver
+        else None
     )
-    chosen = plan_machine(
-        s.name, info, start_command=start, forward=forward, drop=drop, resolver=resolver
-    )
-    if info.running and not s.dry_run and not proven_healthy(s):
-        s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md
-    return chosen
-
-
-def proven_healthy(s: Session) -> bool:
-    """Our forward is there and the daemon serves the store's certificate through it."""
-    info = s.view.vm()
-    rule = (
-        current_forward(info.rules(), nat.wanted_rule(s), s.settings.port_source) if info else None
-    )
-    return rule is not None and s.view.serves_store_certificate(rule.host_port)
+    forward = forwarding.plan_for(s, info)
+    return plan_machine(info, s.docker_machine.start_command(s.name), forward, drop, resolver)
 
 
 def apply(s: Session, plan: MachinePlan) -> None:
-    if plan.action == "create":
-        if plan.kext_command:
-            kexts.apply(s, kexts.KextPlan(plan.kext_command))
-        docker_machine(s).create(s.name, store.LOOPBACK_NAMES)
+    if plan.action is MachineAction.CREATE:
+        for command in plan.commands:
+            s.execute(command)
         s.view.refresh()
         s.lock()
         say(f"created {s.name!r}")
         return
-    if plan.forward is not None and not plan.forward.present:
-        nat.apply(s, plan.forward)  # while it is stopped, so it is in place when it boots
-    info = s.view.vm()
-    assert info is not None
-    for rule in plan.drop:
-        s.vbox.delete_rule(s.name, rule.name, info.nat_nic or 1, running=False)
-    if plan.resolver:
-        s.vbox.set_host_resolver(s.name, True)
-    docker_machine(s).start(s.name)
+    forward = plan.forward
+    if forward is not None and not forward.present:
+        forwarding.apply(s, forward)  # while it is stopped, so it is in place when it boots
+    for command in plan.commands[len(forward.commands) if forward else 0 :]:
+        s.execute(command)
     s.view.refresh()  # docker-machine start may have moved the SSH port and the IP
     say(f"started the VM (it was {plan.state})")
     s.link.open(s.view.ssh_port(), s.machine)

@@ -15,13 +15,13 @@ from typing import Any
 from ..adapters.host import port_taken
 from ..core import ports
 from ..core.listeners import unnamed_holder
-from ..core.plans import Plan
+from ..core.plans.ports import PortsPlan
+from ..core.plans.ports import plan as plan_ports
 from ..core.vbox import NatRule
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from . import Stage
-from .nat import claimed_ports
 
 POLL = 0.05  # seconds between looks while a rule's listener or a container comes up
 LISTEN_WAIT = 2.0  # how long a rule VirtualBox accepted may take to listen
@@ -39,8 +39,8 @@ def containers(s: Session) -> list[dict[str, Any]]:
 def after_restart(s: Session) -> list[dict[str, Any]]:
     """The running containers, once those a restart of this run brings back run again (their
     ports are then forwarded by this very sync, without racing their start)."""
-    restart = s.results.get("daemon.restart")
-    expected = set(getattr(restart, "comes_back", ())) if not s.dry_run else set()
+    restart = s.restart_plan()
+    expected = set(restart.comes_back) if restart is not None and not s.dry_run else set()
     deadline = time.monotonic() + s.settings.daemon_wait
     while True:
         running = containers(s)
@@ -58,16 +58,16 @@ def daemon_reachable_now(s: Session) -> bool:
     """In a dry run: whether the earlier stages leave the path to the daemon as it is (their
     plans not carried out, a forward still to add or a restart still to come means the daemon
     cannot be asked yet)."""
-    forward = s.results.get("nat.forward")
-    restart = s.results.get("daemon.restart")
-    return not (forward and not forward.present) and not (restart and restart.restart)
+    forward, restart = s.forward_plan(), s.restart_plan()
+    adding = forward is not None and not forward.present
+    return not adding and not (restart is not None and restart.restart)
 
 
 def holders(s: Session, keys: list[ports.Key]) -> dict[ports.Key, str]:
     """Who holds each of these host ports: another VM's rule, another machine, a program."""
     if not keys:
         return {}
-    claims = claimed_ports(s)
+    claims = s.view.claimed_ports()
     held = {}
     for proto, port in keys:
         if (proto, port) in claims:
@@ -81,13 +81,13 @@ def plan(
     s: Session,
     rules: tuple[NatRule, ...] | None = None,
     running: list[dict[str, Any]] | None = None,
-) -> ports.Plan | Plan:
+) -> PortsPlan:
     """`rules`: the VM's NAT rules as the caller knows them (ports.watch keeps them between
     syncs); by default as VirtualBox shows them. `running`: the containers as the caller listed
     them (ports.watch, on the connection it keeps open); by default listed here."""
     if s.projected or (s.dry_run and not daemon_reachable_now(s)):
-        return Plan(
-            "ports", "the published ports are synced once the daemon answers through the forward"
+        return PortsPlan(
+            waiting="the published ports are synced once the daemon answers through the forward"
         )
     info = s.vm()
     if info is None:
@@ -98,34 +98,39 @@ def plan(
     ours = {(r.proto, r.host_port) for r in ports.ours(current)}
     candidates = [key for key in wanted if key not in ours]
     protected = ("ssh", s.settings.nat_rule)
-    return ports.plan(
+    return plan_ports(
         wanted,
         current,
         holders(s, candidates),
         unreachable=ports.unreachable_ports(running),
         protected=protected,
+        edits=s.rule_edits(info),
     )
 
 
-def apply(s: Session, plan: ports.Plan) -> None:
+def apply(s: Session, plan: PortsPlan) -> None:
     forward(s, plan)
 
 
-def forward(s: Session, plan: ports.Plan) -> tuple[NatRule, ...]:
+def forward(s: Session, plan: PortsPlan) -> tuple[NatRule, ...]:
     """Deletions first (a wrong rule of ours is re-added under its name), then additions, each
     checked: VirtualBox accepts a rule it cannot bind and only logs it. Returns the additions
-    taken back for that reason: the VM's rules are `plan.rules_after(...)` without them."""
+    taken back for that reason (deleted again: the one command apply adds to the plan's): the
+    VM's rules are `plan.rules_after(...)` without them."""
     info = s.vm()
-    assert info is not None and info.nat_nic is not None
+    assert info is not None
+    edits = s.rule_edits(info)
     taken_back = []
     for deletion in plan.delete:
-        s.vbox.delete_rule(s.name, deletion.rule.name, info.nat_nic, info.running)
+        assert deletion.command is not None  # the stage's planner gave it its command
+        s.execute(deletion.command)
         say(f"deleted NAT rule {deletion.rule.name} ({deletion.reason})")
     for addition in plan.add:
         rule = addition.rule
-        s.vbox.add_rule(s.name, rule, info.nat_nic, info.running)
+        assert addition.command is not None
+        s.execute(addition.command)
         if info.running and not listening(rule):
-            s.vbox.delete_rule(s.name, rule.name, info.nat_nic, info.running)
+            s.execute(edits.delete(rule))
             say(
                 f"skipping {ports.port_text(rule.proto, rule.host_port)} of "
                 f"{', '.join(addition.containers)}: VirtualBox could not listen on "

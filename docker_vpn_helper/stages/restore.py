@@ -13,71 +13,24 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..adapters.host import program_name
 from ..core import history, ports, store
 from ..core.certs import pair_matches
 from ..core.fsutil import atomic_write, read_optional, writable_target
-from ..core.store import REMOTE_DIR, STATE_FILE
-from ..core.vbox import NatRule, VMInfo
+from ..core.plans.restore import RestorePlan
+from ..core.store import OPENSSL_CONFIG, STATE_FILE
+from ..core.vbox import NatRule
 from ..errors import HelperError
+from ..guestfiles import restore as restore_guest
 from ..report import say
 from ..session import Session
 from . import Stage
-from .cert import OPENSSL_CONFIG
-from .daemon import put_back
 
 # Files the tool writes beside docker-machine's that docker-machine never had.
 OURS = (OPENSSL_CONFIG, STATE_FILE)
 VM_PAIR = ("server.pem", "server-key.pem")  # the names install_files backs them up under
-
-
-@dataclass(frozen=True)
-class RestorePlan:
-    """What undoing one run (or every run: `undid` = ORIGINAL) puts back."""
-
-    run: str  # what is undone: a backup folder's name, or history.ORIGINAL
-    local: dict[Path, Path]  # {target: saved copy}
-    guest: tuple[tuple[str, str], ...]  # (saved, target) in the VM
-    rules: tuple[NatRule, ...] = ()  # NAT rules to delete
-    vm: VMInfo | None = None  # where those rules are
-    readd: NatRule | None = None  # a rule of the daemon rule's name that was there before ours
-    remove: tuple[Path, ...] = ()  # files of ours docker-machine never had
-    notes: tuple[str, ...] = ()
-    config: dict[str, Any] | None = None  # config.json with our fields as they were at first
-    partial: bool = False  # that run was stopped before it made every VM backup
-
-    @property
-    def changes(self) -> tuple[str, ...]:
-        work = self.local or self.guest or self.rules or self.readd or self.remove or self.config
-        return ("restore",) if work else ()
-
-    def seen(self) -> str:
-        if self.run == history.ORIGINAL:
-            return "the machine is as docker-machine left it"
-        return f"the run of {self.run} left nothing to put back"
-
-    def actions(self) -> list[str]:
-        done = []
-        if self.local:
-            done.append(f"put back {', '.join(str(p) for p in self.local)}")
-        if self.config is not None:
-            done.append(
-                "put ServerCertSANs and HostDNSResolver back in config.json as docker-machine "
-                "wrote them"
-            )
-        if self.remove:
-            done.append(f"remove {', '.join(str(p) for p in self.remove)}")
-        if self.guest:
-            done.append("put the previous certificate back in the VM and restart the daemon")
-        for rule in self.rules:
-            done.append(f"delete NAT rule {rule.spec()!r}")
-        if self.readd:
-            done.append(f"add NAT rule {self.readd.spec()!r} back")
-        return done
 
 
 def refuse_a_broken_pair(s: Session, stamp: str, cert: bytes | None, key: bytes | None) -> None:
@@ -253,14 +206,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
         )
         say(f"put back {', '.join(names) or 'nothing'} {source}{removed}")
     if plan.guest:
-        pairs = list(plan.guest)
-        targets = [target for _, target in pairs]
-        backup_dir = f"{REMOTE_DIR}/backups/{s.journal.stamp}"
-        s.journal.intend_guest([(f"{backup_dir}/{posixpath.basename(t)}", t) for t in targets], "")
-        replaced, back = put_back(s, pairs, backup_dir=backup_dir, skip_missing=plan.partial)
-        s.journal.guest_installed(list(zip(replaced, targets)))
-        if back.ok:
-            s.journal.settle_guest([], "served")
+        back = restore_guest(s, list(plan.guest), plan.partial)
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
         say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
     if (plan.rules or plan.readd) and plan.vm:

@@ -9,11 +9,10 @@ driver has lost (only a restart of its kernel extensions cures that).
 
 from __future__ import annotations
 
-import shlex
-
 from ..adapters import host, preflight
-from ..adapters.sudo import sudo
+from ..adapters.sudo import as_root, sudo
 from ..core import routes
+from ..core.commands import Command
 from ..core.hostonly import (
     ROUTE_EXISTS_MARKER,
     HostOnlyNetwork,
@@ -21,7 +20,7 @@ from ..core.hostonly import (
     route_add_argv,
     route_delete_argv,
 )
-from ..core.plans import Plan
+from ..core.plans.routes import RoutePlan
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
@@ -64,26 +63,14 @@ def refuse_if_tunnel_alive(s: Session, route: routes.Route, verdict: routes.Rout
         )
 
 
-def run_as_root(s: Session, argv: list[str]) -> host.Output:
-    result = sudo(s.c, shlex.join(argv))
+def run_as_root(s: Session, command: Command) -> host.Output:
+    result = sudo(s.c, command)
     if not result.ok and adapter_broken(result.stdout + result.stderr):
-        raise kext_restart_needed(f"{shlex.join(argv)} failed ({result.last_line()})")
+        raise kext_restart_needed(f"{command.line()} failed ({result.last_line()})")
     return result
 
 
-def put_route_back(s: Session, net: HostOnlyNetwork, adapter: str) -> None:
-    """Linux replaces in one go; macOS answers "File exists" while the stale route is there."""
-    platform = host.platform()
-    add = route_add_argv(platform, net, adapter)
-    result = run_as_root(s, add)
-    if not result.ok and ROUTE_EXISTS_MARKER in result.last_line().lower():
-        run_as_root(s, route_delete_argv(net))
-        result = run_as_root(s, add)
-    if not result.ok:
-        raise HelperError(f"{shlex.join(add)} failed: {result.last_line()}")
-
-
-def plan(s: Session) -> Plan:
+def plan(s: Session) -> RoutePlan:
     """Put the route back only when a tunnel nobody holds keeps it, onto a live adapter."""
     net = network(s)
     adapter = host_only_adapter(s)
@@ -91,22 +78,29 @@ def plan(s: Session) -> Plan:
     route = preflight.route_to(s.c, address)
     verdict = routes.judge_route(route, address, adapter)
     if not verdict.hijacked:
-        return Plan("route", verdict.detail)
+        return RoutePlan(verdict.detail)
     refuse_if_tunnel_alive(s, route, verdict)
     vboxnet = preflight.link(s.c, adapter)
     if not (vboxnet.exists and vboxnet.up):
         state = "is down" if vboxnet.exists else "does not exist"
         raise kext_restart_needed(f"{verdict.detail}, and {adapter} {state}")
-    add = shlex.join(route_add_argv(host.platform(), net, adapter))
-    return Plan(
-        "route", verdict.detail, (f"run: sudo {add}",), verdict.detail, (net, adapter, address)
-    )
+    add = as_root(route_add_argv(host.platform(), net, adapter), "route add")
+    delete = as_root(route_delete_argv(net), "route delete")
+    return RoutePlan(verdict.detail, net, adapter, address, add, delete)
 
 
-def apply(s: Session, plan: Plan) -> None:
-    net, adapter, address = plan.detail  # type: ignore[misc]
-    say(f"{plan.seen_text}, with no live VPN behind it")
-    put_route_back(s, net, adapter)
+def apply(s: Session, plan: RoutePlan) -> None:
+    """Linux replaces in one go; macOS answers "File exists" while the stale route is there:
+    then the plan's delete runs, and its add again."""
+    net, adapter, address = plan.network, plan.adapter, plan.address
+    assert net is not None and plan.add is not None and plan.delete is not None
+    say(f"{plan.verdict}, with no live VPN behind it")
+    result = run_as_root(s, plan.add)
+    if not result.ok and ROUTE_EXISTS_MARKER in result.last_line().lower():
+        run_as_root(s, plan.delete)
+        result = run_as_root(s, plan.add)
+    if not result.ok:
+        raise HelperError(f"{plan.add.shell()} failed: {result.last_line()}")
     after = routes.judge_route(preflight.route_to(s.c, address), address, adapter)
     if after.hijacked:
         raise HelperError(

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from ..core import sshconfig
 from ..core.fsutil import atomic_write, backup_files
-from ..core.plans import Plan
+from ..core.plans.sshconfig import SshConfigPlan
+from ..environment import ssh_alias
 from ..errors import HelperError
 from ..report import say
 from ..session import Session
 from . import Stage
-from .env import ssh_alias
 
 
 def user_ssh_config() -> Path:
@@ -26,7 +26,7 @@ def user_ssh_config() -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
-def plan(s: Session) -> Plan:
+def plan(s: Session) -> SshConfigPlan:
     alias = ssh_alias(s.name)
     m = s.machine
     path = user_ssh_config()
@@ -38,18 +38,15 @@ def plan(s: Session) -> Plan:
         raise HelperError(f"cannot write {path}: {exc}") from None
     except OSError as exc:
         raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
-    seen = f"{path} already has Host {alias} (port {m.ssh_port})"
     if updated == current:
-        return Plan("ssh-config", seen)
-    action = "updated" if sshconfig.markers(alias)[0] in current else "added"
-    line = f"write Host {alias} (127.0.0.1:{m.ssh_port}, user {m.ssh_user}) into {path}"
-    return Plan("ssh-config", seen, (line,), detail=(path, updated, action))
+        return SshConfigPlan(path, alias, m.ssh_port, m.ssh_user)
+    verb = "updated" if sshconfig.markers(alias)[0] in current else "added"
+    return SshConfigPlan(path, alias, m.ssh_port, m.ssh_user, updated, verb)
 
 
-def apply(s: Session, plan: Plan) -> None:
-    path, updated, action = plan.detail  # type: ignore[misc]
-    m = s.machine
-    alias = ssh_alias(s.name)
+def apply(s: Session, plan: SshConfigPlan) -> None:
+    path, updated = plan.path, plan.updated
+    assert updated is not None
     if path.exists():
         copies = backup_files([path], s.journal.folder)
         mode = path.stat().st_mode & 0o777
@@ -58,8 +55,8 @@ def apply(s: Session, plan: Plan) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         mode = 0o600
     atomic_write(path, updated.encode(), mode)
-    say(f"{action} Host {alias} (127.0.0.1:{m.ssh_port}, user {m.ssh_user}) in {path}; "
-        f"use it with DOCKER_HOST=ssh://{alias} (env.print --transport ssh)")  # fmt: skip
+    say(f"{plan.verb} Host {plan.alias} (127.0.0.1:{plan.port}, user {plan.user}) in {path}; "
+        f"use it with DOCKER_HOST=ssh://{plan.alias} (env.print --transport ssh)")  # fmt: skip
 
 
 STAGE = Stage("env.ssh-config", "Writing the SSH client configuration", plan, apply)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from invoke import task
 
 from ..core.envfmt import FORMATS
+from ..environment import render
 from ..settings import CONFIG_KEY, resolve
-from ..stages.env import render
 from .common import SHARED_HELP, run_stage, stage
 
 ENV_HELP = {

@@ -55,9 +55,9 @@ def fix(
     """
     from dataclasses import replace
 
+    from ..environment import render, rerun_command
     from ..executor import environment_of
     from ..session import session_for
-    from ..stages.env import render, rerun_command
 
     s = session_for(c, machine, storage_path, port, dry_run)
     changes = ", ".join(s.changes())

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from docker_vpn_helper.adapters import guest as guest_module
 from docker_vpn_helper.adapters.guest import DaemonFiles, Guest
+from docker_vpn_helper.core import guestscripts
 from docker_vpn_helper.errors import HelperError
 
 from ..core.test_profile import DOCKER_MACHINE_PROFILE
@@ -234,7 +234,7 @@ def test_read_daemon_files_with_a_missing_cert(guest: Guest, guest_root: Path) -
 def test_read_daemon_files_without_a_profile_uses_the_defaults(
     guest: Guest, guest_root: Path
 ) -> None:
-    if os.path.exists(guest_module.DEFAULT_SERVER_CERT):
+    if os.path.exists(guestscripts.DEFAULT_SERVER_CERT):
         pytest.skip("this host has a real boot2docker server.pem")
     assert guest.read_daemon_files(profile_path=str(guest_root / "profile")) == DaemonFiles(
         ca_cert_path="/var/lib/boot2docker/ca.pem",
@@ -282,7 +282,7 @@ def test_checksum_mismatch_changes_nothing(
     guest: Guest, guest_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = snapshot(guest_root)
-    monkeypatch.setattr(guest_module, "_sha256", lambda data: "0" * 64)
+    monkeypatch.setattr(guestscripts, "sha256", lambda data: "0" * 64)
     with pytest.raises(HelperError, match=r"checksum mismatch for \S*server.pem.*nothing changed"):
         guest.install_files(
             [(str(guest_root / "server.pem"), NEW_CERT, 0o644)], str(guest_root / "backups")
@@ -350,7 +350,7 @@ def test_restore_files_can_skip_backups_a_stopped_run_never_made(
 def restart_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where the detached restart leaves its outcome (not this host's /var/lib/boot2docker)."""
     folder = tmp_path / "restart"
-    monkeypatch.setattr(guest_module, "RESTART_DIR", str(folder))
+    monkeypatch.setattr(guestscripts, "RESTART_DIR", str(folder))
     return folder
 
 
@@ -358,7 +358,7 @@ def init_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> P
     script = tmp_path / "docker"
     script.write_text(f"#!/bin/sh\n{body}\n")
     script.chmod(0o755)
-    monkeypatch.setattr(guest_module, "INIT_SCRIPT", str(script))
+    monkeypatch.setattr(guestscripts, "INIT_SCRIPT", str(script))
     return script
 
 
@@ -416,7 +416,7 @@ def test_restart_daemon_completes_when_the_connection_drops_mid_restart(
     """Cut off between the init script's stop and its start (which writes on stdout, like
     boot2docker's): the script still finishes, detached from the SSH session, with setsid or
     (a guest without it) in a background subshell that ignores SIGHUP and SIGPIPE."""
-    monkeypatch.setattr(guest_module, "SETSID", setsid)
+    monkeypatch.setattr(guestscripts, "SETSID", setsid)
     marker = tmp_path / "started"
     init_script(
         tmp_path,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from docker_vpn_helper.core import agent
+from docker_vpn_helper.core.plans.agent import InstallPlan, UninstallPlan
 from docker_vpn_helper.errors import HelperError
 
 HOME = Path("/Users/jane")
@@ -254,6 +255,10 @@ def test_systemd_analyze_verify_finds_the_executable_through_the_quoting(tmp_pat
     assert f"{odd_tool}-missing is not executable" in done.stderr
 
 
+def argvs(commands) -> list[list[str]]:
+    return [list(command.argv) for command in commands]
+
+
 # --- plans -------------------------------------------------------------------------------------
 
 
@@ -269,34 +274,34 @@ def test_found_reads_what_launchctl_and_systemctl_answer():
 
 def test_install_plans():
     unit = systemd_unit()
-    fresh = agent.InstallPlan(unit, agent.Found(None, False, False))
-    assert fresh.write and fresh.commands() == unit.install_commands()
+    fresh = InstallPlan(unit, agent.Found(None, False, False))
+    assert fresh.write and argvs(fresh.commands) == unit.install_commands()
     assert fresh.actions()[0] == f"write {unit.path}"
-    same = agent.InstallPlan(unit, agent.Found(unit.text, True, True))
+    same = InstallPlan(unit, agent.Found(unit.text, True, True))
     assert same.changes == () and same.actions() == []
     assert same.seen() == f"the agent {unit.name} is installed and running ({unit.path})"
-    stale = agent.InstallPlan(unit, agent.Found("old", True, True))
-    assert stale.commands() == unit.reload_commands()
+    stale = InstallPlan(unit, agent.Found("old", True, True))
+    assert argvs(stale.commands) == unit.reload_commands()
     assert stale.actions()[0] == f"rewrite (it differs) {unit.path}"
-    stopped = agent.InstallPlan(unit, agent.Found(unit.text, False, False))
-    assert not stopped.write and stopped.commands() == unit.install_commands()
+    stopped = InstallPlan(unit, agent.Found(unit.text, False, False))
+    assert not stopped.write and argvs(stopped.commands) == unit.install_commands()
 
 
 def test_uninstall_plans():
     la = launch_agent()
-    loaded = agent.UninstallPlan(la, agent.Found(la.text, True, True))
+    loaded = UninstallPlan(la, agent.Found(la.text, True, True))
     assert loaded.actions() == [
-        f"run launchctl bootout gui/501/{la.name}",
+        f"run: launchctl bootout gui/501/{la.name}",
         f"remove {la.path}",
     ]
-    gone = agent.UninstallPlan(la, agent.Found(None, False, False))
+    gone = UninstallPlan(la, agent.Found(None, False, False))
     assert gone.changes == () and gone.actions() == []
     unit = systemd_unit()
-    inactive = agent.UninstallPlan(unit, agent.Found(unit.text, False, False))
+    inactive = UninstallPlan(unit, agent.Found(unit.text, False, False))
     assert inactive.actions() == [  # disabled even when inactive: its link goes too
-        f"run systemctl --user disable --now {unit.name}",
+        f"run: systemctl --user disable --now {unit.name}",
         f"remove {unit.path}",
-        "run systemctl --user daemon-reload",
+        "run: systemctl --user daemon-reload",
     ]
 
 

@@ -5,7 +5,9 @@ import random
 import pytest
 
 from docker_vpn_helper.core import ports
-from docker_vpn_helper.core.ports import Addition, Deletion, Plan, Skip, Unreachable
+from docker_vpn_helper.core.plans.ports import Addition, Deletion, PortsPlan, Skip
+from docker_vpn_helper.core.plans.ports import plan as plan_ports
+from docker_vpn_helper.core.ports import Unreachable
 from docker_vpn_helper.core.vbox import NatRule
 
 SSH = NatRule("ssh", "tcp", "127.0.0.1", 53770, "", 22)
@@ -177,14 +179,14 @@ def test_is_ours_only_for_our_exact_names(name, mine):
 
 
 def test_nothing_published_nothing_ours_nothing_to_change():
-    result = ports.plan({}, (SSH, DAEMON))
-    assert result == Plan()
+    result = plan_ports({}, (SSH, DAEMON))
+    assert result == PortsPlan()
     assert not result.changes
     assert result.lines() == ["published ports: nothing to change"]
 
 
 def test_a_new_published_port_gets_a_rule_naming_its_container():
-    result = ports.plan({("tcp", 8080): ["web"], ("udp", 5353): ["dns"]}, (SSH, DAEMON))
+    result = plan_ports({("tcp", 8080): ["web"], ("udp", 5353): ["dns"]}, (SSH, DAEMON))
     assert result.add == (
         Addition(ours("tcp", 8080), ("web",)),
         Addition(ours("udp", 5353), ("dns",)),
@@ -198,7 +200,7 @@ def test_a_new_published_port_gets_a_rule_naming_its_container():
 
 def test_our_rules_no_container_publishes_any_more_are_deleted():
     rules = (SSH, DAEMON, ours("tcp", 8080), ours("tcp", 9090), ours("udp", 53))
-    result = ports.plan({("tcp", 8080): ["web"]}, rules)
+    result = plan_ports({("tcp", 8080): ["web"]}, rules)
     assert result.add == ()
     assert result.keep == (ours("tcp", 8080),)
     assert result.delete == (
@@ -218,7 +220,7 @@ def test_nothing_wanted_deletes_every_rule_of_ours_and_only_those():
     # start a VM whose forwarded host port cannot be bound).
     user = NatRule("web", "tcp", "127.0.0.1", 8080, "", 80)
     rules = (SSH, DAEMON, user, ours("tcp", 8000), ours("udp", 5353))
-    result = ports.plan({}, rules)
+    result = plan_ports({}, rules)
     assert [d.rule for d in result.delete] == [ours("tcp", 8000), ours("udp", 5353)]
     assert result.rules_after(rules) == (SSH, DAEMON, user)
 
@@ -234,7 +236,7 @@ def test_nothing_wanted_deletes_every_rule_of_ours_and_only_those():
     ],
 )
 def test_our_rule_with_a_wrong_spec_is_deleted_then_made_again(wrong):
-    result = ports.plan({("tcp", 8080): ["web"]}, (SSH, wrong))
+    result = plan_ports({("tcp", 8080): ["web"]}, (SSH, wrong))
     assert result.delete == (
         Deletion(wrong, "not the rule this tool makes (dvh-tcp-8080,tcp,127.0.0.1,8080,,8080)"),
     )
@@ -246,7 +248,7 @@ def test_our_rule_with_a_wrong_spec_is_deleted_then_made_again(wrong):
 
 def test_a_wrong_rule_of_ours_nobody_wants_is_just_deleted():
     wrong = NatRule("dvh-udp-53", "udp", "0.0.0.0", 53, "", 53)
-    result = ports.plan({}, (wrong,))
+    result = plan_ports({}, (wrong,))
     assert [d.rule for d in result.delete] == [wrong] and result.add == ()
 
 
@@ -260,20 +262,20 @@ def test_foreign_rules_are_never_touched():
         NatRule("rdp", "tcp", "0.0.0.0", 3389, "", 3389),
     )
     for wanted in ({}, {("tcp", 9000): ["app"]}):
-        result = ports.plan(wanted, foreign)
+        result = plan_ports(wanted, foreign)
         assert result.delete == ()
         assert result.rules_after(foreign)[: len(foreign)] == foreign
 
 
 def test_the_daemon_rule_is_protected_even_under_a_name_like_ours():
     daemon = NatRule("dvh-tcp-2376", "tcp", "127.0.0.1", 2376, "", 2376)
-    result = ports.plan({}, (SSH, daemon), protected=("ssh", "dvh-tcp-2376"))
-    assert result == Plan()
+    result = plan_ports({}, (SSH, daemon), protected=("ssh", "dvh-tcp-2376"))
+    assert result == PortsPlan()
 
 
 def test_a_port_held_on_the_host_is_skipped_with_the_holder_and_the_container():
     held = {("tcp", 8080): "another program (see `lsof -nP -iTCP:8080 -sTCP:LISTEN`)"}
-    result = ports.plan({("tcp", 8080): ["web"], ("udp", 8080): ["dns"]}, (SSH,), held)
+    result = plan_ports({("tcp", 8080): ["web"], ("udp", 8080): ["dns"]}, (SSH,), held)
     assert result.add == (Addition(ours("udp", 8080), ("dns",)),)  # udp 8080 is not held
     assert result.skip == (Skip("tcp", 8080, ("web",), held[("tcp", 8080)]),)
     assert result.lines()[-1] == (
@@ -285,7 +287,7 @@ def test_a_port_held_on_the_host_is_skipped_with_the_holder_and_the_container():
 def test_ports_held_by_this_vms_own_rules_are_skipped_without_being_told():
     rules = (SSH, DAEMON, NatRule("pg", "tcp", "", 5432, "", 5433))
     wanted = {("tcp", 2376): ["dind"], ("tcp", 53770): ["x"], ("tcp", 5432): ["db", "db2"]}
-    result = ports.plan(wanted, rules)
+    result = plan_ports(wanted, rules)
     assert result.add == () and result.delete == ()
     assert [s.line() for s in result.skip] == [
         "skipping 2376 of container dind: 127.0.0.1:2376 is held by this VM's NAT rule 'docker'",
@@ -298,7 +300,7 @@ def test_a_users_own_rule_for_the_same_port_already_does_the_job():
     # The hand-made workaround: `controlvm NAME natpf1 web,tcp,127.0.0.1,8080,,8080`.
     web = NatRule("web", "tcp", "127.0.0.1", 8080, "", 8080)
     held = {("tcp", 8080): "another program"}  # its listener, seen by the caller
-    result = ports.plan({("tcp", 8080): ["web"]}, (SSH, web), held)
+    result = plan_ports({("tcp", 8080): ["web"]}, (SSH, web), held)
     assert result.skip == (Skip("tcp", 8080, ("web",), "this VM's NAT rule 'web'", True),)
     assert result.lines() == [
         "8080 of container web is already forwarded by this VM's NAT rule 'web'",
@@ -311,20 +313,20 @@ def test_a_rule_on_another_address_or_protocol_holds_nothing_here():
         NatRule("lan", "tcp", "192.168.1.10", 8080, "", 8080),
         NatRule("dns", "udp", "127.0.0.1", 8080, "", 8080),
     )
-    result = ports.plan({("tcp", 8080): ["web"]}, rules)
+    result = plan_ports({("tcp", 8080): ["web"]}, rules)
     assert result.add == (Addition(ours("tcp", 8080), ("web",)),)
 
 
 def test_a_right_rule_of_ours_is_kept_whatever_held_says():
     held = {("tcp", 8080): "another program"}  # most likely VirtualBox, forwarding our rule
-    result = ports.plan({("tcp", 8080): ["web"]}, (ours("tcp", 8080),), held)
+    result = plan_ports({("tcp", 8080): ["web"]}, (ours("tcp", 8080),), held)
     assert not result.changes and result.skip == ()
     assert result.keep == (ours("tcp", 8080),)
 
 
 def test_unreachable_notes_pass_through_sorted():
     notes = (Unreachable("b", "tcp", 2, ("127.0.0.1",)), Unreachable("a", "tcp", 1, ("::1",)))
-    result = ports.plan({}, (), unreachable=notes)
+    result = plan_ports({}, (), unreachable=notes)
     assert result.unreachable == tuple(sorted(notes))
     assert result.lines() == [
         "container a publishes 1 only on the VM's ::1: NAT cannot reach it",
@@ -337,8 +339,8 @@ def test_the_plan_does_not_depend_on_the_order_of_its_inputs():
     wanted = {("udp", 53): ["dns"], ("tcp", 9000): ["b", "a", "a"], ("tcp", 80): ["web"]}
     rules = [SSH, ours("tcp", 7000), DAEMON, ours("udp", 1), ours("tcp", 80)]
     held = {("tcp", 9000): "VM 'other' (NAT rule 'x', running)"}
-    first = ports.plan(wanted, rules, held)
-    second = ports.plan(dict(reversed(list(wanted.items()))), rules[::-1], held)
+    first = plan_ports(wanted, rules, held)
+    second = plan_ports(dict(reversed(list(wanted.items()))), rules[::-1], held)
     assert first == second
     assert [d.rule.name for d in first.delete] == ["dvh-tcp-7000", "dvh-udp-1"]
     assert first.skip[0].containers == ("a", "b")
@@ -355,10 +357,10 @@ def test_a_second_plan_against_what_the_first_made_is_empty():
     held = {("tcp", 3000): "another program"}
     wanted = ports.published_ports(listed)
     notes = ports.unreachable_ports(listed)
-    first = ports.plan(wanted, rules, held, unreachable=notes)
+    first = plan_ports(wanted, rules, held, unreachable=notes)
     assert len(first.add) == 13 and len(first.delete) == 2
     after = first.rules_after(rules)
-    second = ports.plan(wanted, after, held, unreachable=notes)
+    second = plan_ports(wanted, after, held, unreachable=notes)
     assert not second.changes
     assert second.lines() == [
         "skipping 3000 of container blocked: 127.0.0.1:3000 is held by another program",
@@ -387,11 +389,11 @@ def test_any_plan_reaches_a_fixed_point_and_spares_other_rules(seed):
             )
         )
     foreign = [r for r in rules if not ports.is_ours(r)]
-    first = ports.plan(wanted, rules, held)
+    first = plan_ports(wanted, rules, held)
     after = first.rules_after(rules)
     assert [r for r in after if not ports.is_ours(r)] == foreign
     assert len({r.name for r in after}) == len(after)  # no rule name twice
-    second = ports.plan(wanted, after, held)
+    second = plan_ports(wanted, after, held)
     assert not second.changes, second.describe()
     for rule in ports.ours(after):  # every rule of ours is right and wanted
         assert rule == ports.rule_for(rule.proto, rule.host_port)

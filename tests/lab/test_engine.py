@@ -17,6 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from docker_vpn_helper.core import ports
+from docker_vpn_helper.core.plans.ports import PortsPlan
+from docker_vpn_helper.core.plans.ports import plan as plan_ports
 from docker_vpn_helper.core.vbox import parse_showvminfo
 from lab import Lab
 from lab.image import IMAGE, PAGE, http_server
@@ -84,7 +86,7 @@ def nat_rules(lab: Lab):
     return parse_showvminfo(vbox(lab, "showvminfo", MACHINE, "--machinereadable").stdout).rules()
 
 
-def apply(lab: Lab, plan: ports.Plan) -> None:
+def apply(lab: Lab, plan: PortsPlan) -> None:
     """What ports.sync will do with a plan: deletions first, then additions (running VM)."""
     for deletion in plan.delete:
         vbox(lab, "controlvm", MACHINE, "natpf1", "delete", deletion.rule.name)
@@ -114,7 +116,7 @@ def vpn(fresh: Lab) -> Iterator[Lab]:
     finally:
         fresh.vpn_off()
         remove_containers(fresh)
-        apply(fresh, ports.plan({}, nat_rules(fresh)))  # drops every rule of ours
+        apply(fresh, plan_ports({}, nat_rules(fresh)))  # drops every rule of ours
 
 
 def certs(lab: Lab) -> str:
@@ -151,7 +153,7 @@ def test_published_ports_of_real_containers_become_working_rules(vpn: Lab):
     ]
 
     # The rules the plan names do the job, and planning again changes nothing.
-    plan = ports.plan(ports.published_ports(listed), nat_rules(vpn))
+    plan = plan_ports(ports.published_ports(listed), nat_rules(vpn))
     assert [a.rule.name for a in plan.add] == [
         "dvh-tcp-8000",
         "dvh-tcp-8001",
@@ -162,13 +164,13 @@ def test_published_ports_of_real_containers_become_working_rules(vpn: Lab):
     apply(vpn, plan)
     page = vpn.run_on_host(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:8080/"])
     assert page.stdout == PAGE, page.stderr
-    again = ports.plan(ports.published_ports(listed), nat_rules(vpn))
+    again = plan_ports(ports.published_ports(listed), nat_rules(vpn))
     assert not again.changes and len(again.keep) == 5
 
     # A container gone: its rules are ours to delete, nothing else is.
     remove_containers(vpn)
     listed = json.loads(on_the_mac(vpn, ASK, certs(vpn), "2376"))["containers"]
-    gone = ports.plan(ports.published_ports(listed), nat_rules(vpn))
+    gone = plan_ports(ports.published_ports(listed), nat_rules(vpn))
     assert len(gone.delete) == 5 and gone.add == ()
     apply(vpn, gone)
     assert sorted(r.name for r in nat_rules(vpn)) == ["docker", "ssh"]

@@ -1,8 +1,8 @@
 import pytest
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper.core.listeners import Listener
 from docker_vpn_helper.link import GuestLink
-from docker_vpn_helper.stages import nat
 
 from .standins import RefusedGuest, dockerd, guest, store, store_template  # noqa: F401  (fixtures)
 
@@ -19,4 +19,4 @@ def no_ssh(monkeypatch):
 def virtualbox_listens(monkeypatch):
     """Every host port a NAT rule forwards is held by VirtualBox's process (a test that wants
     another program there, or nothing, says so)."""
-    monkeypatch.setattr(nat, "port_holders", lambda c, port: [VIRTUALBOX])
+    monkeypatch.setattr(forwarding, "port_holders", lambda c, port: [VIRTUALBOX])

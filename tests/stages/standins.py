@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
+from unittest.mock import Mock
 
 import pytest
-from invoke import MockContext, Result
+from invoke import Config, MockContext, Result
 
 from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
@@ -131,6 +132,52 @@ def record_loopback_sans(store: Path) -> None:
 
 def commands(c: MockContext) -> list[str]:
     return [call.args[0] for call in c.run.call_args_list]
+
+
+@dataclass
+class FakeHost:
+    """VBoxManage, docker-machine and sudo as one host, recording every command's argv: a VM
+    whose state and NAT rules the change commands really change (`controlvm`/`modifyvm
+    --natpfN`, `docker-machine start`/`stop`), and which answers the reads (`showvminfo`,
+    `list vms`, `--version`). Anything else (sudo's own probe, ps, route) answers ok, empty."""
+
+    vboxmanage: str = "VBoxManage"
+    docker_machine: str = "docker-machine"
+    state: str = "running"
+    rules: list = field(default_factory=lambda: [SSH_RULE])
+    cfg: Path | None = None  # the VM's settings file (its NAT DNS settings)
+    argvs: list = field(default_factory=list)
+
+    def answer(self, line: str) -> Result:
+        argv = shlex.split(line)
+        self.argvs.append(argv)
+        if argv[0] == self.vboxmanage:
+            return self._virtualbox(argv[1:])
+        if argv[0] == self.docker_machine and argv[3] in ("start", "stop"):
+            self.state = "running" if argv[3] == "start" else "poweroff"
+        return ok()
+
+    def _virtualbox(self, args: list) -> Result:
+        if args[0] == "showvminfo":
+            return ok(showvminfo(self.state, tuple(self.rules), cfg=self.cfg))
+        if args[0] == "--version":
+            return ok("7.0.14r161095\n")
+        if args[0] in ("controlvm", "modifyvm") and args[2].lstrip("-").startswith("natpf"):
+            words = args[3:]
+            if words[0] == "delete":
+                self.rules = [r for r in self.rules if r.split(",")[0] != words[1]]
+            else:
+                self.rules.append(words[0])
+        if args[0] == "modifyvm" and args[2] == "--natdnshostresolver1" and self.cfg:
+            write_settings(self.cfg.parents[3], host_resolver=args[3] == "on")
+        return ok()
+
+    def context(self, **vpnhelper: str) -> MockContext:
+        """invoke's MockContext answering every command through `answer` (its calls recorded
+        by the Mock, as `commands` reads them); `vpnhelper`: that configuration section."""
+        c = MockContext(config=Config(overrides={"vpnhelper": vpnhelper}))
+        c.run = Mock(side_effect=lambda command, **kwargs: self.answer(command))
+        return c
 
 
 @dataclass

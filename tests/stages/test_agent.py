@@ -173,7 +173,7 @@ def test_dry_run_says_what_it_would_do_and_does_nothing(store, home, systemd, ca
     assert not unit_file(home).parent.exists()
     err = capsys.readouterr().err
     assert f"would write {unit_file(home)}" in err
-    assert f"would run systemctl --user enable --now {UNIT}" in err
+    assert f"would run: systemctl --user enable --now {UNIT}" in err
 
 
 def test_install_needs_the_machine(store, home, systemd):

@@ -89,7 +89,8 @@ def test_context_with_another_port_or_stale_certificates_is_updated(store, tmp_p
 def test_dry_run_only_inspects(store, capsys):
     c = run(store, {INSPECT: NOT_FOUND}, dry_run=True)
     assert commands(c) == [INSPECT]
-    assert "would create docker context 'docker-machine-default'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "would run: docker context create docker-machine-default --description " in err
 
 
 def test_a_store_path_with_a_comma_is_refused_before_docker_runs(store, tmp_path):

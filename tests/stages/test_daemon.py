@@ -69,7 +69,10 @@ def test_dry_run_does_not_restart(store, guest, dockerd, capsys):
     step(s, cert.DEPLOY)
     step(s, daemon.STAGE)
     assert guest.restarts == 0
-    assert "would run in the VM: sudo /etc/init.d/docker restart" in capsys.readouterr().err
+    assert (
+        "would run in the VM: sudo setsid sh -c 'echo $$ > /var/lib/boot2docker/docker-vpn-helper/restart.pid; /etc/init.d/docker restart > "
+        in capsys.readouterr().err
+    )
 
 
 def failing_restart(guest, *, daemon_comes_up: bool):

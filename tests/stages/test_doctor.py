@@ -3,9 +3,10 @@ import json
 import pytest
 from invoke.exceptions import Exit
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, daemon, doctor, nat, step
+from docker_vpn_helper.stages import cert, daemon, doctor, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
 from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo, write_settings
@@ -33,7 +34,7 @@ def offline(monkeypatch):
         doctor, "_reachable", lambda ip, port: "no answer in 2 s (packets silently dropped)"
     )
     monkeypatch.setattr(doctor, "port_listener", lambda port: True)
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
 
 
 def results(rules=(SSH_RULE,)):

@@ -20,6 +20,7 @@ import pytest
 from cryptography import x509
 from invoke import Context
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import host, signals
 from docker_vpn_helper.core import certs
@@ -255,7 +256,7 @@ def test_a_hanging_vboxmanage_is_cut_by_its_timeout(store, tmp_path, capsys, mon
 
 
 def test_a_docker_rule_open_to_every_interface_is_replaced_by_a_loopback_one(store, monkeypatch):
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
     show = cmd("VBoxManage", "showvminfo", "default", "--machinereadable")
     delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
     add = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)

@@ -8,11 +8,12 @@ from docker_vpn_helper.program import program
 @pytest.fixture
 def ran(monkeypatch):
     """Replace every stage's work with a recorder of (stage, machine, dry_run)."""
+    from docker_vpn_helper.core.plans.base import Plan
     from docker_vpn_helper.stages import Stage, cert, daemon, dns, machine, nat, ports
 
     calls = []
 
-    class Recorded:
+    class Recorded(Plan):
         """A plan with nothing to do, on the machine's port."""
 
         changes = ()

@@ -1,3 +1,5 @@
+import shlex
+
 import pytest
 from invoke import Config, MockContext
 from invoke.exceptions import AuthFailure
@@ -10,6 +12,7 @@ from docker_vpn_helper.stages import kexts, step
 
 from .standins import cmd, commands, fail, ok
 
+KEXT_LINE = shlex.join(shlex.split(MACOS_KEXT_COMMAND))  # as the sudo command runs it
 PS = cmd("ps", "-axo", "pid=,comm=")
 VERSION = cmd("VBoxManage", "--version")
 
@@ -31,15 +34,13 @@ def test_macos_virtualbox6_restarts_the_startup_script_with_passwordless_sudo(ma
             PS: ok(""),
             VERSION: ok("6.1.50r161033\n"),
             "sudo -n true": ok(),
-            f"sudo -n {MACOS_KEXT_COMMAND}": ok(
-                "Unloading VBoxUSB.kext\nLoading VBoxNetAdp.kext\n"
-            ),
+            f"sudo -n {KEXT_LINE}": ok("Unloading VBoxUSB.kext\nLoading VBoxNetAdp.kext\n"),
         }
     )
     step(s, kexts.STAGE)
     assert (
         commands(s.c)[-1]
-        == 'sudo -n "/Library/Application Support/VirtualBox/LaunchDaemons/VirtualBoxStartup.sh" restart'
+        == "sudo -n '/Library/Application Support/VirtualBox/LaunchDaemons/VirtualBoxStartup.sh' restart"
     )
 
 
@@ -96,7 +97,7 @@ def test_configured_password_is_used_and_never_printed(macos, monkeypatch, capsy
             VERSION: ok("6.1.50r161033\n"),
             "sudo -n true": fail("sudo: a password is required"),
         },
-        sudo={MACOS_KEXT_COMMAND: ok()},
+        sudo={KEXT_LINE: ok()},
         password="hunter2",
     )
     step(s, kexts.STAGE)

@@ -1,9 +1,10 @@
 import pytest
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import session_for
-from docker_vpn_helper.stages import machine, nat, step
+from docker_vpn_helper.stages import machine, step
 
 from .standins import (
     DOCKER_RULE,
@@ -29,7 +30,7 @@ VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
 @pytest.fixture(autouse=True)
 def linux_host(monkeypatch):
     monkeypatch.setattr(host, "platform", lambda: "linux")
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
 
 
 def test_running_machine_is_left_alone(store):
@@ -140,8 +141,8 @@ def test_dry_run_create_plans_only(store, capsys):
     err = capsys.readouterr().err
     assert "would run: sudo systemctl restart vboxdrv" in err
     assert (
-        "would run: docker-machine create -d virtualbox --virtualbox-host-dns-resolver --tls-san localhost --tls-san 127.0.0.1 new"
-        in err
+        f"would run: docker-machine --storage-path {store} create -d virtualbox "
+        "--virtualbox-host-dns-resolver --tls-san localhost --tls-san 127.0.0.1 new" in err
     )
 
 

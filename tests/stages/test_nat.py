@@ -1,5 +1,6 @@
 import pytest
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.core.listeners import Listener
 from docker_vpn_helper.errors import HelperError
@@ -25,7 +26,7 @@ ADD_STOPPED = cmd("VBoxManage", "modifyvm", "default", "--natpf1", DOCKER_RULE)
 
 @pytest.fixture(autouse=True)
 def port_free(monkeypatch):
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
 
 
 def run(store, results, **flags):
@@ -116,7 +117,7 @@ def test_another_machines_remembered_port_is_skipped(store, monkeypatch):
 
 
 def test_port_held_by_another_program(store, monkeypatch):
-    monkeypatch.setattr(nat, "port_listener", lambda port: port == 2376)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: port == 2376)
     with pytest.raises(HelperError, match="already taken by another program"):
         run(store, {SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()}, port=2376)
 
@@ -144,7 +145,7 @@ def test_dry_run_plans_without_mutating(store, capsys):
     )
     assert commands(c) == [SHOW, cmd("VBoxManage", "list", "vms")]
     assert (
-        "would add NAT rule 'docker,tcp,127.0.0.1,2376,,2376' with controlvm"
+        "would run: VBoxManage controlvm default natpf1 docker,tcp,127.0.0.1,2376,,2376"
         in capsys.readouterr().err
     )
     assert set(s.changes()) == {"nat"}
@@ -182,7 +183,7 @@ def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
     c, s = run(
         store, {SHOW: ok(showvminfo()), ADD_RUNNING: ok(), cmd("VBoxManage", "list", "vms"): ok()}
     )
-    assert s.results["nat.forward"].rule.spec() == DOCKER_RULE and s.port == 2376
+    assert s.forward_plan().rule.spec() == DOCKER_RULE and s.port == 2376
     assert commands(c).count(SHOW) == 1
 
 
@@ -212,7 +213,7 @@ def test_a_program_holding_the_port_of_our_rule_is_named_and_nothing_changes(
     before VirtualBox could listen. No rule, certificate or daemon is blamed or touched."""
     dockerd.guest.served = None  # nothing answers TLS through the port
     holders = {2376: [Listener(4242, "ssh")], 50157: [Listener(812, "VBoxHeadless")]}
-    monkeypatch.setattr(nat, "port_holders", lambda c, port: holders[port])
+    monkeypatch.setattr(forwarding, "port_holders", lambda c, port: holders[port])
     with pytest.raises(HelperError) as caught:
         run(store, PRESENT)
     assert caught.value.reason.startswith(
@@ -237,7 +238,7 @@ def test_a_rule_virtualbox_could_not_listen_for_is_added_again(store, monkeypatc
     """Nothing listens on the port of our rule (it was taken when the VM started, and is free
     now): the rule is applied again, so VirtualBox listens."""
     dockerd.guest.served = None
-    monkeypatch.setattr(nat, "port_holders", lambda c, port: [])
+    monkeypatch.setattr(forwarding, "port_holders", lambda c, port: [])
     delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
     c, _ = run(store, {**PRESENT, delete: ok(), ADD_RUNNING: ok()})
     assert commands(c)[-2:] == [delete, ADD_RUNNING]

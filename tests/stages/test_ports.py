@@ -122,9 +122,10 @@ def test_dry_run_lists_what_it_would_add_and_delete(store, dockerd, host_ports, 
     )
     assert commands(c) == [SHOW, LIST]
     err = capsys.readouterr().err
-    assert "would delete NAT rule dvh-tcp-9999" in err
+    assert "would run: VBoxManage controlvm default natpf1 delete dvh-tcp-9999  # delete NAT" in err
     assert (
-        "would add NAT rule dvh-tcp-8080: 127.0.0.1:8080 -> the VM's 8080, for container web" in err
+        "would run: VBoxManage controlvm default natpf1 dvh-tcp-8080,tcp,127.0.0.1,8080,,8080  # "
+        "add NAT rule dvh-tcp-8080: 127.0.0.1:8080 -> the VM's 8080, for container web" in err
     )
 
 

@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, nat, restore, step
@@ -35,7 +36,7 @@ def snapshot(store, guest):
 
 
 def fixed(store, guest, monkeypatch):
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
     results = {
         SHOW: ok(showvminfo()),
         cmd("VBoxManage", "list", "vms"): ok(),

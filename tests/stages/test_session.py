@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from docker_vpn_helper import forwarding
 from docker_vpn_helper.link import GuestLink
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, dns, machine, nat, ports, step
@@ -65,7 +66,7 @@ def test_a_healthy_machine_is_proven_without_ssh(store, guest, dockerd):
 
 
 def test_a_broken_machine_gets_one_connection_for_every_stage(store, guest, dockerd, monkeypatch):
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
     add = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)
     c = context({**RUNNING, cmd("VBoxManage", "list", "vms"): ok(), add: ok()})
     s = session_for(c, "default", str(store))
@@ -114,23 +115,26 @@ def test_a_failed_connection_is_retried_by_the_next_caller(store, monkeypatch):
 
 def test_a_dry_run_of_a_stopped_vm_plans_every_stage_and_opens_nothing(store, monkeypatch, capsys):
     opened = guests_by_port(monkeypatch)
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
     c = context({SHOW: ok(showvminfo("poweroff")), cmd("VBoxManage", "list", "vms"): ok()})
     s = session_for(c, "default", str(store), dry_run=True)
     fix(s)
     err = capsys.readouterr().err
     assert opened == []
-    assert "would add NAT rule 'docker,tcp,127.0.0.1,2376,,2376' with modifyvm" in err
-    assert "would run: docker-machine start default" in err
+    assert "would run: VBoxManage modifyvm default --natpf1 docker,tcp,127.0.0.1,2376,,2376" in err
+    assert f"would run: docker-machine --storage-path {store} start default" in err
     assert "would issue a new server certificate" in err
-    assert "would run in the VM: sudo /etc/init.d/docker restart" in err
+    assert (
+        "would run in the VM: sudo setsid sh -c 'echo $$ > /var/lib/boot2docker/docker-vpn-helper/restart.pid; /etc/init.d/docker restart > "
+        in err
+    )
     assert s.changes() == ["cert", "config", "daemon", "deploy", "machine", "nat"]
 
 
 def test_a_dry_run_of_a_broken_running_vm_plans_every_stage_without_asking_the_daemon(
     store, guest, dockerd, monkeypatch, capsys
 ):
-    monkeypatch.setattr(nat, "port_listener", lambda port: False)
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
     monkeypatch.setattr(ports, "containers", lambda s: pytest.fail("no forward yet: not asked"))
     c = context({SHOW: ok(showvminfo()), cmd("VBoxManage", "list", "vms"): ok()})
     s = session_for(c, "default", str(store), dry_run=True)

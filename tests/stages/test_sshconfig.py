@@ -3,10 +3,10 @@ import stat
 
 from invoke import MockContext
 
+from docker_vpn_helper.environment import render
 from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import step
-from docker_vpn_helper.stages.env import render
 from docker_vpn_helper.stages.sshconfig import STAGE
 
 BEGIN = "# BEGIN docker-vpn-helper docker-machine-default"

@@ -254,7 +254,8 @@ def test_dry_run_says_what_each_sync_would_do_and_takes_no_lock(store, pauses, c
         other.release()
     assert commands(c) == [SHOW, LIST]
     assert (
-        "would add NAT rule dvh-tcp-8080: 127.0.0.1:8080 -> the VM's 8080, for container web"
+        "would run: VBoxManage controlvm default natpf1 dvh-tcp-8080,tcp,127.0.0.1,8080,,8080  # "
+        "add NAT rule dvh-tcp-8080: 127.0.0.1:8080 -> the VM's 8080, for container web"
         in lines(capsys)
     )
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import shlex
 
-from ..adapters.host import program_name
-from ..core import envfmt, store
-from ..errors import HelperError
-from ..settings import Settings
+from .adapters.host import program_name
+from .core import envfmt, store
+from .errors import HelperError
+from .settings import Settings
 
 
 def machine_dir(settings: Settings):

@@ -1,8 +1,9 @@
-"""Planners that no single stage test pins down on its own."""
+"""plan_deploy and plan_guest_history: the VM's files, and earlier runs' unfinished changes."""
 
 from __future__ import annotations
 
-from docker_vpn_helper.core.plans import GuestHistory, plan_deploy, plan_guest_history
+from docker_vpn_helper.core.plans.cert import plan_deploy
+from docker_vpn_helper.core.plans.daemon import GuestHistory, plan_guest_history
 
 
 def run(state: str | None, cert: str = "", pairs=(("/b/server.pem", "/v/server.pem"),)) -> dict:
