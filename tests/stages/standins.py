@@ -61,7 +61,7 @@ SETTINGS = """<?xml version="1.0"?>
         <Adapter slot="0" enabled="true" MACAddress="080027A3E8D0" type="82540EM">
           <NAT>
             <DNS use-proxy="true"{resolver}/>
-            <Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="50157" guestport="22"/>
+{forwarding}
           </NAT>
         </Adapter>
       </Network>
@@ -71,13 +71,21 @@ SETTINGS = """<?xml version="1.0"?>
 """
 
 
-def write_settings(store: Path, host_resolver: bool = False) -> Path:
+def write_settings(store: Path, host_resolver: bool = False, rules=(SSH_RULE,)) -> Path:
     """The VM's settings file (showvminfo's CfgFile), where VirtualBox keeps the NAT engine's DNS
-    settings that showvminfo does not print."""
+    settings that showvminfo does not print, and NAT rules as `<Forwarding>` elements."""
     cfg = store / "machines/default/default/default.vbox"
     cfg.parent.mkdir(exist_ok=True)
     flag = ' use-host-resolver="true"' if host_resolver else ""
-    cfg.write_text(SETTINGS.format(resolver=flag))
+    forwarding = []
+    for rule in rules:
+        name, proto, host_ip, host_port, guest_ip, guest_port = rule.split(",")
+        forwarding.append(
+            f'            <Forwarding name="{name}" proto="{1 if proto == "tcp" else 0}" '
+            f'hostip="{host_ip}" hostport="{host_port}" guestip="{guest_ip}" '
+            f'guestport="{guest_port}"/>'
+        )
+    cfg.write_text(SETTINGS.format(resolver=flag, forwarding="\n".join(forwarding)))
     return cfg
 
 
@@ -145,8 +153,10 @@ class FakeHost:
     docker_machine: str = "docker-machine"
     state: str = "running"
     rules: list = field(default_factory=lambda: [SSH_RULE])
-    cfg: Path | None = None  # the VM's settings file (its NAT DNS settings)
+    cfg: Path | None = None  # the VM's settings file (its NAT DNS settings and rules)
     argvs: list = field(default_factory=list)
+    version: str = "7.0.14r161095"  # 7.0.0r153978: showvminfo lists no rule of several
+    resolver: bool = False
 
     def answer(self, line: str) -> Result:
         argv = shlex.split(line)
@@ -159,17 +169,20 @@ class FakeHost:
 
     def _virtualbox(self, args: list) -> Result:
         if args[0] == "showvminfo":
-            return ok(showvminfo(self.state, tuple(self.rules), cfg=self.cfg))
+            cut = self.version.split("r")[0] in ("7.0.0", "7.0.1") and len(self.rules) > 1
+            return ok(showvminfo(self.state, () if cut else tuple(self.rules), cfg=self.cfg))
         if args[0] == "--version":
-            return ok("7.0.14r161095\n")
+            return ok(self.version + "\n")
         if args[0] in ("controlvm", "modifyvm") and args[2].lstrip("-").startswith("natpf"):
             words = args[3:]
             if words[0] == "delete":
                 self.rules = [r for r in self.rules if r.split(",")[0] != words[1]]
             else:
                 self.rules.append(words[0])
-        if args[0] == "modifyvm" and args[2] == "--natdnshostresolver1" and self.cfg:
-            write_settings(self.cfg.parents[3], host_resolver=args[3] == "on")
+        if args[0] == "modifyvm" and args[2] == "--natdnshostresolver1":
+            self.resolver = args[3] == "on"
+        if self.cfg:  # VirtualBox saves every change to the settings file
+            write_settings(self.cfg.parents[3], self.resolver, self.rules)
         return ok()
 
     def context(self, **vpnhelper: str) -> MockContext:

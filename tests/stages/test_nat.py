@@ -4,7 +4,7 @@ from docker_vpn_helper import forwarding
 from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.core.listeners import Listener
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import session_for
+from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat, step
 
@@ -12,12 +12,14 @@ from .standins import (
     DOCKER_RULE,
     SHOW,
     SSH_RULE,
+    FakeHost,
     cmd,
     commands,
     context,
     fail,
     ok,
     showvminfo,
+    write_settings,
 )
 
 ADD_RUNNING = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)
@@ -176,7 +178,8 @@ def test_vboxmanage_refusal_is_one_line(store):
         run(store, results)
     assert caught.value.message.count("\n") == 0
     assert "could not add NAT rule" in caught.value.message
-    assert "a rule of that name exists (added meanwhile?)" in caught.value.message
+    assert "a rule of that name exists, which VirtualBox did not list" in caught.value.message
+    assert "again" not in caught.value.message  # a run never asks to be run again for it
 
 
 def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
@@ -245,3 +248,19 @@ def test_a_rule_virtualbox_could_not_listen_for_is_added_again(store, monkeypatc
     assert "VirtualBox does not listen on 127.0.0.1:2376 for NAT rule 'docker'" in (
         capsys.readouterr().err
     )
+
+
+def test_virtualbox_7_0_0_hides_the_rules_a_second_run_still_finds_ours(store, monkeypatch, capsys):
+    """7.0.0 and 7.0.1 print no Forwarding(n) line once NIC 1 has two rules: the second run
+    read none, found 127.0.0.1:2376 held (by VirtualBox's own forward) and failed with
+    "already taken by another program", every time. The settings file has the rules."""
+    host = FakeHost(version="7.0.0r153978", cfg=write_settings(store))
+    step(session_for(host.context(), "default", str(store)), nat.STAGE)
+    close_all()
+    assert host.rules == [SSH_RULE, DOCKER_RULE]
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: port == 2376)  # VirtualBox's
+    capsys.readouterr()
+    again = session_for(host.context(), "default", str(store))
+    step(again, nat.STAGE)
+    assert again.changes() == [] and host.rules == [SSH_RULE, DOCKER_RULE]
+    assert "nothing to do" in capsys.readouterr().err
