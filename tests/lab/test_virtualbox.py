@@ -212,3 +212,18 @@ def test_the_nat_answers_host_names_and_reaches_the_macs_loopback_as_virtualbox_
         for field in ("HostIP", "HostNamePattern"):
             must(vbox(versions, "setextradata", MACHINE, MAPPING + field))
         versions.start_vm(MACHINE)
+
+
+def test_a_second_fix_on_virtualbox_7_0_0_finds_the_rules_showvminfo_hides(versions: Lab) -> None:
+    """7.0.0 lists no rule once NIC 1 has two (ssh and ours): the second fix read none, saw
+    127.0.0.1:2376 held and failed "already taken by another program", every time."""
+    versions.set_virtualbox("7.0.0")
+    versions.vpn_on("drop")
+    first = tool(versions, "fix", timeout=240)
+    assert first.returncode == 0, first.stderr
+    assert "Forwarding(" not in showvminfo(versions)  # ssh and docker: 7.0.0 prints neither
+    second = tool(versions, "fix", timeout=240)
+    assert second.returncode == 0, second.stderr
+    assert "already fixed: nothing changed" in second.stderr
+    assert "taken" not in second.stderr
+    assert_docker_works(versions, MACHINE)
