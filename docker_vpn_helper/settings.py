@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "command_timeout": 60.0,
     "daemon_wait": 60.0,
     "vboxmanage_timeout": 30.0,
+    # VirtualBox 6.1.28+ (macOS, Linux): the host-only ranges it allows beyond 192.168.56.0/21.
+    "vbox_networks_conf": "/etc/vbox/networks.conf",
 }
 
 MACOS_KEXT_COMMAND = (
@@ -60,6 +62,7 @@ class Settings:
     command_timeout: float
     daemon_wait: float
     vboxmanage_timeout: float
+    vbox_networks_conf: str = "/etc/vbox/networks.conf"
     dry_run: bool = False
     # Where host_port came from: "flag" (--port), "remembered" (an earlier run gave this machine
     # that port) or "config" (the configured default, which a new forward may move past when
@@ -131,6 +134,7 @@ def resolve(
         command_timeout=float(section["command_timeout"]),
         daemon_wait=float(section["daemon_wait"]),
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
+        vbox_networks_conf=str(section["vbox_networks_conf"]),
         dry_run=bool(dry_run),
         port_source=source,
         storage_source=storage_source,

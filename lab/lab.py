@@ -430,6 +430,8 @@ class Lab:
         env["HOME"] = str(self.paths.home)
         env["DVH_LAB_DIR"] = str(self.paths.root)
         env["DVH_LAB_NS"] = NS_PREFIX
+        # The tool reads the lab Mac's /etc/vbox/networks.conf, as the stand-ins do.
+        env["INVOKE_VPNHELPER_VBOX_NETWORKS_CONF"] = str(self.paths.networks_conf)
         return env
 
     def attach(self, argv: list[str], env: dict[str, str] | None = None) -> int:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from docker_vpn_helper import session
+from docker_vpn_helper import session, settings
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +32,13 @@ def no_user_ssh_config(monkeypatch):
         return path != os.path.expanduser("~/.ssh/config") and real_isfile(path)
 
     monkeypatch.setattr(os.path, "isfile", isfile)
+
+
+@pytest.fixture(autouse=True)
+def networks_conf(tmp_path_factory, monkeypatch):
+    """VirtualBox's /etc/vbox/networks.conf, never the real one: as a docker-machine user on
+    VirtualBox 6.1.28+ has it (192.168.99.0/24 allowed). A test may rewrite or remove it."""
+    conf = tmp_path_factory.mktemp("etc-vbox") / "networks.conf"
+    conf.write_text("* 192.168.99.0/24\n")
+    monkeypatch.setitem(settings.DEFAULTS, "vbox_networks_conf", str(conf))
+    return conf

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from ..adapters import dockercli, drivers, preflight
 from ..adapters.host import NotInstalled, port_listener, program_name
 from ..core import dockerctx, envfmt, store
+from ..core.hostonly import HOSTONLY_RANGES_FROM
 from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
@@ -29,6 +30,7 @@ OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # drops must not hold the diagnosis up (the probe runs beside the other checks, too).
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
+RANGE_REFUSED = "so docker-machine cannot give the VM's host-only adapter its address"
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,20 @@ def check_virtualbox(s: Session, known: Known) -> list[Finding]:
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
-    return [Finding("VirtualBox", OK, seen)]
+    return [Finding("VirtualBox", OK, seen), check_hostonly_range(s)]
+
+
+def check_hostonly_range(s: Session) -> Finding:
+    """VirtualBox 6.1.28+ gives host-only adapters only the ranges networks.conf allows: the
+    machine's network (docker-machine's default for one still to be created)."""
+    version = s.vbox.version()
+    refusal = machine.range_refusal(s, version, RANGE_REFUSED)
+    if refusal:
+        return Finding("host-only range", WARN, refusal)
+    cidr = s.machine.host_only_cidr if s.view.exists() else store.DEFAULT_HOST_ONLY_CIDR
+    before = version < HOSTONLY_RANGES_FROM
+    why = "no limit before 6.1.28" if before else f"allowed by {s.settings.vbox_networks_conf}"
+    return Finding("host-only range", OK, f"{cidr}: {why}")
 
 
 def _eval(task: str, s: Session) -> str:

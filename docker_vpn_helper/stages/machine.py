@@ -12,6 +12,8 @@ import ipaddress
 from .. import forwarding
 from ..adapters import drivers, preflight
 from ..core import ports, store
+from ..core.fsutil import read_optional
+from ..core.hostonly import CREATE_FAILS, hostonly_refusal
 from ..core.plans.machine import (
     MachineAction,
     MachinePlan,
@@ -41,6 +43,24 @@ def refuse_if_vpn_up(s: Session) -> None:
         )
 
 
+def range_refusal(s: Session, version: tuple[int, int, int], consequence: str) -> str | None:
+    """Why VirtualBox `version` would not give docker-machine's host-only network its address
+    (6.1.28+: networks.conf), None when it would."""
+    conf = s.settings.vbox_networks_conf
+    text = read_optional(conf, "VirtualBox's host-only ranges")
+    cidr = s.machine.host_only_cidr if s.view.exists() else store.DEFAULT_HOST_ONLY_CIDR
+    decoded = text.decode(errors="replace") if text is not None else None
+    return hostonly_refusal(cidr, version, decoded, conf, consequence)
+
+
+def refuse_if_range_refused(s: Session, version: tuple[int, int, int]) -> None:
+    """Before `docker-machine create`, which otherwise fails late (`E_ACCESSDENIED` after the
+    ISO's download and the VM's creation) and leaves a half-made machine."""
+    refusal = range_refusal(s, version, CREATE_FAILS)
+    if refusal:
+        raise HelperError(refusal)
+
+
 def create_command(s: Session) -> str:
     """The command that creates this machine: fix with --create (and the store, when named)."""
     named = s.settings.storage_source != "default"
@@ -59,7 +79,8 @@ def plan_new(s: Session, create: bool) -> MachinePlan:
     )
     if refusal:
         raise HelperError(refusal)
-    s.vbox.require()  # before the VPN, the drivers and sudo: without it nothing can work
+    version = s.vbox.require()  # before the VPN, the drivers, sudo: without it nothing works
+    refuse_if_range_refused(s, version)
     refuse_if_vpn_up(s)
     drivers.refuse_if_virtualbox_runs(s.c, "restarting its kernel extensions", s.rerun_hint())
     kext = drivers.kext_command(s.settings, s.vbox)

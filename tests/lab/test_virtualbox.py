@@ -227,3 +227,22 @@ def test_a_second_fix_on_virtualbox_7_0_0_finds_the_rules_showvminfo_hides(versi
     assert "already fixed: nothing changed" in second.stderr
     assert "taken" not in second.stderr
     assert_docker_works(versions, MACHINE)
+
+
+def test_fix_create_names_the_host_only_range_before_docker_machine_fails(versions: Lab) -> None:
+    """Without networks.conf, `docker-machine create` would fail after making the VM
+    (test_docker_machine_create_fails_late_...): the tool stops first, with the line to add."""
+    conf = versions.paths.networks_conf
+    versions.allow_hostonly_ranges(None)
+    try:
+        refused = tool(versions, "fix", "--machine", "ranged", "--create")
+        assert refused.returncode == 1
+        last = refused.stderr.strip().splitlines()[-1]
+        assert last.startswith("docker-vpn-helper: VirtualBox 6.1.50 refuses host-only network ")
+        assert f"echo '* 192.168.99.0/24' | sudo tee -a {conf}" in last
+        assert "--virtualbox-hostonly-cidr 192.168.56.1/24" in last
+        assert "ranged" not in must(vbox(versions, "list", "vms")).stdout  # nothing half-made
+        doctor = tool(versions, "doctor", "--json")
+        assert '"host-only range"' in doctor.stdout and "does not exist" in doctor.stdout
+    finally:
+        versions.allow_hostonly_ranges("* 192.168.99.0/24\n")

@@ -218,3 +218,23 @@ def test_the_host_only_probe_is_bounded_and_runs_beside_the_checks(
     assert time.monotonic() - begin < 1.0
     assert started[0] - begin < 0.1  # started first, not after the other checks
     assert found["host-only address"].seen.endswith("no answer in 0.5 s (packets silently dropped)")
+
+
+@pytest.mark.parametrize(
+    "conf, status, seen",
+    [
+        ("* 192.168.99.0/24\n", "ok", "192.168.99.1/24: allowed by "),
+        ("192.168.99.0/8\n", "warn", "line '192.168.99.0/8' is malformed"),
+        (None, "warn", "networks.conf does not exist"),
+    ],
+)
+def test_doctor_reports_the_host_only_range(
+    store, guest, dockerd, networks_conf, conf, status, seen
+):
+    if conf is None:
+        networks_conf.unlink()
+    else:
+        networks_conf.write_text(conf)
+    s = session_for(context(results()), "default", str(store), dry_run=True)
+    found = by_check(doctor.diagnose(s))["host-only range"]
+    assert found.status == status and seen in found.seen
