@@ -63,7 +63,10 @@ class VBoxManage:
         if self._version is None:
             output = self._run("--version")
             self._check(output, "tell its version")
-            self._version = vbox.parse_version(output.stdout)
+            try:
+                self._version = vbox.parse_version(output.stdout)
+            except ValueError as exc:
+                raise HelperError(f"VBoxManage --version: {exc}") from None
         return self._version
 
     def require(self) -> tuple[int, int, int]:
@@ -82,6 +85,20 @@ class VBoxManage:
         words = ("modifyvm", name, "--natdnshostresolver1", "on" if on else "off")
         return Command((self._binary, *words), what=f"switch the host DNS resolver of {name!r}",
                        timeout=self._timeout)  # fmt: skip
+
+    def extradata_command(self, name: str, key: str, value: str = "") -> Command:
+        """`setextradata NAME KEY VALUE`; no value deletes the key. A running VM takes it too
+        (its devices read `VBoxInternal/...` keys at its next start)."""
+        words = ("setextradata", name, key, *((value,) if value else ()))
+        what = f"set {key} of {name!r}" if value else f"remove {key} from {name!r}"
+        return Command((self._binary, *words), what=what, timeout=self._timeout)
+
+    def localhost_reachable_command(self, name: str, on: bool, nic: int = 1) -> Command:
+        """`modifyvm --nat-localhostreachableN` (VirtualBox 7.0+; only a stopped VM takes it):
+        whether the NAT's gateway 10.0.2.2 reaches the host's 127.0.0.1."""
+        words = ("modifyvm", name, f"--nat-localhostreachable{nic}", "on" if on else "off")
+        what = f"let {name!r} reach the host's loopback" if on else f"close {name!r}'s way to it"
+        return Command((self._binary, *words), what=what, timeout=self._timeout)
 
     def add_rule_command(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> Command:
         """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""

@@ -56,6 +56,10 @@ class Run:
         nat = self.manifest.get("nat") or {}
         return str(nat.get("added") or ""), str(nat.get("replaced") or "")
 
+    def loopback_switched(self) -> bool:
+        """It let the NAT's 10.0.2.2 reach the host's loopback (dns.host-names, VirtualBox 7)."""
+        return bool((self.manifest.get("host_names") or {}).get("localhost_switched"))
+
     def replaced(self) -> str:
         """What this run replaced, in words."""
         parts = []
@@ -103,6 +107,7 @@ class Original:
     guest: tuple[tuple[str, str], ...] = ()  # (first saved copy or "", the VM's file)
     nat_added: bool = False  # some run added our daemon rule
     nat_replaced: str = ""  # the rule of that name that was there before ours
+    loopback_switched: bool = False  # some run let 10.0.2.2 reach the host's loopback
 
 
 def original(runs: Sequence[Run]) -> Original:
@@ -110,6 +115,7 @@ def original(runs: Sequence[Run]) -> Original:
     local: dict[Path, Path] = {}
     guest: dict[str, str] = {}
     nat_added, nat_replaced, nat_seen = False, "", False
+    loopback = any(run.loopback_switched() and not run.undid for run in runs)
     for run in runs:
         for target, copy in run.local().items():
             local.setdefault(target, copy)
@@ -120,7 +126,8 @@ def original(runs: Sequence[Run]) -> Original:
             nat_added = True
             if not nat_seen:
                 nat_replaced, nat_seen = instead, True
-    return Original(local, tuple((saved, t) for t, saved in guest.items()), nat_added, nat_replaced)
+    pairs = tuple((saved, t) for t, saved in guest.items())
+    return Original(local, pairs, nat_added, nat_replaced, loopback)
 
 
 def describe(runs: Sequence[Run]) -> list[str]:

@@ -23,7 +23,7 @@ from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, daemon, dns, machine, nat
+from . import Stage, cert, daemon, dns, hostnames, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
@@ -176,6 +176,19 @@ def check_dns(s: Session, known: Known) -> list[Finding]:
     return [Finding(check, WARN, plan.problem, fix)]
 
 
+def check_host_names(s: Session, known: Known) -> list[Finding]:
+    plan = _planned(s, hostnames.STAGE)
+    check = "host.docker.internal"
+    if plan.refusal:
+        return [Finding(check, INFO, plan.refusal)]
+    if not plan.known:
+        return [Finding(check, WARN, plan.seen())]
+    if not plan.problem:
+        return [Finding(check, OK, plan.seen())]
+    fix = _command(s, "dns.host-names", *(["--restart"] if plan.running else []))
+    return [Finding(check, WARN, plan.problem, fix)]
+
+
 def check_route(s: Session, known: Known) -> list[Finding]:
     """The VPN's route is information once the forward carries the daemon, else a warning."""
     ip = s.machine.ip if s.view.exists() else None
@@ -307,6 +320,7 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_certificates,
     check_daemon,
     check_dns,
+    check_host_names,
     check_route,
     check_client_environment,
     check_virtualbox,

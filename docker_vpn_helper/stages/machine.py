@@ -11,7 +11,8 @@ import ipaddress
 
 from .. import forwarding
 from ..adapters import drivers, preflight
-from ..core import ports, store
+from ..core import ports, store, vbox
+from ..core.commands import Command
 from ..core.fsutil import read_optional
 from ..core.hostonly import CREATE_FAILS, hostonly_refusal
 from ..core.plans.machine import (
@@ -123,7 +124,18 @@ def plan(s: Session, create: bool = False) -> MachinePlan:
         else None
     )
     forward = forwarding.plan_for(s, info)
-    return plan_machine(info, s.docker_machine.start_command(s.name), forward, drop, resolver)
+    start = s.docker_machine.start_command(s.name)
+    return plan_machine(info, start, forward, drop, resolver, loopback_command(s, info))
+
+
+def loopback_command(s: Session, info: vbox.VMInfo) -> Command | None:
+    """What lets 10.0.2.2 reach the host's loopback before the VM starts, where it has our
+    host.docker.internal mapping without it (set by dns.host-names while it ran)."""
+    settings = s.view.vm_settings()
+    names = vbox.host_names(settings, info.nat_nic or 1) if settings is not None else None
+    if names is None or not names.mapped or names.localhost_reachable:
+        return None
+    return s.vbox.localhost_reachable_command(s.name, True, info.nat_nic or 1)
 
 
 def apply(s: Session, plan: MachinePlan) -> None:
@@ -137,6 +149,8 @@ def apply(s: Session, plan: MachinePlan) -> None:
     forward = plan.forward
     if forward is not None and not forward.present:
         forwarding.apply(s, forward)  # while it is stopped, so it is in place when it boots
+    if plan.loopback:  # ahead of the change, for restore --original (as dns.host-names does)
+        s.journal.record(host_names={"localhost_switched": True})
     for command in plan.commands[len(forward.commands) if forward else 0 :]:
         s.execute(command)
     s.view.refresh()  # docker-machine start may have moved the SSH port and the IP

@@ -246,3 +246,64 @@ def test_fix_create_names_the_host_only_range_before_docker_machine_fails(versio
         assert '"host-only range"' in doctor.stdout and "does not exist" in doctor.stdout
     finally:
         versions.allow_hostonly_ranges("* 192.168.99.0/24\n")
+
+
+def test_containers_reach_the_macs_loopback_as_host_docker_internal_behind_the_vpn(
+    versions: Lab,
+) -> None:
+    """A VM made by VirtualBox 7 (localhost-reachable off, host resolver off as docker-machine
+    makes it), the VPN on: fix maps the name and, at the VM's next start, switches what a
+    stopped VM needs; a container then fetches a page from a server on the Mac's 127.0.0.1,
+    through the real docker CLI. restore --original takes it out again."""
+    versions.set_virtualbox("7.0.2")
+    versions.add_machine("hn")
+    try:
+        load_image(versions, "hn")
+        versions.vpn_on("drop")
+        first = tool(versions, "fix", "--machine", "hn", timeout=240)
+        assert first.returncode == 0, first.stderr
+        assert "take effect at its next start" in first.stderr
+        env = dict(line.split("=", 1) for line in docker_environment(versions, "hn"))
+        stopped = versions.run_on_host(["docker-machine", "stop", "hn"], timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        again = tool(versions, "fix", "--machine", "hn", timeout=240)
+        assert again.returncode == 0, again.stderr
+        assert (
+            "--nat-localhostreachable1 on" not in again.stderr or "started the VM" in again.stderr
+        )
+        status = versions.status()["machines"]["hn"]
+        assert status["localhost_reachable"] and status["nat_dns"]["host_resolver"]
+        with mac_web_server(18182, MAC_PAGE):
+            fetched = docker_fetch(versions, env, 18182)
+        assert fetched.returncode == 0, fetched.stderr
+        assert fetched.stdout.startswith("HTTP/1.0 200") and fetched.stdout.endswith(MAC_PAGE)
+        undone = tool(versions, "restore", "--machine", "hn", "--original", timeout=240)
+        assert undone.returncode == 0, undone.stderr
+        status = versions.status()["machines"]["hn"]
+        assert not [k for k in status["extradata"] if "HostResolverMappings" in k]
+        # a running VM keeps the loopback until stopped: restore says how (as for the resolver)
+        close = "VBoxManage modifyvm hn --nat-localhostreachable1 off"
+        assert f"run `{close}` once the VM is stopped" in undone.stderr
+    finally:
+        versions.vpn_off()
+        versions.remove_machine("hn")
+
+
+def docker_environment(lab: Lab, machine: str) -> list[str]:
+    """The DOCKER_* variables `env.print --shell sh`... as NAME=VALUE."""
+    printed = tool(lab, "env.print", "--machine", machine, "--shell", "bash")
+    assert printed.returncode == 0, printed.stderr
+    return [
+        line[len("export ") :].replace('"', "")
+        for line in printed.stdout.splitlines()
+        if line.startswith("export ")
+    ]
+
+
+def docker_fetch(lab: Lab, env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    """The real docker CLI on the lab's Mac runs a container that fetches
+    http://host.docker.internal:PORT/ (socat: the image's busybox cannot resolve names)."""
+    get = "printf 'GET / HTTP/1.0\\r\\nHost: host.docker.internal\\r\\n\\r\\n'"
+    fetch = f"{get} | /bin/socat -t 3 -T 5 - TCP:host.docker.internal:{port}"
+    argv = ["docker", "run", "--rm", IMAGE, "sh", "-c", fetch]
+    return lab.run_on_host(argv, env={**lab.host_env(), **env}, timeout=60)

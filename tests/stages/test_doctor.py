@@ -9,7 +9,17 @@ from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
-from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, context, ok, showvminfo, write_settings
+from .standins import (
+    DOCKER_RULE,
+    SHOW,
+    SSH_RULE,
+    cmd,
+    context,
+    host_names_mapped,
+    ok,
+    showvminfo,
+    write_settings,
+)
 
 ROUTE = cmd("ip", "route", "get", "192.168.99.100")
 VPN_ROUTE = ok("192.168.99.100 dev utun0 src 10.8.0.12 uid 501 \n    cache \n")
@@ -136,7 +146,7 @@ def test_a_shell_still_on_the_vms_address_fails_with_the_eval_command(
     assert client.fix == command
     assert [f.check for f in found if f.status == "fail"] == ["docker in this shell"]
     # the other finding: dns.host-resolver's warning (the VM does not resolve through the host)
-    assert doctor.summary(d, found) == (f"1 problem and 1 warning; run: {command}", command)
+    assert doctor.summary(d, found) == (f"1 problem and 2 warnings; run: {command}", command)
 
 
 def test_a_fish_user_gets_fishs_eval(store, guest, dockerd, monkeypatch):
@@ -166,7 +176,7 @@ def test_warnings_alone_name_the_first_warnings_command(store, guest, dockerd):
     d = fixed_session(store, **{SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=settings))})
     line, command = doctor.summary(d, doctor.diagnose(d))
     assert command == "docker-vpn-helper dns.host-resolver --machine default --restart"
-    assert line == f"1 warning; run: {command}"
+    assert line == f"2 warnings; run: {command}"  # the DNS, then host.docker.internal
 
 
 def test_a_broken_machine_and_a_wrong_shell_get_one_command(store, guest, dockerd, monkeypatch):
@@ -186,7 +196,7 @@ def test_healthy_says_so_in_one_line(store, guest, dockerd, capsys):
     data = json.loads(config.read_text())
     data["Driver"]["HostDNSResolver"] = True
     config.write_text(json.dumps(data))
-    settings = write_settings(store, host_resolver=True)
+    settings = write_settings(store, host_resolver=True, extradata=host_names_mapped())
     resolving = showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=settings)
     c = context({**results((SSH_RULE, DOCKER_RULE)), SHOW: ok(resolving)})
     c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})

@@ -16,14 +16,23 @@ import pytest
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.session import close_all, session_for
-from docker_vpn_helper.stages import cert, daemon, dns, machine, nat, ports, step
+from docker_vpn_helper.stages import cert, daemon, dns, hostnames, machine, nat, ports, step
 
 from .standins import SSH_RULE, FakeHost, write_settings
 
 OURS = "dvh-tcp-8080,tcp,127.0.0.1,8080,,8080"  # a container's rule of ours, from an earlier sync
 READS = ("showvminfo", "list", "--version")  # what VBoxManage answers without changing anything
 OTHER_READS = ("ps", "route", "netstat", "ip")  # the host's own reads (VirtualBox's processes, ...)
-FIX = (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE, ports.STAGE, dns.STAGE)
+FIX = (
+    machine.STAGE,
+    nat.STAGE,
+    cert.ISSUE,
+    cert.DEPLOY,
+    daemon.STAGE,
+    ports.STAGE,
+    dns.STAGE,
+    hostnames.STAGE,
+)
 
 
 def host_changes(host: FakeHost) -> list[list[str]]:
