@@ -43,15 +43,40 @@ def tls_up(port: int, certs: Path) -> bool:
         return False
 
 
+def healthy(machine: str, port: int, certs: Path) -> None:
+    """A healthy `fix`'s floor, in one process: Python with invoke imported, one
+    `VBoxManage showvminfo` (the VM's state and rules), one TLS round trip through the forward
+    (the daemon proves the certificate). Timed from outside by run.py, as `fix` is."""
+    import subprocess
+
+    import invoke  # noqa: F401 -- the framework every command loads
+
+    subprocess.run(
+        ["VBoxManage", "showvminfo", machine, "--machinereadable"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    if not tls_version(port, certs):
+        raise SystemExit("the daemon did not answer GET /version with 200")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ssh-port", type=int, required=True)
+    parser.add_argument(
+        "--healthy-floor",
+        metavar="MACHINE",
+        help="only the floor of a healthy fix of MACHINE (see healthy()), nothing printed",
+    )
+    parser.add_argument("--ssh-port", type=int)
     parser.add_argument("--user", default="docker")
     parser.add_argument("--certs", type=Path, required=True, help="machines/NAME of the store")
     parser.add_argument("--port", type=int, default=2376)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--restarts", type=int, default=3)
     args = parser.parse_args()
+    if args.healthy_floor:
+        healthy(args.healthy_floor, args.port, args.certs)
+        return
     out: dict[str, object] = {}
 
     t0 = time.perf_counter()

@@ -9,12 +9,14 @@ another name (`docker`) survives restarts. Each machine keeps its own host port 
 
 from __future__ import annotations
 
+from . import errors
 from .adapters.host import port_holders, port_listener, program_name
 from .core import store
 from .core.plans.nat import (
     PORT_SEARCH,
     ForwardPath,
     ForwardPlan,
+    NotTLS,
     PathTaken,
     PortTaken,
     needs_holders,
@@ -50,22 +52,34 @@ def plan_for(s: Session, info: VMInfo) -> ForwardPlan:
     try:
         chosen = plan_forward(info, wanted, source, edits, claims, listening, observe_path(s, info))
     except PathTaken as taken:
-        raise HelperError(path_taken(s, wanted.host_port, taken.holder)) from None
+        line = path_taken(s, wanted.host_port, taken.holder)
+        raise errors.PortTaken(line, wanted.host_port, taken.holder) from None
+    except NotTLS:
+        raise HelperError(
+            f"127.0.0.1:{wanted.host_port} answers without TLS, yet only the VM's forward "
+            f"listens there: what answers is not dockerd (another program on port "
+            f"{wanted.guest_port} in the VM {s.name!r}, or a redirect on this host); nothing "
+            "was restarted"
+        ) from None
     except PortTaken as taken:
-        raise HelperError(str(taken)) from None
+        raise errors.PortTaken(str(taken), wanted.host_port, taken.holder) from None
     remembered = store.remembered_port(s.settings.storage_path, s.name) if s.view.exists() else None
     return chosen.remembering(remembered)
 
 
 def observe_path(s: Session, info: VMInfo) -> ForwardPath | None:
     """Who listens on our rule's host port, asked only when the rule is there, the VM runs and
-    the daemon does not answer through it (before anything blames the daemon's certificate)."""
+    the daemon does not answer through it (before anything blames the daemon's certificate),
+    and whether what answered there spoke TLS at all."""
     rule = current_forward(info.rules(), wanted_rule(s), s.settings.port_source)
-    if rule is None or not info.running or s.projected or s.view.served(rule.host_port).ok:
+    if rule is None or not info.running or s.projected:
+        return None
+    answer = s.view.served(rule.host_port)
+    if answer.ok:
         return None
     holders = port_holders(s.c, rule.host_port)
     ssh = port_holders(s.c, s.view.ssh_port()) if holders else []
-    return ForwardPath(tuple(holders), tuple(ssh))
+    return ForwardPath(tuple(holders), tuple(ssh), answer.not_tls)
 
 
 def path_taken(s: Session, port: int, holder: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,53 +28,22 @@ from .core.fsutil import (
     timestamp,
 )
 from .core.history import Run
-from .errors import HelperError
+from .core.store import not_yours
+from .errors import HelperError, MachineBusy, StoreUnreadable
+from .report import say
 
 MANIFEST = "manifest.json"  # in each backup folder: what that run replaced
 LOCK_NAME = ".docker-vpn-helper.lock"  # hidden: docker-machine ls skips dot-entries
+SYNC_ROLE = "sync"  # the lock's role while ports.watch syncs (stages/watch.py)
+SYNC_WAIT = 15.0  # seconds a run waits for a sync (20 new rules take ~3 s in the lab)
+LOCK_POLL = 0.02  # seconds between tries meanwhile (the watch leaves it free longer: LOCK_GAP)
 
 
-def owner(path: Path) -> str:
-    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
-    for candidate in (path, *path.parents):
-        try:
-            uid = candidate.stat().st_uid
-        except OSError:
-            continue
-        try:
-            import pwd
-
-            return pwd.getpwuid(uid).pw_name
-        except (ImportError, KeyError):
-            return f"uid {uid}"
-    return "someone else"
-
-
-def store_of(path: Path) -> Path | None:
-    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
-    for candidate in path.parents:
-        if candidate.name == "machines":
-            return candidate.parent
-    return None
-
-
-def permission_denied(exc: PermissionError) -> HelperError:
-    """One line for a file of the store we may not write, typically after an accidental
-    `sudo docker-vpn-helper ...` left it to root: who owns it and the command that gives the
-    store back."""
-    path = Path(exc.filename) if exc.filename else None
-    if path is None:
-        return HelperError(f"permission denied: {exc.strerror or exc}")
-    store = store_of(path)
-    who = owner(path)
-    mine = os.geteuid() if hasattr(os, "geteuid") else -1
-    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
-    if store is None:
-        return HelperError(f"cannot write {path}: {belongs}, not to you")
-    return HelperError(
-        f"cannot write {path}: {belongs}, not to you: give the store back to yourself with "
-        f'sudo chown -R "$USER" {shlex.quote(str(store))}'
-    )
+def permission_denied(exc: PermissionError) -> StoreUnreadable:
+    """One line for a file of the store we may not write (core/store.not_yours)."""
+    if not exc.filename:
+        return StoreUnreadable(f"permission denied: {exc.strerror or exc}", None)
+    return not_yours(Path(exc.filename), "write")
 
 
 class Journal:
@@ -161,8 +130,13 @@ class Journal:
         """Every earlier run, oldest first (what restore plans from)."""
         return [Run(folder.name, folder, manifest) for folder, manifest in self.earlier_runs()]
 
-    def lock(self) -> str:
+    def lock(self, role: str = "run", wait: float = SYNC_WAIT) -> str:
         """One run at a time per machine: a second run stops instead of interleaving its writes.
+
+        The lock file records its holder's pid and `role`. A ports.watch sync (SYNC_ROLE) holds
+        it for a moment, and never waits for anything while it does: a run that finds one waits
+        for it, up to `wait` seconds (a wait that cannot deadlock), then goes on. Any other
+        holder (a `fix` may take a minute) refuses the run at once with MachineBusy.
 
         Returns the pid of the process that held the lock before (ours when we hold it already):
         ports.watch, which locks for each sync only, reads the VM's rules again when another run
@@ -171,22 +145,29 @@ class Journal:
         if self._lock is not None:
             return str(os.getpid())
         lock = ProcessLock(self.lock_path)
-        try:
-            previous = lock.acquire()
-        except PermissionError as exc:
-            if not exc.filename:
-                exc.filename = str(self.lock_path)
-            raise permission_denied(exc) from None
-        except Busy as busy:
-            raise HelperError(
-                f"another docker-vpn-helper run ({busy}) is working on machine {self.name!r}: "
-                "wait for it to finish, then run the command again"
-            ) from None
-        except NotOurs as odd:
-            raise HelperError(
-                f"the lock file {self.lock_path} is {odd}: not ours, and writing it would change "
-                "what it points to; remove it and run the command again"
-            ) from None
+        deadline = time.monotonic() + wait
+        said = False
+        while True:
+            try:
+                previous = lock.acquire(role)
+                break
+            except PermissionError as exc:
+                if not exc.filename:
+                    exc.filename = str(self.lock_path)
+                raise permission_denied(exc) from None
+            except Busy as busy:
+                syncing = busy.role == SYNC_ROLE
+                if not syncing or time.monotonic() >= deadline:
+                    raise MachineBusy(self.name, busy.holder, syncing) from None
+                if not said:
+                    say(f"waiting for a ports.watch sync ({busy.holder}) on machine {self.name!r}")
+                    said = True
+                time.sleep(LOCK_POLL)
+            except NotOurs as odd:
+                raise HelperError(
+                    f"the lock file {self.lock_path} is {odd}: not ours, and writing it would "
+                    "change what it points to; remove it and run the command again"
+                ) from None
         self._lock = lock
         return previous
 

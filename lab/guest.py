@@ -1,4 +1,6 @@
-"""A boot2docker look-alike guest: its disk, its "ISO", and powering it on and off.
+"""The lab's guests: a boot2docker look-alike (docker-machine's VMs) and a minikube look-alike
+(minikube's VirtualBox VMs: systemd's docker.service, an API server); their disks, their "ISO",
+and powering them on and off.
 
 The guest runs as `nsenter --net=<vm netns> unshare --mount --uts --pid ... tini -- files/boot.sh`,
 which builds a private root in RAM and pivots into it (see files/boot.sh): dockerd, sshd and the
@@ -17,14 +19,24 @@ import time
 from pathlib import Path
 
 from docker_vpn_helper.errors import HelperError
+from tests.support import minikube
 
 from . import proc, store
 from .paths import LabPaths, netns_path, vm_ns
 
 REMOTE_DIR = "/var/lib/boot2docker"
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-ISO_FILES = ("boot.sh", "rc.boot2docker", "docker.init")
+ISO_FILES = ("boot.sh", "dockerd.sh", "rc.boot2docker", "docker.init")
+MINIKUBE_ISO_FILES = ("boot.sh", "dockerd.sh", "rc.minikube", "systemctl", "apiserver.py")
 STORAGE_DRIVER = "vfs"  # works everywhere; boot2docker's aufs/overlay2 need kernel support we lack
+# The minikube guest: docker.service's drop-in, dockerd (Debian's path), the folders its disk keeps.
+DROP_IN = "/etc/systemd/system/docker.service.d/10-machine.conf"
+DOCKERD = "/usr/sbin/dockerd"
+MINIKUBE_PERSISTENT = ("etc/docker", "etc/systemd/system/docker.service.d", "var/lib/minikube")
+MINIKUBE_OS_RELEASE = (
+    "NAME=Buildroot\nVERSION=2021.02.12\nID=buildroot\nVERSION_ID=2021.02.12\n"
+    'PRETTY_NAME="Buildroot 2021.02.12"\n'
+)
 
 
 def profile(storage_driver: str = STORAGE_DRIVER) -> str:
@@ -96,6 +108,29 @@ def read_file(name: str) -> bytes:
     return (Path(__file__).parent / "files" / name).read_bytes()
 
 
+def _disk_and_iso(
+    paths: LabPaths, machine: str, legacy_ssh: bool, public_key: bytes, files: tuple[str, ...]
+) -> tuple[Path, Path]:
+    """What every guest has: the disk's /var/lib/boot2docker (the user data docker-machine's
+    VirtualBox driver writes, the sshd host key) and /var/lib/docker, and its ISO folder with
+    `files` and the sshd configuration. Returns (the disk, the ISO folder)."""
+    vm = paths.vm_dir(machine)
+    disk = vm / "disk"
+    b2d = disk / "var" / "lib" / "boot2docker"
+    (vm / "root").mkdir(parents=True, exist_ok=True)
+    (disk / "var" / "lib" / "docker").mkdir(parents=True, exist_ok=True)
+    b2d.mkdir(parents=True, exist_ok=True)
+    store.write(b2d / "userdata.tar", userdata_tar(public_key))
+    host_key = store.host_key(paths, machine)
+    store.write(b2d / "ssh" / "ssh_host_rsa_key", store.key_pem(host_key), 0o600)
+    store.write(b2d / "ssh" / "ssh_host_rsa_key.pub", store.ssh_public_line(host_key))
+    iso = vm / "iso"
+    for name in files:
+        store.write(iso / name, read_file(name), 0o755)
+    store.write(iso / "sshd_config", sshd_config(legacy_ssh).encode())
+    return disk, iso
+
+
 def create(
     paths: LabPaths,
     machine: str,
@@ -103,36 +138,72 @@ def create(
     reject_new_certs: bool,
     provisioned: bool = True,
 ) -> None:
-    """Make the VM: its persistent disk (user data, host key) and its ISO folder.
+    """Make a boot2docker VM: its persistent disk (user data, host key) and its ISO folder.
 
     provisioned=True also puts the daemon's certs and profile on the disk, the way docker-machine's
     provisioning leaves them; otherwise the first boot has none and dockerd cannot start yet.
     """
-    vm = paths.vm_dir(machine)
-    disk = vm / "disk" / "var" / "lib" / "boot2docker"
     mdir = paths.machine_dir(machine)
-    (vm / "root").mkdir(parents=True, exist_ok=True)
-    (vm / "disk" / "var" / "lib" / "docker").mkdir(parents=True, exist_ok=True)
-    disk.mkdir(parents=True, exist_ok=True)
+    public_key = (mdir / "id_rsa.pub").read_bytes()
+    disk, iso = _disk_and_iso(paths, machine, legacy_ssh, public_key, ISO_FILES)
+    b2d = disk / "var" / "lib" / "boot2docker"
     original = ""
     if provisioned:
         server = (mdir / "server.pem").read_bytes()
         original = hashlib.sha256(server).hexdigest()
-        store.write(disk / "ca.pem", (paths.store / "certs" / "ca.pem").read_bytes())
-        store.write(disk / "server.pem", server)
-        store.write(disk / "server-key.pem", (mdir / "server-key.pem").read_bytes(), 0o600)
-        store.write(disk / "profile", profile().encode())
-    store.write(disk / "userdata.tar", userdata_tar((mdir / "id_rsa.pub").read_bytes()))
-    host_key = store.host_key(paths, machine)
-    store.write(disk / "ssh" / "ssh_host_rsa_key", store.key_pem(host_key), 0o600)
-    store.write(disk / "ssh" / "ssh_host_rsa_key.pub", store.ssh_public_line(host_key))
-    iso = vm / "iso"
-    for name in ISO_FILES:
-        store.write(iso / name, read_file(name), 0o755)
-    store.write(iso / "sshd_config", sshd_config(legacy_ssh).encode())
+        store.write(b2d / "ca.pem", (paths.store / "certs" / "ca.pem").read_bytes())
+        store.write(b2d / "server.pem", server)
+        store.write(b2d / "server-key.pem", (mdir / "server-key.pem").read_bytes(), 0o600)
+        store.write(b2d / "profile", profile().encode())
     store.write(iso / "os-release", os_release(legacy_ssh).encode())
     conf = f"REJECT_NEW_CERTS={int(reject_new_certs)}\nORIGINAL_SERVER_SHA256={original}\n"
     store.write(iso / "lab.conf", conf.encode())
+
+
+def create_minikube(paths: LabPaths, machine: str, home: Path, ip: str) -> None:
+    """Make a VM of minikube's VirtualBox driver from its profile in `home` (a minikube home):
+    the daemon's certificates in /etc/docker and docker.service's drop-in, as minikube's
+    provisioning leaves them, the cluster's certificates in /var/lib/minikube/certs."""
+    public_key = (home / "machines" / machine / "id_rsa.pub").read_bytes()
+    disk, iso = _disk_and_iso(paths, machine, False, public_key, MINIKUBE_ISO_FILES)
+    etc_docker = disk / "etc" / "docker"
+    store.write(etc_docker / "ca.pem", (home / "certs" / "ca.pem").read_bytes())
+    store.write(etc_docker / "server.pem", (home / "machines" / "server.pem").read_bytes())
+    key = (home / "machines" / "server-key.pem").read_bytes()
+    store.write(etc_docker / "server-key.pem", key, 0o600)
+    store.write(disk / DROP_IN.lstrip("/"), docker_drop_in().encode())
+    certs = disk / "var" / "lib" / "minikube" / "certs"
+    profile_dir = home / "profiles" / machine
+    store.write(certs / "ca.crt", (home / "ca.crt").read_bytes())
+    store.write(certs / "apiserver.crt", (profile_dir / "apiserver.crt").read_bytes())
+    store.write(certs / "apiserver.key", (profile_dir / "apiserver.key").read_bytes(), 0o600)
+    store.write(iso / "persist", "".join(f"{d}\n" for d in MINIKUBE_PERSISTENT).encode())
+    store.write(iso / "hostname", f"{machine}\n".encode())
+    store.write(iso / "os-release", MINIKUBE_OS_RELEASE.encode())
+    version = minikube.KUBERNETES_VERSION
+    conf = f"NODE_NAME={machine}\nNODE_IP={ip}\nKUBERNETES_VERSION={version}\n"
+    store.write(iso / "lab.conf", conf.encode())
+
+
+def docker_drop_in() -> str:
+    """docker.service's drop-in as minikube's Buildroot provisioner writes it (the lab adds
+    `--storage-driver vfs` and names Debian's dockerd)."""
+    flags = (
+        "-H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock "
+        "--default-ulimit=nofile=1048576:1048576 --tlsverify --tlscacert /etc/docker/ca.pem "
+        "--tlscert /etc/docker/server.pem --tlskey /etc/docker/server-key.pem "
+        "--label provider=virtualbox --insecure-registry 10.96.0.0/12"
+    )
+    return (
+        "[Unit]\nDescription=Docker Application Container Engine\n"
+        "Documentation=https://docs.docker.com\nAfter=network.target minikube-automount.service "
+        "docker.socket\nRequires=minikube-automount.service docker.socket\n\n"
+        "[Service]\nType=notify\nRestart=on-failure\n\n"
+        "# The base configuration's ExecStart is cleared first: a service may have only one.\n"
+        f"ExecStart=\nExecStart={DOCKERD} {flags} --storage-driver {STORAGE_DRIVER}\n"
+        "ExecReload=/bin/kill -s HUP $MAINPID\n\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
 
 
 def destroy(paths: LabPaths, machine: str) -> None:

@@ -54,6 +54,9 @@ CLIENT_ENV_DROP = (
     "DOCKER_MACHINE_NAME",
     "DOCKER_CONTEXT",
     "DOCKER_CONFIG",
+    "MINIKUBE_HOME",  # the lab's Mac has its own ~/.minikube and ~/.kube/config
+    "KUBECONFIG",
+    "MINIKUBE_ACTIVE_DOCKERD",
 )
 
 
@@ -73,19 +76,59 @@ def require_root() -> None:
         )
 
 
+FLAVOURS = ("boot2docker", "minikube")
+
+
 def variant_of(
-    legacy_ssh: bool = False, cert_profile: str = "v0.16", reject_new_certs: bool = False
+    legacy_ssh: bool = False,
+    cert_profile: str = "v0.16",
+    reject_new_certs: bool = False,
+    flavour: str = "boot2docker",
+    apiserver_loopback: bool = True,
 ) -> dict[str, Any]:
-    """A guest's variant, validated: legacy_ssh, cert_profile (v0.16|v0.4), reject_new_certs."""
+    """A guest's variant, validated: legacy_ssh, cert_profile (v0.16|v0.4), reject_new_certs,
+    flavour (boot2docker: docker-machine's VM; minikube: minikube's VirtualBox VM, whose
+    cert_profile v0.16 is minikube's own daemon certificate and v0.4 one naming only the VM's
+    address) and apiserver_loopback (minikube: its API server's certificate names 127.0.0.1,
+    as from minikube 1.7.3 on)."""
     if cert_profile not in store.CERT_PROFILES:
         raise HelperError(
             f"unknown cert profile {cert_profile!r} (one of {', '.join(store.CERT_PROFILES)})"
         )
-    return {
+    if flavour not in FLAVOURS:
+        raise HelperError(f"unknown guest flavour {flavour!r} (one of {', '.join(FLAVOURS)})")
+    variant = {
         "legacy_ssh": bool(legacy_ssh),
         "cert_profile": cert_profile,
         "reject_new_certs": bool(reject_new_certs),
     }
+    if flavour == "boot2docker":
+        if not apiserver_loopback:
+            raise HelperError("apiserver_loopback is a minikube guest's variant")
+        return variant  # as recorded before minikube guests existed: labs stay as they are
+    if legacy_ssh or reject_new_certs:
+        raise HelperError("a minikube guest has no legacy_ssh or reject_new_certs variant")
+    return {**variant, "flavour": flavour, "apiserver_loopback": bool(apiserver_loopback)}
+
+
+def _minikube_node(name: str, ip: str, ssh_port: int, variant: dict[str, Any]) -> store.Node:
+    """The minikube profile of a minikube guest (v0.4: a daemon certificate naming the IP only)."""
+    hosts = (ip,) if variant["cert_profile"] == "v0.4" else None
+    return store.Node(name, ip, ssh_port, variant["apiserver_loopback"], hosts)
+
+
+def _is_minikube(vm: dict[str, Any]) -> bool:
+    return vm["variant"].get("flavour") == "minikube"
+
+
+def write_kubeconfig(paths: LabPaths, st: dict[str, Any]) -> None:
+    """~/.kube/config for the lab's minikube guests, as `minikube start` leaves it."""
+    nodes = [
+        _minikube_node(vm["name"], vm["ip"], 0, vm["variant"])
+        for vm in st["vms"].values()
+        if _is_minikube(vm)
+    ]
+    store.write_kubeconfig(paths, nodes)
 
 
 def create_vm(
@@ -108,6 +151,8 @@ def create_vm(
     address = f"192.168.99.{FIRST_GUEST_HOST + index}"
     taken = {r["hostport"] for vm in st["vms"].values() for r in vm["rules"]}
     ssh_port = random.choice([p for p in range(*SSH_PORTS) if p not in taken])
+    if variant.get("flavour") == "minikube":
+        return _create_minikube_vm(paths, st, name, variant, address, index, ssh_port)
     store.create_machine_files(
         paths,
         name,
@@ -119,7 +164,30 @@ def create_vm(
     )
     guest.create(paths, name, variant["legacy_ssh"], variant["reject_new_certs"], provisioned)
     vm = virtualbox.register(paths, st, name, address, index, variant)
-    net.ensure_guest(name, index, address, vm["mac1"], vm["mac2"])
+    return _attach(paths, vm, index, ssh_port)
+
+
+def _create_minikube_vm(
+    paths: LabPaths,
+    st: dict[str, Any],
+    name: str,
+    variant: dict[str, Any],
+    address: str,
+    index: int,
+    ssh_port: int,
+) -> virtualbox.VM:
+    """A VM of minikube's VirtualBox driver: its profile in ~/.minikube, ~/.kube/config, disk."""
+    store.create_minikube_files(paths, _minikube_node(name, address, ssh_port, variant))
+    guest.create_minikube(paths, name, paths.minikube_home, address)
+    folder = paths.minikube_home / "machines" / name
+    vm = virtualbox.register(paths, st, name, address, index, variant, folder)
+    write_kubeconfig(paths, st)
+    return _attach(paths, vm, index, ssh_port)
+
+
+def _attach(paths: LabPaths, vm: virtualbox.VM, index: int, ssh_port: int) -> virtualbox.VM:
+    """The VM's NICs and its `ssh` NAT rule."""
+    net.ensure_guest(vm["name"], index, vm["ip"], vm["mac1"], vm["mac2"])
     vm["rules"].append(natpf.Rule("ssh", "tcp", "127.0.0.1", ssh_port, "", 22).to_json())
     virtualbox.save_settings(paths, vm)
     return vm
@@ -221,9 +289,13 @@ class Lab:
             vm = st["vms"].pop(name, None)
             if vm and vm["state"] == "running":
                 virtualbox.stop(vm, graceful=False)
+            if vm and _is_minikube(vm):
+                shutil.rmtree(self.paths.minikube_home / "profiles" / name, ignore_errors=True)
+                write_kubeconfig(self.paths, st)
         net.delete(vm_ns(name))
         guest.destroy(self.paths, name)
-        shutil.rmtree(self.paths.machine_dir(name), ignore_errors=True)
+        folder = virtualbox.machine_folder(self.paths, vm) if vm else self.paths.machine_dir(name)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def down(self) -> None:
         """Remove everything but the key cache: processes, namespaces, mounts, files. Idempotent."""

@@ -84,6 +84,16 @@ class LabPaths:
         return self.root / "cache"
 
     @property
+    def minikube_home(self) -> Path:
+        """~/.minikube of the lab's Mac (its HOME is `home`)."""
+        return self.home / ".minikube"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """~/.kube/config of the lab's Mac, as minikube writes it."""
+        return self.home / ".kube" / "config"
+
+    @property
     def networks_conf(self) -> Path:
         """The Mac's /etc/vbox/networks.conf: which host-only ranges VirtualBox 6.1.28+ allows."""
         return self.root / "etc" / "vbox" / "networks.conf"

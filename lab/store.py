@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support import minikube
+from tests.support.minikube import Node
 from tests.support.store import (
     CERT_PROFILES,
     cert_pem,
@@ -28,9 +30,12 @@ from .paths import LabPaths
 # What the lab's modules use of the store builder, through this module.
 __all__ = [
     "CERT_PROFILES",
+    "Node",
     "cert_pem",
     "create_machine_files",
+    "create_minikube_files",
     "ensure_certs",
+    "ensure_minikube_home",
     "host_key",
     "issue_server",
     "key_pem",
@@ -39,6 +44,7 @@ __all__ = [
     "ssh_public_line",
     "username",
     "write",
+    "write_kubeconfig",
 ]
 
 
@@ -90,3 +96,35 @@ def create_machine_files(
     create_machine(
         paths.store, machine, ip, ssh_port, sans, storage_driver, profile, ssh_key(paths, machine)
     )
+
+
+def ensure_minikube_home(paths: LabPaths) -> None:
+    """~/.minikube's CAs (Docker's and the cluster's), reused from the lab cache when possible."""
+    cached = paths.cache / "minikube"
+    if not (cached / "ca.key").exists():
+        minikube.create_home(cached)
+    for name in (
+        "certs/ca.pem",
+        "certs/ca-key.pem",
+        "certs/cert.pem",
+        "certs/key.pem",
+        "ca.crt",
+        "ca.key",
+    ):
+        target = paths.minikube_home / name
+        if not target.exists():
+            mode = 0o600 if name.endswith(("key.pem", ".key")) else 0o644
+            write(target, (cached / name).read_bytes(), mode)
+
+
+def create_minikube_files(paths: LabPaths, node: minikube.Node) -> None:
+    """machines/<profile> and profiles/<profile> as `minikube start --driver=virtualbox` leaves
+    them, with the cached SSH key."""
+    ensure_minikube_home(paths)
+    minikube.create_profile(paths.minikube_home, node, ssh_key(paths, node.profile))
+
+
+def write_kubeconfig(paths: LabPaths, nodes: list[minikube.Node]) -> None:
+    """~/.kube/config as minikube writes it for `nodes`."""
+    config = minikube.kubeconfig_yaml(paths.minikube_home, nodes)
+    write(paths.kubeconfig, config.encode(), 0o600)

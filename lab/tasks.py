@@ -46,9 +46,10 @@ def say(line: str) -> None:
         "legacy-ssh": "guest sshd accepts only ssh-rsa signatures (pre-2016 boot2docker)",
         "cert-profile": "daemon certificate as docker-machine v0.16 (IP+localhost) or v0.4 (IP only)",
         "virtualbox": "the VirtualBox the stand-ins are: 5.2, 6.1 (default), 7.0.0, 7.0.2 or 7.1",
+        "minikube": "also minikube's VirtualBox VM, profile `minikube` (~/.minikube, ~/.kube/config)",
     },
 )
-def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16", virtualbox=""):
+def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16", virtualbox="", minikube=False):
     """Build the lab (idempotent): dvhlab-host, the store, and each machine running."""
     started = time.monotonic()
     machines = tuple(machine or [FIRST_MACHINE])
@@ -56,6 +57,8 @@ def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16", virtualbox=""):
     if virtualbox:
         lab.set_virtualbox(virtualbox)
     lab = lab.up(machines, legacy_ssh=legacy_ssh, cert_profile=cert_profile)
+    if minikube:
+        lab.up(("minikube",), flavour="minikube")
     say(f"lab up in {time.monotonic() - started:.1f} s at {lab.paths.root}")
     for name, vm in lab.status()["machines"].items():
         say(f"  {name}: {vm['state']} {vm['ip']}, ssh on 127.0.0.1:{vm['ssh_port']}")

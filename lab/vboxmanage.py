@@ -76,7 +76,7 @@ def _as_52(lines: list[str]) -> list[str]:
 def _as_70(paths: LabPaths, vm: VM, lines: list[str]) -> list[str]:
     """7.0's additions (shared/corpus/showvminfo/5.txt and 7.txt)."""
     name = vm["name"]
-    folder = paths.machine_dir(name) / name
+    folder = virtualbox.machine_folder(paths, vm) / name
     out: list[str] = []
     for line in lines:
         out.append(line)
@@ -113,7 +113,8 @@ def _forwarding(vm: VM, version: tuple[int, int, int]) -> list[str]:
 def _machinereadable_61(paths: LabPaths, vm: VM, version: tuple[int, int, int]) -> list[str]:
     """VirtualBox 6.1's keys, in its order."""
     name = vm["name"]
-    folder = paths.machine_dir(name) / name
+    machine = virtualbox.machine_folder(paths, vm)
+    folder = machine / name
     lines = [
         f'name="{name}"',
         'groups="/"',
@@ -179,11 +180,11 @@ def _machinereadable_61(paths: LabPaths, vm: VM, version: tuple[int, int, int]) 
         'storagecontrollermaxportcount0="30"',
         'storagecontrollerportcount0="30"',
         'storagecontrollerbootable0="on"',
-        f'"SATA-0-0"="{paths.machine_dir(name)}/boot2docker.iso"',
+        f'"SATA-0-0"="{machine}/boot2docker.iso"',
         f'"SATA-ImageUUID-0-0"="{vm["uuid"][:-12]}000000000001"',
         '"SATA-tempeject"="off"',
         '"SATA-IsEjected"="off"',
-        f'"SATA-1-0"="{paths.machine_dir(name)}/disk.vmdk"',
+        f'"SATA-1-0"="{machine}/disk.vmdk"',
         f'"SATA-ImageUUID-1-0"="{vm["uuid"][:-12]}000000000002"',
         'natnet1="nat"',
         f'macaddress1="{vm["mac1"]}"',

@@ -92,8 +92,10 @@ def register(
     address: str,
     index: int,
     variant: dict[str, Any],
+    folder: Path | None = None,
 ) -> VM:
-    """A new VM as docker-machine v0.16 leaves it: DNS proxy on, host resolver off."""
+    """A new VM as docker-machine v0.16 leaves it: DNS proxy on, host resolver off. `folder`:
+    its libmachine machine folder when not the docker-machine store's (minikube's)."""
     vm: VM = {
         "name": machine,
         "uuid": str(uuid.uuid4()),
@@ -114,14 +116,21 @@ def register(
         "format": list(_FORMATS[str(version(st)[0])]),
         "created": now_stamp(),
     }
+    if folder is not None:
+        vm["folder"] = str(folder)
     st["vms"][machine] = vm
     save_settings(paths, vm)
     return vm
 
 
-def settings_file(paths: LabPaths, name: str) -> Path:
+def machine_folder(paths: LabPaths, vm: VM) -> Path:
+    """The VM's libmachine machine folder: docker-machine's store, or minikube's home."""
+    return Path(vm.get("folder") or paths.machine_dir(vm["name"]))
+
+
+def settings_file(paths: LabPaths, vm: VM) -> Path:
     """The VM's settings file (showvminfo's CfgFile)."""
-    return paths.machine_dir(name) / name / f"{name}.vbox"
+    return machine_folder(paths, vm) / vm["name"] / f"{vm['name']}.vbox"
 
 
 def nat_dns(vm: VM) -> dict[str, bool]:
@@ -206,7 +215,7 @@ def settings_xml(vm: VM) -> str:
 
 def save_settings(paths: LabPaths, vm: VM) -> None:
     """Write the VM's settings file, as VirtualBox does whenever a setting changes."""
-    path = settings_file(paths, vm["name"])
+    path = settings_file(paths, vm)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(settings_xml(vm))
 

@@ -10,6 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POLL = 0.02  # seconds between probes while the daemon restarts (each probe is a few ms)
+# OpenSSL's (and LibreSSL's) reasons for a peer whose first bytes are not a TLS record: an
+# HTTP server, an SSH banner, any plain protocol.
+NOT_TLS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "UNKNOWN_PROTOCOL",
+        "HTTP_REQUEST",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +28,7 @@ class Probe:
     ok: bool
     detail: str  # one line: the server version, or why the request failed
     served_cert: bytes | None = None  # DER of the certificate the daemon presented
+    not_tls: bool = False  # something answered, but not with TLS: not dockerd
 
 
 def probe(
@@ -56,7 +68,8 @@ def probe(
         return Probe(False, f"the daemon's certificate was rejected: {exc.verify_message}")
     except (OSError, ssl.SSLError) as exc:
         reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc))
-        return Probe(False, f"{host}:{port}: {reason}")
+        plain = isinstance(exc, ssl.SSLError) and exc.reason in NOT_TLS
+        return Probe(False, f"{host}:{port}: {reason}", not_tls=plain)
     head, _, body = response.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].decode(errors="replace")
     if " 200 " not in f"{status} ":

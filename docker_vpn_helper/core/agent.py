@@ -25,6 +25,10 @@ LABEL_PREFIX = "io.github.docker-vpn-helper.ports"
 UNIT_PREFIX = "docker-vpn-helper-ports"
 LOG_FOLDER = ("Library", "Logs", "docker-vpn-helper")
 RESTART_SEC = 5  # systemd's pause before a restart; launchd waits 10 s (ThrottleInterval)
+#: The executor's status for a run ended by SIGTERM (128 + 15). The watch itself ends with 0 on
+#: SIGTERM; one that arrives before the watch has started (Python and invoke loading) ends
+#: the run with 143, which is a stop too, not a failure.
+STOPPED_STATUS = 143
 KINDS = ("launchd", "systemd")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -63,7 +67,11 @@ def unit_path(home: Path, machine: str, config_home: Path | None = None) -> Path
 
 
 def arguments(command: Sequence[str], machine: str, storage_path: Path | None) -> list[str]:
-    """`<command> ports.watch --machine NAME [--storage-path PATH]`.
+    """`<command> ports.watch --machine NAME --wait-for-machine [--storage-path PATH]`.
+
+    `--wait-for-machine`: a machine removed (or a store not mounted yet at login) is waited
+    for with a growing pause inside the watch; exiting instead would have systemd start it
+    again every RESTART_SEC, and launchd every 10 s, for as long as the machine is missing.
 
     `command` is how to start this tool, first word absolute (`/usr/local/bin/docker-vpn-helper`,
     or `/usr/bin/python3 -m docker_vpn_helper`): an agent has no useful PATH to find it with.
@@ -71,6 +79,7 @@ def arguments(command: Sequence[str], machine: str, storage_path: Path | None) -
     if not command or not Path(command[0]).is_absolute():
         raise HelperError(f"the agent needs the tool's absolute path, not {command[:1]}")
     argv = [*command, "ports.watch", "--machine", validate_machine_name(machine)]
+    argv.append("--wait-for-machine")
     if storage_path is not None:
         argv += ["--storage-path", str(storage_path)]
     return argv
@@ -134,6 +143,7 @@ def render_unit(machine: str, argv: Sequence[str], env: Mapping[str, str]) -> st
         # Environment= expands no variables: `$` stays as it is.
         environment=[systemd_word(f"{name}={value}") for name, value in sorted(env.items())],
         restart_sec=RESTART_SEC,
+        stopped_status=STOPPED_STATUS,
     )
 
 
@@ -184,6 +194,15 @@ class Agent:
 
     def after_removal_commands(self) -> list[list[str]]:
         return [] if self.kind == "launchd" else [["systemctl", "--user", "daemon-reload"]]
+
+    def forget_commands(self) -> list[list[str]]:
+        """Last, their failure fine: systemd keeps a unit that failed once (a crash, a kill)
+        listed as failed, and the user manager "degraded", after its file is gone, until
+        `reset-failed`; a unit that never failed is unloaded once stopped, and `reset-failed`
+        then fails with "not loaded". launchd keeps no such state."""
+        return (
+            [] if self.kind == "launchd" else [["systemctl", "--user", "reset-failed", self.name]]
+        )
 
     def status_command(self) -> list[str]:
         """Exit status 0 when the agent is loaded (launchd) or running (systemd)."""

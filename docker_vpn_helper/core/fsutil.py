@@ -196,14 +196,20 @@ def writable_target(path: Path) -> Path:
 
 
 class Busy(Exception):
-    """Another process holds the lock; its text names that process."""
+    """Another process holds the lock; its text names that process (`pid 4137`), `role` what
+    that process wrote it does ("" when it wrote nothing more than its pid)."""
+
+    def __init__(self, holder: str, role: str = "") -> None:
+        super().__init__(holder)
+        self.holder = holder
+        self.role = role
 
 
 class NotOurs(Exception):
     """The lock's path is a link, or not a plain file: it is never opened for writing."""
 
 
-PID_WIDTH = 10  # the lock file's content: the holder's pid, padded, then a newline
+RECORD_WIDTH = 32  # the lock file's content: "<pid> <role>", padded, then a newline
 HOLDER_WAIT = 1.0  # seconds a refused run waits for the holder to write its pid
 
 
@@ -225,6 +231,15 @@ def flock_holder(proc_locks: str, major: int, minor: int, inode: int) -> int | N
     return None
 
 
+def read_record(raw: bytes) -> tuple[str, str]:
+    """(pid, role) from a lock file's content; ("", "") when it holds no pid, role "" when it
+    holds a pid alone (written by a version before roles)."""
+    words = raw.decode(errors="replace").split()
+    if not words or not words[0].isdigit():
+        return "", ""
+    return words[0], words[1] if len(words) > 1 else ""
+
+
 class ProcessLock:
     """An exclusive, non-blocking lock on a file; released when closed or when the process dies."""
 
@@ -232,10 +247,10 @@ class ProcessLock:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> str:
-        """Take the lock and write our pid into the file; return the pid the file held, the
-        last holder's ("" for a new file), so a process that locks again and again can tell
-        whether another one held the lock in between."""
+    def acquire(self, role: str = "run") -> str:
+        """Take the lock and write our pid and `role` (one word: what we hold it for) into the
+        file; return the pid the file held, the last holder's ("" for a new file), so a process
+        that locks again and again can tell whether another one held the lock in between."""
         import fcntl
 
         # O_NOFOLLOW: a link in the lock's place (in a store another user controls) must not
@@ -256,25 +271,25 @@ class ProcessLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = self._holder(fd)
+            holder, held_as = self._holder(fd)
             os.close(fd)
-            raise Busy(holder) from None
-        previous = os.read(fd, 64).decode(errors="replace").strip()
+            raise Busy(holder, held_as) from None
+        previous = read_record(os.read(fd, 64))[0]
         # One write of a fixed width, then the length: a reader never sees it empty or mixed.
-        pid = f"{os.getpid():<{PID_WIDTH}}\n".encode()
-        os.pwrite(fd, pid, 0)
-        os.ftruncate(fd, len(pid))
+        record = f"{f'{os.getpid()} {role}':<{RECORD_WIDTH}}\n".encode()
+        os.pwrite(fd, record, 0)
+        os.ftruncate(fd, len(record))
         self._fd = fd
         return previous
 
-    def _holder(self, fd: int) -> str:
-        """Who holds the lock: the pid it wrote, else (a run between its lock and its write,
-        given a moment) the kernel's own record of the lock (Linux)."""
+    def _holder(self, fd: int) -> tuple[str, str]:
+        """Who holds the lock and what for: the pid and role it wrote, else (a run between its
+        lock and its write, given a moment) the kernel's own record of the lock (Linux)."""
         deadline = time.monotonic() + HOLDER_WAIT
         while True:
-            written = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            if written.isdigit():
-                return f"pid {written}"
+            pid, role = read_record(os.pread(fd, 64, 0))
+            if pid:
+                return f"pid {pid}", role
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.01)
@@ -287,8 +302,8 @@ class ProcessLock:
         except OSError:
             pid = None
         if pid is not None:
-            return f"pid {pid}"
-        return f"one that has not written its pid into {self.path} yet"
+            return f"pid {pid}", ""
+        return f"one that has not written its pid into {self.path} yet", ""
 
     def release(self) -> None:
         if self._fd is not None:

@@ -104,7 +104,8 @@ class Original:
     """What putting a machine back as docker-machine left it takes."""
 
     local: dict[Path, Path] = field(default_factory=dict)  # {file: its first saved copy}
-    guest: tuple[tuple[str, str], ...] = ()  # (first saved copy or "", the VM's file)
+    # (the VM's file, the copies runs noted of it, oldest first; "" where it did not exist)
+    guest: tuple[tuple[str, tuple[str, ...]], ...] = ()
     nat_added: bool = False  # some run added our daemon rule
     nat_replaced: str = ""  # the rule of that name that was there before ours
     loopback_switched: bool = False  # some run let 10.0.2.2 reach the host's loopback
@@ -113,21 +114,42 @@ class Original:
 def original(runs: Sequence[Run]) -> Original:
     """The first copy any run kept of each file is the file before the tool touched it."""
     local: dict[Path, Path] = {}
-    guest: dict[str, str] = {}
+    guest: dict[str, list[str]] = {}
     nat_added, nat_replaced, nat_seen = False, "", False
     loopback = any(run.loopback_switched() and not run.undid for run in runs)
     for run in runs:
         for target, copy in run.local().items():
             local.setdefault(target, copy)
         for saved, target in run.guest():
-            guest.setdefault(target, saved)
+            guest.setdefault(target, []).append(saved)
         added, instead = run.nat()
         if added and not run.undid:
             nat_added = True
             if not nat_seen:
                 nat_replaced, nat_seen = instead, True
-    pairs = tuple((saved, t) for t, saved in guest.items())
-    return Original(local, pairs, nat_added, nat_replaced, loopback)
+    copies = tuple((target, tuple(saved)) for target, saved in guest.items())
+    return Original(local, copies, nat_added, nat_replaced, loopback)
+
+
+def guest_original(
+    copies: Sequence[tuple[str, Sequence[str]]], found: Mapping[str, bytes | None]
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """What puts the VM's files back as docker-machine left them: (copy, file) pairs for the
+    files that differ from it ("" copy: remove the file, it did not exist), and the files none
+    of whose copies is left. `copies`: Original.guest; `found`: the VM's files and copies as
+    they are now (None: missing).
+
+    The oldest copy that exists is docker-machine's file: a run noted its copies before making
+    them (write-ahead) and replaces a file only once every copy is made, so a run stopped
+    before that never changed the file, and the next run's copy is still the original."""
+    pairs, lost = [], []
+    for target, saved in copies:
+        chosen = next((copy for copy in saved if not copy or found.get(copy) is not None), None)
+        if chosen is None:
+            lost.append(target)
+        elif (found.get(chosen) if chosen else None) != found.get(target):
+            pairs.append((chosen, target))
+    return tuple(pairs), tuple(lost)
 
 
 def describe(runs: Sequence[Run]) -> list[str]:

@@ -8,10 +8,15 @@ port forwarding):
   `{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}`, then the same with
   `"IP": "::"`; a range `-p 8000-8002:8000-8002` is one entry per port; a port only exposed has no
   `PublicPort`; `-p 127.0.0.1:8080:80` shows `"IP": "127.0.0.1"`.
-* VirtualBox NAT delivers a forwarded connection to the guest's NAT address (eth0, 10.0.2.15 on a
-  docker-machine VM). So a port published on every address (`0.0.0.0`, `::`, empty) or on that
-  address is reachable; one published only on the VM's 127.0.0.1, ::1, or its host-only address
-  (192.168.99.100, the one the VPN took) is not: that is a note for the user, not a rule.
+* VirtualBox NAT delivers a forwarded connection to the guest's NAT address over IPv4 (eth0,
+  10.0.2.15 on a docker-machine VM). So a port published on every IPv4 address (`0.0.0.0`, or
+  empty) or on that address is reachable; one published only on the VM's 127.0.0.1, ::1, its
+  host-only address (192.168.99.100, the one the VPN took) or only on `::` is not: that is a
+  note for the user, not a rule. `::` alone: since Docker 20.10 `-p 8080:80` lists a `0.0.0.0`
+  and a `::` entry, each with its own docker-proxy, and `-p '[::]:8080:80'` only the `::` one,
+  whose proxy listens on IPv6 only (seen in the lab, dockerd 20.10.24: 10.0.2.15:8080 refused
+  while [::1]:8080 answered); a rule for it gave an empty reply. Older daemons list one entry
+  per `-p`; a `::`-only entry is not forwarded on any version.
 * Our rules are `dvh-<proto>-<port>,<proto>,127.0.0.1,<port>,,<port>`: the name says they are ours
   (nothing else is ever touched: `ssh`, the daemon rule, the user's own rules), and one rule per
   protocol and host port keeps the names unique.
@@ -29,8 +34,8 @@ PREFIX = "dvh-"
 LOOPBACK = "127.0.0.1"
 #: The guest's address on a VirtualBox NAT adapter (the first DHCP lease of 10.0.2.0/24).
 NAT_GUEST_IP = "10.0.2.15"
-#: Host IPs the engine API shows for a port published on every address of the VM.
-WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+#: Host IPs the engine API shows for a port published on every IPv4 address of the VM.
+IPV4_WILDCARDS = frozenset({"", "0.0.0.0"})
 #: Rules never planned for deletion, whatever their name (docker-machine's and the daemon's).
 PROTECTED = ("ssh", "docker")
 #: Container events after which the published ports may differ (stop, kill and crash all `die`).
@@ -92,8 +97,9 @@ def bindings(containers: Iterable[Mapping[str, object]]) -> Iterator[Binding]:
 
 
 def reachable_through_nat(ip: str, nat_ip: str = NAT_GUEST_IP) -> bool:
-    """Whether a port published on the VM's `ip` answers on the address VirtualBox NAT dials."""
-    return ip in WILDCARDS or ip == nat_ip
+    """Whether a port published on the VM's `ip` answers on the address VirtualBox NAT dials
+    (IPv4: a `::` binding's proxy listens on IPv6 only, see the module's docstring)."""
+    return ip in IPV4_WILDCARDS or ip == nat_ip
 
 
 def published_ports(
@@ -123,7 +129,10 @@ class Unreachable:
         what = f"container {self.container} publishes {port_text(self.proto, self.port)}"
         if self.proto not in VALID_PROTOCOLS:
             return f"{what}: VirtualBox NAT forwards only tcp and udp"
-        return f"{what} only on the VM's {' and '.join(self.ips)}: NAT cannot reach it"
+        line = f"{what} only on the VM's {' and '.join(self.ips)}: NAT cannot reach it"
+        if self.ips == ("::",):
+            line += f" (it listens on IPv6 only; -p {self.port}:<port> publishes on IPv4 too)"
+        return line
 
 
 def unreachable_ports(
@@ -132,11 +141,16 @@ def unreachable_ports(
     """Published ports NAT cannot reach: bound to a VM address other than `nat_ip` (127.0.0.1,
     ::1, the host-only 192.168.99.100, ...), or of a protocol other than tcp/udp (sctp)."""
     found: dict[tuple[str, str, int], set[str]] = {}
+    reached = set()  # a container's port with one binding NAT reaches (`0.0.0.0` beside `::`)
     for b in bindings(containers):
         if b.proto not in VALID_PROTOCOLS:
             found.setdefault((b.container, b.proto, b.port), set())
-        elif not reachable_through_nat(b.ip, nat_ip):
+        elif reachable_through_nat(b.ip, nat_ip):
+            reached.add((b.container, b.proto, b.port))
+        else:
             found.setdefault((b.container, b.proto, b.port), set()).add(b.ip)
+    for key in reached:
+        found.pop(key, None)
     return tuple(
         sorted(
             Unreachable(name, proto, port, tuple(sorted(ips)))

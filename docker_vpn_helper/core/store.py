@@ -7,14 +7,16 @@ zero fields meaning docker-machine's defaults, unknown fields kept on write.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PROGRAM, HelperError
+from ..errors import PROGRAM, HelperError, StoreUnreadable
 
 # docker-machine's own rule for machine names (libmachine/host.ValidateHostName).
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
@@ -49,16 +51,32 @@ def validate_machine_name(name: str) -> str:
     return name
 
 
+def _is_dir(path: Path, store: Path) -> bool:
+    """Whether `path` (in `store`) is a folder; one we may not look into is `_closed`'s line."""
+    try:
+        return path.is_dir()
+    except PermissionError:
+        raise _closed(store, path) from None
+
+
+def _closed(store: Path, path: Path) -> HelperError:
+    """The line for `path` in `store` that we may not reach (root's 0700 store, after `sudo
+    docker-machine create`): it names the first folder on the way we may not enter."""
+    folders = [store, *(p for p in reversed(path.parents) if store in p.parents)]
+    shut = next((f for f in folders if f.is_dir() and not os.access(f, os.X_OK)), path.parent)
+    return not_yours(shut, "read", store)
+
+
 def list_machines(store: Path) -> list[str]:
     """Names of the machines that have a config.json in `store`."""
     machines = store / "machines"
-    if not machines.is_dir():
+    if not _is_dir(machines, store):
         return []
     return sorted(p.name for p in machines.iterdir() if (p / "config.json").is_file())
 
 
 def require_store(store: Path) -> None:
-    if not (store / "machines").is_dir():
+    if not _is_dir(store / "machines", store):
         raise HelperError(
             f"{store} is not a docker-machine store (no machines/ folder): set --storage-path "
             "or MACHINE_STORAGE_PATH"
@@ -76,7 +94,7 @@ class StoreFacts:
 
 
 def survey(store: Path) -> StoreFacts:
-    is_store = (store / "machines").is_dir() or (store / "certs").is_dir()
+    is_store = _is_dir(store / "machines", store) or _is_dir(store / "certs", store)
     return StoreFacts(store, store.exists(), is_store, tuple(list_machines(store)))
 
 
@@ -88,18 +106,65 @@ def create_command(name: str, store: Path | None = None) -> str:
     return shlex.join([*words, "--create"])
 
 
-def missing_machine(name: str, facts: StoreFacts, create: str) -> str:
-    """One line for a machine the store lacks: the store, its machines, the closest name, and
-    `create`, the command that would create it."""
-    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+def closest_machine(name: str, machines: Sequence[str], *, loose: bool = False) -> str:
+    """The machine `name` most likely means ("" when none is alike; `loose`: the closest one
+    however little alike, when there is one)."""
     import difflib  # here: env.print loads this module and needs it only for this error
 
-    close = difflib.get_close_matches(name, facts.machines, n=1, cutoff=0.6)
-    lowered = [m for m in facts.machines if m.lower() == name.lower()]
-    guess = (lowered or close or [""])[0]
+    lowered = [m for m in machines if m.lower() == name.lower()]
+    close = difflib.get_close_matches(name, machines, n=1, cutoff=0 if loose else 0.6)
+    return (lowered or close or [""])[0]
+
+
+def missing_machine(name: str, facts: StoreFacts, create: str, *, loose: bool = False) -> str:
+    """One line for a machine the store lacks: the store, its machines, the closest name (see
+    closest_machine), and `create`, the command that would create it ("": none said)."""
+    has = f"it has: {', '.join(facts.machines)}" if facts.machines else "it has no machines"
+    guess = closest_machine(name, facts.machines, loose=loose)
     mean = f"; did you mean {guess!r}?" if guess else "."
-    return (
-        f"no machine {name!r} in the store {facts.path} ({has}){mean} To create {name!r}: {create}"
+    how = f" To create {name!r}: {create}" if create else ""
+    return f"no machine {name!r} in the store {facts.path} ({has}){mean}{how}"
+
+
+def owner(path: Path) -> str:
+    """Who owns `path`, or its nearest existing parent: a user name, else the uid."""
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        try:
+            import pwd
+
+            return pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            return f"uid {uid}"
+    return "someone else"
+
+
+def store_of(path: Path) -> Path | None:
+    """The docker-machine store `path` lies in (the folder above its machines/), if any."""
+    for candidate in path.parents:
+        if candidate.name == "machines":
+            return candidate.parent
+    return None
+
+
+def not_yours(path: Path, verb: str, store: Path | None = None) -> StoreUnreadable:
+    """One line for a file or folder of the store (`store`, else the one `path` lies in) we
+    may not `verb` ("read", "write"), typically after an accidental `sudo docker-vpn-helper` or
+    `sudo docker-machine create` left it to root: who owns it and the command that gives the
+    store back."""
+    store = store or store_of(path)
+    who = owner(path)
+    mine = os.geteuid() if hasattr(os, "geteuid") else -1
+    belongs = f"it belongs to {who}" + (" (a run with sudo?)" if who == "root" and mine else "")
+    if store is None:
+        return StoreUnreadable(f"cannot {verb} {path}: {belongs}, not to you", path)
+    return StoreUnreadable(
+        f"cannot {verb} {path}: {belongs}, not to you: give the store back to yourself with "
+        f'sudo chown -R "$USER" {shlex.quote(str(store))}',
+        path,
     )
 
 
@@ -116,7 +181,9 @@ def machine_exists(store: Path, name: str) -> bool:
         return stat.S_ISREG(config.stat().st_mode)
     except (FileNotFoundError, NotADirectoryError):
         return False
-    except OSError as exc:  # a path too long for the system, a folder we may not enter
+    except PermissionError:
+        raise _closed(store, config) from None
+    except OSError as exc:  # a path too long for the system
         raise HelperError(f"cannot look for machine {name!r} in {store}: {exc.strerror}") from None
 
 
@@ -199,7 +266,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise HelperError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StoreUnreadable(f"cannot read {path}: {exc.strerror or exc}", path) from None
     if not text.strip():
         raise HelperError(f"{path} is empty: recreate the machine or restore a backup")
     try:

@@ -114,6 +114,8 @@ def apply_uninstall(s: Session, plan: UninstallPlan) -> None:
         say(f"removed {plan.agent.path}")
         for planned in plan.after_removal:
             command(s, planned)
+    for planned in plan.forget:
+        command(s, planned, check=False)
     if plan.agent.kind == "launchd":
         say(f"the watch's log stays: {log_of(s, plan.agent)}")
 

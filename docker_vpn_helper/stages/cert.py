@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from cryptography import x509
 
+from .. import errors
 from ..core import certs, store
 from ..core.fsutil import atomic_write, read_optional, write_together
 from ..core.plans.cert import CertPlan, DeployPlan, ForeignCA, plan_deploy
@@ -153,11 +154,12 @@ def plan_upload(s: Session) -> DeployPlan:
         )
     except ForeignCA:
         found = "is not" if remote.ca_cert_pem is not None else "is missing, so it is not"
-        raise HelperError(
+        raise errors.ForeignCA(
             f"the VM's CA certificate {remote.ca_cert_path} {found} the store's "
             f"{machine.auth.ca_cert}: restarted with it, the daemon would refuse every client "
             f"of this store; give the VM the store's CA, then repair: run `docker-machine "
-            f"regenerate-certs -f {s.name} && {s.rerun_hint()}`"
+            f"regenerate-certs -f {s.name} && {s.rerun_hint()}`",
+            machine.auth.ca_cert,
         ) from None
     return replace(chosen, notes=tuple(notes))
 

@@ -25,8 +25,15 @@ def plan(s: Session, restart: bool = False) -> ResolverPlan:
     if info is None:
         raise HelperError(f"VirtualBox has no VM named {s.name!r}")
     machine = s.machine_plan()
-    if s.dry_run and machine is not None and (s.creates() or machine.resolver):
-        return ResolverPlan(s.name, True, True, True, restart)
+    if s.dry_run and machine is not None and s.creates():
+        made = "docker-machine create turns it on (--virtualbox-host-dns-resolver)"
+        return ResolverPlan(s.name, False, True, True, restart, before_start=made)
+    if s.dry_run and machine is not None and machine.resolver:  # seen off, on a stopped VM
+        switched = (
+            "natdnshostresolver1 is off: fix switches it on before it starts the VM "
+            "(config.json asks for the host resolver)"
+        )
+        return ResolverPlan(s.name, False, True, False, restart, before_start=switched)
     dns = s.view.nat_dns()
     recorded = store.with_host_dns_resolver(s.machine) is None
     if dns is None:

@@ -10,6 +10,7 @@ else its context), and ends with one line: healthy, or the one command to run.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import threading
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,8 @@ OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
 RANGE_REFUSED = "so docker-machine cannot give the VM's host-only adapter its address"
+VIRTUALBOX = "VirtualBox"
+DNS = dns.STAGE.name
 
 
 @dataclass(frozen=True)
@@ -170,9 +173,15 @@ def check_dns(s: Session, known: Known) -> list[Finding]:
         return [Finding(check, WARN, plan.seen())]
     if plan.vm_on:
         return [Finding(check, OK, plan.seen())]
+    if plan.before_start:
+        return [Finding(check, WARN, plan.seen(), _command(s, "fix"))]
     if plan.recorded:
-        return [Finding(check, INFO, plan.seen() + " (the VM runs)")]
-    fix = _command(s, "dns.host-resolver", *(["--restart"] if plan.running else []))
+        later = (
+            ": it takes effect when the VM starts again, or now with --restart (the VM restarts)"
+        )
+        return [Finding(check, INFO, plan.seen() + later, _command(s, DNS, "--restart"))]
+    seen = s.view.vm()  # as it is, not as machine.create would leave it: stopped, it switches
+    fix = _command(s, DNS, *(["--restart"] if seen is not None and seen.running else []))
     return [Finding(check, WARN, plan.problem, fix)]
 
 
@@ -239,14 +248,17 @@ def check_client_environment(s: Session, known: Known) -> list[Finding]:
 
 
 def check_virtualbox(s: Session, known: Known) -> list[Finding]:
-    version = ".".join(map(str, s.vbox.version()))
+    try:
+        version = ".".join(map(str, s.vbox.require()))
+    except HelperError as exc:  # e.g. no VBoxManage on PATH
+        return [Finding(VIRTUALBOX, FAIL, exc.reason)]
     command = drivers.kext_command(s.settings, s.vbox)
     seen = f"VirtualBox {version}: " + (
         f"drivers restart with `{command.line()}`"
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
-    return [Finding("VirtualBox", OK, seen), check_hostonly_range(s)]
+    return [Finding(VIRTUALBOX, OK, seen), check_hostonly_range(s)]
 
 
 def check_hostonly_range(s: Session) -> Finding:
@@ -328,24 +340,47 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
 )
 
 
+# What can be checked where VirtualBox cannot be asked (not installed): the store and the shell.
+WITHOUT_VIRTUALBOX = (
+    check_virtualbox,
+    check_certificates,
+    check_client_environment,
+    check_docker_client,
+)
+
+
+def missing(s: Session) -> Finding:
+    """A machine the store lacks: beside others, most likely a typo (the closest one is named,
+    with the doctor command for it); else what creating it takes."""
+    facts = store.survey(s.settings.storage_path)
+    if facts.is_store and facts.machines:
+        guess = store.closest_machine(s.name, facts.machines, loose=True)
+        named = s.settings.storage_source != "default"
+        where = ["--storage-path", str(s.settings.storage_path)] if named else []
+        again = shlex.join([program_name(), "doctor", "--machine", guess, *where])
+        return Finding("machine", FAIL, store.missing_machine(s.name, facts, "", loose=True), again)
+    refusal = creation_refusal(
+        s.name,
+        facts,
+        asked=False,
+        default_location=s.settings.storage_source == "default",
+        create=machine.create_command(s),
+    )
+    seen = refusal or f"the store has no machine {s.name!r} yet"
+    return Finding("machine", FAIL, seen, machine.create_command(s))
+
+
 def diagnose(s: Session) -> list[Finding]:
     """Every check, each isolated: one that cannot run becomes a finding, not an abort."""
     if not s.view.exists():
-        refusal = creation_refusal(
-            s.name,
-            store.survey(s.settings.storage_path),
-            asked=False,
-            default_location=s.settings.storage_source == "default",
-            create=machine.create_command(s),
-        )
-        seen = refusal or f"the store has no machine {s.name!r} yet"
-        return [Finding("machine", FAIL, seen, machine.create_command(s))]
+        return [missing(s)]
     known = Known()
     ip = s.machine.ip
     if ip:
         known.probe = _in_background(ip, s.settings.daemon_port)
     findings: list[Finding] = []
-    for check in CHECKS:
+    usable = check_virtualbox(s, known)[0].status == OK  # its version is asked once, kept
+    for check in CHECKS if usable else WITHOUT_VIRTUALBOX:
         try:
             findings += check(s, known)
         except HelperError as exc:
@@ -373,7 +408,9 @@ def summary(s: Session, findings: list[Finding]) -> tuple[str, str]:
         return f"healthy: {CLIENT} reaches machine {s.name!r} through its forward", ""
     client = any(f.check == CLIENT for f in failed)
     machine_side = [f for f in failed if f.check != CLIENT]
-    if machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
+    if any(f.check == VIRTUALBOX for f in failed):  # nothing this tool runs works without it
+        command = ""
+    elif machine_side and all(_task(f.fix) in FIX_COVERS for f in machine_side):
         # what fix repairs, then (when the shell points elsewhere) the environment it prints
         own = [f.fix for f in machine_side if f.check == "machine"]
         command = own[0] if own else _command(s, "fix")

@@ -144,17 +144,26 @@ def plan_original(s: Session) -> RestorePlan:
     config = None
     if first_config is not None:
         config = store.with_fields_of(machine.raw, json.loads(first_config.read_text()))
-    local = {target: copy for target, copy in first.local.items() if _differs(target, copy)}
     folder = s.view.folder
-    remove = tuple(folder / name for name in OURS if (folder / name).exists())
+    ours = {folder / name for name in OURS}  # docker-machine never had them: removed, not put back
+    local = {t: copy for t, copy in first.local.items() if t not in ours and _differs(t, copy)}
+    remove = tuple(path for path in sorted(ours) if path.exists())
     info = s.view.vm()
     current = info.rules() if info is not None else ()
     daemon_rule = s.settings.nat_rule
-    rules = tuple(
-        r for r in current if ports.is_ours(r) or (first.nat_added and r.name == daemon_rule)
-    )
     readd = NatRule.parse(first.nat_replaced) if first.nat_replaced else None
+    rules = tuple(
+        r
+        for r in current
+        if r != readd and (ports.is_ours(r) or (first.nat_added and r.name == daemon_rule))
+    )
+    if readd in current:
+        readd = None
     notes = [f"going back to before {runs[0].stamp}, this tool's first run on {s.name!r}"]
+    guest, lost = vm_original(s, first.guest)
+    notes += [
+        f"no copy of the VM's {path} from before this tool is left: it stays" for path in lost
+    ]
     wanted_resolver = (config or machine.raw).get("Driver", {}).get("HostDNSResolver") is True
     dns = s.view.nat_dns()
     if dns is not None and dns.host_resolver and not wanted_resolver:
@@ -166,7 +175,7 @@ def plan_original(s: Session) -> RestorePlan:
     return RestorePlan(
         history.ORIGINAL,
         local,
-        first.guest,
+        guest,
         rules,
         info,
         readd,
@@ -197,6 +206,18 @@ def undo_host_names(
         return changes, (f"10.0.2.2 still reaches the Mac's loopback: run `{close.line()}` once "
                          "the VM is stopped",)  # fmt: skip
     return (*changes, close), ()
+
+
+def vm_original(
+    s: Session, copies: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The VM's files that differ from docker-machine's, with the copy that puts each back
+    (history.guest_original), read from the VM in one round trip."""
+    if not copies:
+        return (), ()
+    paths = sorted({path for target, saved in copies for path in (target, *saved) if path})
+    found = dict(zip(paths, s.guest().read_files(paths)))
+    return history.guest_original(copies, found)
 
 
 def _differs(target: Path, copy: Path) -> bool:

@@ -14,13 +14,17 @@ def sync(c, machine=None, storage_path=None, port=0, dry_run=False):
     run_stage(c, STAGE, machine, storage_path, port, dry_run)
 
 
-@stage()
-def watch(c, machine=None, storage_path=None, port=0, dry_run=False):
+@stage(
+    wait_for_machine="when the machine or its store is missing, wait for it (looking again "
+    "less and less often) instead of stopping; the login agent runs with it"
+)
+def watch(c, machine=None, storage_path=None, port=0, dry_run=False, wait_for_machine=False):
     """Keep the published ports forwarded as containers start and stop, until Ctrl-C.
 
     A full sync, then one at every container start and stop; it reconnects after a daemon
-    restart or a VM stop. Ctrl-C leaves the rules in place. It assumes the machine was fixed.
+    restart or a VM stop. Ctrl-C or SIGTERM ends it (status 0) and leaves the rules in place.
+    It assumes the machine was fixed.
     """
     from ..stages.watch import watch as follow
 
-    follow(c, machine, storage_path, port, dry_run)
+    follow(c, machine, storage_path, port, dry_run, wait_for_machine)

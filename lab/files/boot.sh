@@ -30,13 +30,26 @@ rm -f etc/os-release etc/hostname etc/machine-id
 cp "$vm/iso/os-release" etc/os-release
 cp "$vm/iso/sshd_config" etc/ssh/sshd_config
 cp "$vm/iso/lab.conf" etc/lab.conf
-cp "$vm/iso/docker.init" etc/init.d/docker
-mkdir -p etc/rc.d
-cp "$vm/iso/rc.boot2docker" etc/rc.d/boot2docker
-chmod 0755 etc/init.d/docker etc/rc.d/boot2docker
-printf 'boot2docker\n' > etc/hostname
-printf '127.0.0.1\tlocalhost\n127.0.1.1\tboot2docker\n' > etc/hosts
-# What VirtualBox's NAT DHCP gives boot2docker: its DNS at 10.0.2.3 (the copy may be a link).
+mkdir -p etc/rc.d etc/lab
+cp "$vm/iso/dockerd.sh" etc/lab/dockerd.sh
+# The guest's kind: boot2docker (/etc/init.d/docker) or minikube's ISO (systemd's systemctl,
+# first on PATH in a tmpfs over /usr/local/sbin, and the API server).
+if [ -f "$vm/iso/rc.minikube" ]; then
+    rc=minikube
+    mount -t tmpfs -o mode=0755 lab-sbin usr/local/sbin
+    cp "$vm/iso/systemctl" usr/local/sbin/systemctl
+    cp "$vm/iso/apiserver.py" etc/lab/apiserver.py
+else
+    rc=boot2docker
+    cp "$vm/iso/docker.init" etc/init.d/docker
+    chmod 0755 etc/init.d/docker
+fi
+cp "$vm/iso/rc.$rc" etc/rc.d/boot
+chmod 0755 etc/rc.d/boot
+hostname=$(cat "$vm/iso/hostname" 2>/dev/null || echo boot2docker)
+printf '%s\n' "$hostname" > etc/hostname
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" > etc/hosts
+# What VirtualBox's NAT DHCP gives the guest: its DNS at 10.0.2.3 (the copy may be a link).
 rm -f etc/resolv.conf
 printf 'nameserver 10.0.2.3\n' > etc/resolv.conf
 
@@ -45,6 +58,14 @@ mount --bind "$vm/disk" mnt/sda1
 mkdir -p mnt/sda1/var/lib/boot2docker mnt/sda1/var/lib/docker
 mount --bind mnt/sda1/var/lib/boot2docker var/lib/boot2docker
 mount --bind mnt/sda1/var/lib/docker var/lib/docker
+# More persistent folders, one a line (the minikube guest's /etc/docker, its unit's drop-in and
+# /var/lib/minikube).
+if [ -f "$vm/iso/persist" ]; then
+    while read -r dir; do
+        mkdir -p "mnt/sda1/$dir" "$dir"
+        mount --bind "mnt/sda1/$dir" "$dir"
+    done < "$vm/iso/persist"
+fi
 
 # Kernel file systems: our own proc (new PID namespace) and sysfs (our network namespace), the
 # host's cgroups (dockerd needs them) and devices.
@@ -58,4 +79,4 @@ pivot_root . oldroot
 cd /
 umount -l /oldroot
 rmdir /oldroot
-exec /bin/sh /etc/rc.d/boot2docker
+exec /bin/sh /etc/rc.d/boot

@@ -19,6 +19,7 @@ from docker_vpn_helper.errors import HelperError
 HOME = Path("/Users/jane")
 TOOL = "/usr/local/bin/docker-vpn-helper"
 STORE = Path("/Volumes/Data & Co/<docker>/machine's store")
+WATCH = ["ports.watch", "--machine", "dev", "--wait-for-machine"]
 PATH = "/usr/local/bin:/opt/homebrew/bin:/usr/bin:/bin"
 
 
@@ -73,14 +74,13 @@ def test_no_agent_elsewhere():
 
 
 def test_the_command_is_ports_watch_by_absolute_path():
-    assert agent.arguments([TOOL], "dev", None) == [TOOL, "ports.watch", "--machine", "dev"]
+    watch = ["ports.watch", "--machine", "dev", "--wait-for-machine"]
+    assert agent.arguments([TOOL], "dev", None) == [TOOL, *watch]
     assert agent.arguments(["/usr/bin/python3", "-m", "docker_vpn_helper"], "dev", STORE) == [
         "/usr/bin/python3",
         "-m",
         "docker_vpn_helper",
-        "ports.watch",
-        "--machine",
-        "dev",
+        *watch,
         "--storage-path",
         str(STORE),
     ]
@@ -97,7 +97,7 @@ def test_the_plist_parses_and_says_what_launchd_needs():
     assert la.path == agent.plist_path(HOME, "dev")
     assert plistlib.loads(la.text.encode()) == {
         "Label": "io.github.docker-vpn-helper.ports.dev",
-        "ProgramArguments": [TOOL, "ports.watch", "--machine", "dev", "--storage-path", str(STORE)],
+        "ProgramArguments": [TOOL, *WATCH, "--storage-path", str(STORE)],
         "EnvironmentVariables": {"MACHINE_STORAGE_PATH": str(STORE), "PATH": PATH},
         "RunAtLoad": True,
         "KeepAlive": True,
@@ -110,7 +110,7 @@ def test_the_plist_parses_and_says_what_launchd_needs():
 def test_the_plist_without_a_store_or_path_sets_no_environment():
     parsed = plistlib.loads(launch_agent().text.encode())
     assert "EnvironmentVariables" not in parsed
-    assert parsed["ProgramArguments"] == [TOOL, "ports.watch", "--machine", "dev"]
+    assert parsed["ProgramArguments"] == [TOOL, *WATCH]
 
 
 def test_a_home_and_a_tool_with_xml_characters_survive():
@@ -169,11 +169,12 @@ def test_the_unit_runs_the_watcher_and_restarts_it():
     lines = unit.text.splitlines()
     assert (
         'ExecStart="/usr/local/bin/docker-vpn-helper" "ports.watch" "--machine" "dev" '
-        '"--storage-path" "/home/jane/.docker/machine"'
+        '"--wait-for-machine" "--storage-path" "/home/jane/.docker/machine"'
     ) in lines
     assert 'Environment="MACHINE_STORAGE_PATH=/home/jane/.docker/machine"' in lines
     assert f'Environment="PATH={PATH}"' in lines
-    for line in ("[Service]", "Restart=always", "RestartSec=5", "[Install]"):
+    # A stop is no failure: the watch ends with 0 on SIGTERM, the executor with 143 before it.
+    for line in ("[Service]", "Restart=always", "RestartSec=5", "SuccessExitStatus=143"):
         assert line in lines
     assert lines[-1] == "WantedBy=default.target"
 
@@ -203,6 +204,7 @@ def test_systemd_commands():
         ["systemctl", "--user", "restart", name],
     ]
     assert unit.uninstall_commands() == [["systemctl", "--user", "disable", "--now", name]]
+    assert unit.forget_commands() == [["systemctl", "--user", "reset-failed", name]]
     assert unit.after_removal_commands() == [["systemctl", "--user", "daemon-reload"]]
     assert unit.status_command() == ["systemctl", "--user", "is-active", name]
 
@@ -302,6 +304,7 @@ def test_uninstall_plans():
         f"run: systemctl --user disable --now {unit.name}",
         f"remove {unit.path}",
         "run: systemctl --user daemon-reload",
+        f"run: systemctl --user reset-failed {unit.name}",
     ]
 
 

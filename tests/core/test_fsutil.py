@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from docker_vpn_helper.core.fsutil import (
+    RECORD_WIDTH,
     Busy,
     NotOurs,
     ProcessLock,
@@ -56,11 +57,23 @@ def test_the_lock_names_its_last_holder_and_refuses_a_second_one(tmp_path: Path)
     with pytest.raises(Busy, match=f"^pid {os.getpid()}$"):
         ProcessLock(path).acquire()
     first.release()
-    path.write_text("4242")  # another process held it since, and let go
+    path.write_text("4242")  # another process held it since, and let go (before roles)
     again = ProcessLock(path)
-    assert again.acquire() == "4242"
-    assert path.read_text().strip() == str(os.getpid())
+    assert again.acquire("sync") == "4242"
+    assert path.read_text().split() == [str(os.getpid()), "sync"]
     again.release()
+    path.write_text("4343 run")
+    assert ProcessLock(path).acquire() == "4343"
+
+
+def test_a_refused_run_learns_what_the_holder_holds_the_lock_for(tmp_path: Path):
+    path = tmp_path / ".lock"
+    first = ProcessLock(path)
+    first.acquire("sync")
+    with pytest.raises(Busy) as refused:
+        ProcessLock(path).acquire()
+    assert (refused.value.holder, refused.value.role) == (f"pid {os.getpid()}", "sync")
+    first.release()
 
 
 # -- files replaced as a unit ------------------------------------------------------------------
@@ -207,7 +220,7 @@ def test_a_refused_run_names_the_holder(tmp_path: Path, writes_its_pid):
         with pytest.raises(Busy, match=f"^pid {os.getpid()}$"):
             ProcessLock(lock).acquire()
         first.release()
-        assert lock.read_text() == f"{os.getpid():<10}\n"
+        assert lock.read_text() == f"{f'{os.getpid()} run':<{RECORD_WIDTH}}\n"
         return
     if not Path("/proc/locks").exists():
         pytest.skip("the kernel's lock table is Linux's")

@@ -2,7 +2,16 @@
 
 from pathlib import Path
 
-from docker_vpn_helper.core.history import ORIGINAL, Run, describe, in_effect, original
+import pytest
+
+from docker_vpn_helper.core.history import (
+    ORIGINAL,
+    Run,
+    describe,
+    guest_original,
+    in_effect,
+    original,
+)
 
 
 def run(stamp, **manifest):
@@ -37,7 +46,7 @@ def test_restores_walk_back_and_a_restore_of_a_restore_puts_its_run_back():
 def test_original_is_the_first_copy_of_each_file():
     first = original([FIX1, FIX2])
     assert first.local == {Path("/m/server.pem"): Path("/b") / FIX1.stamp / "server.pem"}
-    assert first.guest == (("/vm/backups/1/server.pem", "/vm/server.pem"),)
+    assert first.guest == (("/vm/server.pem", ("/vm/backups/1/server.pem",)),)
     assert first.nat_added and first.nat_replaced == ""
 
 
@@ -53,3 +62,29 @@ def test_describe_one_line_per_run():
         "20240103T000000.000000Z  2024-01-03 00:00:00 UTC  restore of 20240102T000000.000000Z: "
         "replaced server.pem",
     ]
+
+
+KILLED = "/vm/backups/1/server.pem"  # noted by a run stopped before it made its copies
+COPY = "/vm/backups/2/server.pem"
+LATER = "/vm/backups/3/server.pem"
+TARGET = "/vm/server.pem"
+
+
+@pytest.mark.parametrize(
+    "copies, found, pairs, lost",
+    [
+        # the first run's copy is docker-machine's file
+        ((COPY, LATER), {COPY: b"dm", LATER: b"ours", TARGET: b"ours"}, ((COPY, TARGET),), ()),
+        # a run stopped before its copies never changed the file: the next run's copy is it
+        ((KILLED, COPY), {COPY: b"dm", TARGET: b"ours"}, ((COPY, TARGET),), ()),
+        # already as docker-machine left it: nothing to put back
+        ((KILLED, COPY), {COPY: b"dm", TARGET: b"dm"}, (), ()),
+        # the file did not exist before the first run: it goes
+        (("", COPY), {COPY: b"ours", TARGET: b"ours"}, (("", TARGET),), ()),
+        (("", COPY), {COPY: b"ours"}, (), ()),
+        # no copy left at all: the file stays, said
+        ((KILLED,), {TARGET: b"ours"}, (), (TARGET,)),
+    ],
+)
+def test_the_vms_original_is_its_oldest_copy_that_exists(copies, found, pairs, lost):
+    assert guest_original([(TARGET, copies)], found) == (pairs, lost)

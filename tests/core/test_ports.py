@@ -71,17 +71,44 @@ def test_which_addresses_nat_reaches():
         "box",
         published("tcp", 1001, ""),  # old daemons leave IP empty for every address
         published("tcp", 1002, "0.0.0.0"),
-        published("tcp", 1003, "::"),
+        published("tcp", 1003, "::"),  # alone: its proxy listens on IPv6 only (Docker 20.10)
         published("tcp", 1004, "10.0.2.15"),  # the guest's NAT address: where NAT delivers
         published("tcp", 1005, "127.0.0.1"),
         published("tcp", 1006, "::1"),
         published("tcp", 1007, "192.168.99.100"),  # the host-only address the VPN took
         {"IP": "0.0.0.0", "PrivatePort": 1008, "PublicPort": 1008},  # no Type: tcp
     )
-    assert list(ports.published_ports([box])) == [
-        ("tcp", p) for p in (1001, 1002, 1003, 1004, 1008)
-    ]
-    assert [u.port for u in ports.unreachable_ports([box])] == [1005, 1006, 1007]
+    assert list(ports.published_ports([box])) == [("tcp", p) for p in (1001, 1002, 1004, 1008)]
+    assert [u.port for u in ports.unreachable_ports([box])] == [1003, 1005, 1006, 1007]
+
+
+@pytest.mark.parametrize(
+    ("entries", "forwarded", "note"),
+    [
+        # Docker 20.10+ `-p 18612:80`: one entry per address family, the IPv4 one reachable.
+        ((("tcp", 18612, "0.0.0.0"), ("tcp", 18612, "::")), True, None),
+        # `-p '[::]:18612:80'`: the IPv6 entry alone; a rule for it gave an empty reply.
+        (
+            (("tcp", 18612, "::"),),
+            False,
+            "container web publishes 18612 only on the VM's ::: NAT cannot reach it (it listens "
+            "on IPv6 only; -p 18612:<port> publishes on IPv4 too)",
+        ),
+        ((("udp", 5353, "::"),), False, "container web publishes 5353/udp only on the VM's :::"),
+        # Docker before 20.10: one entry, empty or 0.0.0.0.
+        ((("tcp", 8080, ""),), True, None),
+        # `::` beside the NAT address: the IPv4 one carries it.
+        ((("tcp", 8080, "::"), ("tcp", 8080, "10.0.2.15")), True, None),
+    ],
+)
+def test_an_ipv6_only_publish_is_a_note_not_a_dead_rule(entries, forwarded, note):
+    web = container("web", *(published(proto, port, ip) for proto, port, ip in entries))
+    key = entries[0][:2]
+    assert (key in ports.published_ports([web])) is forwarded
+    notes = [u.line() for u in ports.unreachable_ports([web])]
+    assert notes == ([] if note is None else [notes[0]]) and (
+        note is None or notes[0].startswith(note)
+    )
 
 
 def test_another_nat_address_can_be_given():

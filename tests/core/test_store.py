@@ -7,7 +7,7 @@ import pytest
 
 from docker_vpn_helper.core import store
 from docker_vpn_helper.core.fsutil import backup_files
-from docker_vpn_helper.errors import HelperError
+from docker_vpn_helper.errors import HelperError, StoreUnreadable
 
 DATA = Path(__file__).parent / "data" / "store"
 
@@ -89,8 +89,9 @@ def test_unreadable_config(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "read_text", denied)
-    with pytest.raises(HelperError, match=r"cannot read .*config.json: Permission denied"):
+    with pytest.raises(StoreUnreadable, match=r"cannot read .*config.json: Permission denied") as e:
         store.load_machine(root, "default")
+    assert e.value.path == root / "machines" / "default" / "config.json"
 
 
 def test_unknown_machine_lists_the_existing_ones(tmp_path):

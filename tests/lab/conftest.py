@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+from collections.abc import Iterator
 
 import pytest
 
 from lab import Lab, packages
+
+from .helpers import Background, load_image, tool
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,3 +89,26 @@ def machine(lab: Lab, request):
     yield name
     lab.vpn_off()
     lab.remove_machine(name)
+
+
+@pytest.fixture
+def fixed(lab: Lab, machine: str) -> Iterator[str]:
+    """A machine `fix`ed behind the VPN, with the lab's image."""
+    lab.vpn_on("drop")
+    done = tool(lab, "fix", "--machine", machine)
+    assert done.returncode == 0, done.stderr
+    load_image(lab, machine)
+    yield machine
+
+
+@pytest.fixture
+def watching(lab: Lab, fixed: str) -> Iterator[Background]:
+    """ports.watch on the machine, past its first sync; Ctrl-C'ed at the end if still running."""
+    watch = Background(lab, "ports.watch", "--machine", fixed)
+    try:
+        watch.wait_for("no container publishes a port NAT can reach: nothing to do")
+        yield watch
+    finally:
+        if watch.proc.poll() is None:
+            watch.proc.send_signal(signal.SIGINT)
+            watch.finish()

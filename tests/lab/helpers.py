@@ -84,18 +84,25 @@ def _holder(code: str) -> Iterator[subprocess.Popen[str]]:
 
 
 @contextlib.contextmanager
-def port_held(port: int = 2376) -> Iterator[int]:
+def port_held(port: int = 2376, answer: bytes = b"") -> Iterator[int]:
     """Another program listening on 127.0.0.1:`port` on the lab's Mac, until the block ends;
-    the block gets its PID (nsenter execs the program: the same process).
+    the block gets its PID (nsenter execs the program: the same process). With `answer`, it
+    accepts each connection, reads the client's first bytes and answers that (a program that
+    does not speak TLS); without, it never accepts.
 
     Entered only once it listens: a sleep instead let VirtualBox's forward take the port first
     on a loaded machine. SO_REUSEADDR, as servers do: earlier tests leave the port in TIME_WAIT.
     """
+    serve = (
+        f"\nwhile True:\n    c, _ = s.accept(); c.recv(4096); c.sendall({answer!r}); c.close()"
+        if answer
+        else " time.sleep(60)"
+    )
     listen = (
         "import socket, time; s = socket.socket();"
         " s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
         f" s.bind(('127.0.0.1', {port})); s.listen();"
-        " print('ready', flush=True); time.sleep(60)"
+        f" print('ready', flush=True);{serve}"
     )
     with _holder(listen) as holder:
         yield holder.pid

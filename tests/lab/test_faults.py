@@ -4,6 +4,7 @@ or a state the next `fix` completes (see docs/RELIABILITY.md). Each test has its
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from lab import Lab
 
-from .helpers import TOOL, Background, assert_docker_works, docker, port_held
+from .helpers import TOOL, Background, assert_docker_works, docker, port_held, rules, vm_ip
 
 pytestmark = pytest.mark.lab
 
@@ -326,14 +327,82 @@ def test_a_run_killed_right_after_replacing_the_vms_files_can_be_undone(lab: Lab
     assert docker(lab, machine).returncode == 0  # docker-machine's certificate names localhost
 
 
-def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(lab: Lab, machine: str):
+# `fix`, killed in the VM's upload: before its backups and the install ("upload"), or right after
+# the install ("install"), as an OOM kill or a closed laptop would.
+KILLED_IN_THE_UPLOAD = """
+import os, signal, sys
+from docker_vpn_helper.adapters import guest
+from docker_vpn_helper.cli import main
+install, when = guest.Guest.install_files, sys.argv.pop(1)
+def die_in_it(self, *args, **kwargs):
+    if when == "install":
+        install(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+guest.Guest.install_files = die_in_it
+sys.argv = ["docker-vpn-helper", *sys.argv[1:]]
+main()
+"""
+
+
+def as_docker_machine_left_it(lab: Lab, machine: str) -> tuple:
+    folder = lab.paths.machine_dir(machine)
+    config = json.loads((folder / "config.json").read_text())
+    ours = sorted(p.name for p in folder.iterdir() if p.name.startswith("docker-vpn-helper"))
+    return (
+        [(folder / name).read_bytes() for name in ("server.pem", "server-key.pem")],
+        config["HostOptions"]["AuthOptions"].get("ServerCertSANs"),
+        config["Driver"].get("HostDNSResolver"),
+        served_cert(lab, machine),
+        guest_sha(lab, machine, KEY),
+        rules(lab, machine),
+        ours,
+    )
+
+
+@pytest.mark.parametrize("when", ["upload", "install"])
+def test_original_after_a_killed_fix_and_a_second_one_is_docker_machines_own(
+    lab: Lab, machine: str, when: str
+):
+    """Issue 20 item 3: --original puts back everything, whatever happened in between (after a
+    fix killed in the upload it failed on the VM's backup that run never made); and on a
+    machine as docker-machine left it, it does nothing: no restart, no new history entry."""
+    before = as_docker_machine_left_it(lab, machine)
+    lab.vpn_on("drop")
+    env = {**lab.host_env(), **FAST}
+    argv = [sys.executable, "-c", KILLED_IN_THE_UPLOAD, when, "fix", "--machine", machine]
+    killed = lab.run_on_host(argv, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert fix(lab, machine).returncode == 0
+    done = lab.run_on_host([*TOOL, "restore", "--machine", machine, "--original"], env=env)
+    assert done.returncode == 0, done.stderr
+    assert as_docker_machine_left_it(lab, machine) == before
+    lab.vpn_off()
+    assert docker(lab, machine, f"tcp://{vm_ip(lab, machine)}:2376").returncode == 0
+    listed = lab.run_on_host([*TOOL, "restore", "--machine", machine, "--list"], env=env).stdout
+    daemon = lab.daemon_pid(machine)
+    again = lab.run_on_host([*TOOL, "restore", "--machine", machine, "--original"], env=env)
+    assert again.returncode == 0, again.stderr
+    assert "the machine is as docker-machine left it: nothing to do" in again.stderr
+    assert "put back" not in again.stderr and "restarted" not in again.stderr, again.stderr
+    assert lab.daemon_pid(machine) == daemon
+    assert lab.run_on_host([*TOOL, "restore", "--machine", machine, "--list"]).stdout == listed
+    assert as_docker_machine_left_it(lab, machine) == before
+
+
+@pytest.mark.parametrize(
+    "answer", [b"", b"HTTP/1.0 400 Bad Request\r\n\r\nno"], ids=["silent", "without-tls"]
+)
+def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(
+    lab: Lab, machine: str, answer: bytes
+):
     """Our rule exists, but another program took 127.0.0.1:2376 before VirtualBox could listen
-    (the VM started while it held the port): fix names it and leaves the VM alone; once it is
-    gone, fix puts the forward back by itself."""
+    (the VM started while it held the port): fix names it and leaves the VM alone, whether the
+    program never answers or answers without TLS (issue 20 item 2: [SSL: WRONG_VERSION_NUMBER]
+    is the port taken, not the certificate); once it is gone, fix puts the forward back."""
     lab.vpn_on("drop")
     assert fix(lab, machine).returncode == 0
     lab.stop_vm(machine)
-    with port_held(2376) as thief:
+    with port_held(2376, answer) as thief:
         lab.start_vm(machine)
         daemon, served = lab.daemon_pid(machine), served_cert(lab, machine)
         start = time.monotonic()
@@ -349,6 +418,39 @@ def test_a_stolen_forward_port_is_named_and_nothing_is_restarted(lab: Lab, machi
     again = fix(lab, machine)
     assert again.returncode == 0, again.stderr
     assert "adding it again" in again.stderr
+    assert lab.daemon_pid(machine) == daemon  # the daemon was fine all along
+    assert_docker_works(lab, machine)
+
+
+def test_a_redirected_forward_port_is_said_and_nothing_is_restarted(lab: Lab, machine: str):
+    """The VM's forward listens on 127.0.0.1:2376, yet a redirect on the host sends the port to
+    a program that does not speak TLS (as a security agent's pf or iptables rule would): the
+    certificate is not at fault, so fix says what answers and restarts nothing (it restarted
+    the daemon, waited and failed with [SSL: WRONG_VERSION_NUMBER])."""
+    lab.vpn_on("drop")
+    assert fix(lab, machine).returncode == 0
+    redirect = ["-t", "nat", "OUTPUT", "-p", "tcp", "-d", "127.0.0.1", "--dport", "2376"]
+    redirect += ["-j", "REDIRECT", "--to-ports", "2399"]
+    daemon = lab.daemon_pid(machine)
+    with port_held(2399, b"HTTP/1.0 400 Bad Request\r\n\r\nno"):
+        added = lab.run_on_host(["iptables", *redirect[:2], "-A", *redirect[2:]])
+        assert added.returncode == 0, added.stderr
+        try:
+            start = time.monotonic()
+            done = fix(lab, machine)
+            assert time.monotonic() - start < 20  # no restart, no rollback
+        finally:
+            lab.run_on_host(["iptables", *redirect[:2], "-D", *redirect[2:]])
+    assert done.returncode == 1, done.stderr
+    assert error_line(done.stderr) == (
+        "127.0.0.1:2376 answers without TLS, yet only the VM's forward listens there: what "
+        f"answers is not dockerd (another program on port 2376 in the VM {machine!r}, or a "
+        "redirect on this host); nothing was restarted"
+    )
+    assert "Restarting the Docker daemon" not in done.stderr
+    assert lab.daemon_pid(machine) == daemon
+    again = fix(lab, machine)
+    assert again.returncode == 0, again.stderr
     assert lab.daemon_pid(machine) == daemon  # the daemon was fine all along
     assert_docker_works(lab, machine)
 

@@ -4,14 +4,13 @@ every rule, the VPN on. Each test has its own machine, fixed first, with the lab
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 
 import pytest
 
 from lab import Lab
 from lab.image import IMAGE, PAGE, http_server, udp_echo
 
-from .helpers import Background, load_image, rules, tool
+from .helpers import Background, rules, tool
 from .test_nat_ports import eventually, must
 
 pytestmark = pytest.mark.lab
@@ -27,29 +26,6 @@ def page(lab: Lab, port: int) -> str:
     """What curl on the lab's Mac gets from 127.0.0.1:`port` ("" when nothing answers)."""
     argv = ["curl", "-sS", "--max-time", "2", f"http://127.0.0.1:{port}/"]
     return lab.run_on_host(argv, timeout=15).stdout
-
-
-@pytest.fixture
-def fixed(lab: Lab, machine: str) -> Iterator[str]:
-    """A machine `fix`ed behind the VPN, with the lab's image."""
-    lab.vpn_on("drop")
-    done = tool(lab, "fix", "--machine", machine)
-    assert done.returncode == 0, done.stderr
-    load_image(lab, machine)
-    yield machine
-
-
-@pytest.fixture
-def watching(lab: Lab, fixed: str) -> Iterator[Background]:
-    """ports.watch on the machine, past its first sync; Ctrl-C'ed at the end if still running."""
-    watch = Background(lab, "ports.watch", "--machine", fixed)
-    try:
-        watch.wait_for("no container publishes a port NAT can reach: nothing to do")
-        yield watch
-    finally:
-        if watch.proc.poll() is None:
-            watch.proc.send_signal(signal.SIGINT)
-            watch.finish()
 
 
 def stop(watch: Background) -> str:

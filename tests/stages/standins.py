@@ -363,12 +363,16 @@ class FakeDaemon:
     guest: FakeGuest
     probes: int = 0
     containers: list = field(default_factory=list)  # what GET /containers/json answers
+    plain: bool = False  # another program holds the port, answering without TLS (HTTP, SSH)
 
     def probe(self, *args, server_name="localhost", **kwargs):
         from cryptography import x509
         from cryptography.hazmat.primitives.serialization import Encoding
 
         self.probes += 1
+        if self.plain:
+            reason = "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"
+            return daemon.Probe(False, f"127.0.0.1:2376: {reason}", not_tls=True)
         if self.guest.served is None:
             return daemon.Probe(False, "127.0.0.1:2376: Connection refused")
         cert = x509.load_pem_x509_certificate(self.guest.served)

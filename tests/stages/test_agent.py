@@ -26,6 +26,7 @@ IS_ACTIVE = cmd("systemctl", "--user", "is-active", UNIT)
 RELOAD = cmd("systemctl", "--user", "daemon-reload")
 ENABLE_NOW = cmd("systemctl", "--user", "enable", "--now", UNIT)
 DISABLE_NOW = cmd("systemctl", "--user", "disable", "--now", UNIT)
+RESET_FAILED = cmd("systemctl", "--user", "reset-failed", UNIT)
 INACTIVE = Result(stdout="inactive\n", exited=3)
 PRINT = cmd("launchctl", "print", f"gui/{os.getuid()}/{LABEL}")
 BOOTOUT = cmd("launchctl", "bootout", f"gui/{os.getuid()}/{LABEL}")
@@ -80,7 +81,8 @@ def test_systemd_install_writes_the_unit_and_starts_it(store, home, systemd, cap
     assert unit.stat().st_mode & 0o777 == 0o644
     lines = unit.read_text().splitlines()
     assert (
-        f'ExecStart="{TOOL}" "ports.watch" "--machine" "default" "--storage-path" "{store}"'
+        f'ExecStart="{TOOL}" "ports.watch" "--machine" "default" "--wait-for-machine" '
+        f'"--storage-path" "{store}"'
     ) in lines
     assert 'Environment="PATH=/usr/local/bin:/usr/bin:/bin"' in lines  # VBoxManage is found
     err = capsys.readouterr().err
@@ -148,7 +150,8 @@ def test_launchd_install_writes_a_plist_launchd_reads_and_bootstraps_it(store, h
     assert logs.is_dir()  # launchd does not create the log's folder
     plist = plistlib.loads(plist_file(home).read_bytes())
     assert plist["ProgramArguments"] == [
-        TOOL, "ports.watch", "--machine", "default", "--storage-path", str(store)
+        TOOL, "ports.watch", "--machine", "default", "--wait-for-machine", "--storage-path",
+        str(store)
     ]  # fmt: skip
     assert plist["EnvironmentVariables"]["PATH"] == "/usr/local/bin:/usr/bin:/bin"
     assert plist["StandardErrorPath"] == str(logs / "ports-default.log")
@@ -187,8 +190,11 @@ def test_uninstall_removes_what_install_wrote_and_a_second_one_changes_nothing(
     store, home, systemd, capsys
 ):
     install(store, {IS_ACTIVE: INACTIVE, RELOAD: ok(), ENABLE_NOW: ok()})
-    c = uninstall(store, {IS_ACTIVE: ok("active\n"), DISABLE_NOW: ok(), RELOAD: ok()})
-    assert commands(c) == [IS_ACTIVE, DISABLE_NOW, RELOAD]
+    # reset-failed fails for a unit that never failed (unloaded once stopped): that is fine.
+    not_loaded = fail(f"Failed to reset failed state of unit {UNIT}: Unit {UNIT} not loaded.")
+    answers = {IS_ACTIVE: ok("active\n"), DISABLE_NOW: ok(), RESET_FAILED: not_loaded, RELOAD: ok()}
+    c = uninstall(store, answers)
+    assert commands(c) == [IS_ACTIVE, DISABLE_NOW, RELOAD, RESET_FAILED]
     assert not unit_file(home).exists()
     assert f"removed {unit_file(home)}" in capsys.readouterr().err
     c = uninstall(store, {IS_ACTIVE: INACTIVE})

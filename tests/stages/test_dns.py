@@ -88,3 +88,33 @@ def test_new_machines_are_created_with_the_host_resolver():
     from docker_vpn_helper.adapters.docker_machine import create_args
 
     assert "--virtualbox-host-dns-resolver" in create_args("dev", ["localhost"])
+
+
+def test_a_healthy_run_does_not_repeat_the_advice_it_gave_when_it_recorded(store, capsys):
+    """Issue 21 item 8: every healthy fix said "takes effect at its next start ... or now with
+    --restart" again; it is said once, when recorded (and by doctor)."""
+    c = context({SHOW: vm(store)})
+    step(session_for(c, "default", str(store)), dns.STAGE)
+    assert "takes effect at its next start" in capsys.readouterr().err
+    close_all()
+    s = session_for(context({SHOW: vm(store)}), "default", str(store))
+    step(s, dns.STAGE)
+    err = capsys.readouterr().err
+    assert "takes effect" not in err and "--restart" not in err, err
+    assert "recorded to be switched on at the next start: nothing to do" in err
+    assert s.changes() == []
+
+
+def test_a_dry_run_on_a_stopped_vm_says_it_is_off_and_who_switches_it(store, capsys):
+    """Issue 20 item 2: the plan goes by what was seen (off), not the state fix would set."""
+    config = store / "machines/default/config.json"
+    data = json.loads(config.read_text())
+    data["Driver"]["HostDNSResolver"] = True
+    config.write_text(json.dumps(data))
+    s = session_for(context({SHOW: vm(store, "poweroff")}), "default", str(store), dry_run=True)
+    step(s, machine.STAGE)
+    plan = step(s, dns.STAGE)
+    assert not plan.vm_on and plan.changes == ()
+    err = capsys.readouterr().err
+    assert "natdnshostresolver1 on" not in err.split("Resolving names")[1], err
+    assert "natdnshostresolver1 is off: fix switches it on before it starts the VM" in err

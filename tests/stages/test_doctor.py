@@ -15,6 +15,7 @@ from .standins import (
     SSH_RULE,
     cmd,
     context,
+    fail,
     host_names_mapped,
     ok,
     showvminfo,
@@ -248,3 +249,108 @@ def test_doctor_reports_the_host_only_range(
     s = session_for(context(results()), "default", str(store), dry_run=True)
     found = by_check(doctor.diagnose(s))["host-only range"]
     assert found.status == status and seen in found.seen
+
+
+# -- where VirtualBox is missing, the typo'd machine, the stopped VM's DNS (issues 20, 21) -------
+
+MISSING = fail("/bin/sh: 1: VBoxManage: not found", 127)
+
+
+def test_without_vboxmanage_doctor_gives_findings_one_saying_virtualbox_is_missing(store, capsys):
+    """Issue 21 item 4: once "unexpected KeyError: 'machine.create'"."""
+    from invoke import Config
+
+    answers = {SHOW: MISSING, VERSION: MISSING, cmd("VBoxManage", "list", "vms"): MISSING}
+    c = context({**results(), **answers})
+    c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
+    with pytest.raises(Exit) as caught:
+        doctor_task(c, machine="default", storage_path=str(store))
+    assert caught.value.code == 1
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if "FAIL" in line]
+    assert any(
+        "VirtualBox" in line and "VirtualBox is not installed here: there is no VBoxManage" in line
+        for line in lines
+    ), out
+    assert "KeyError" not in out
+    # nothing this tool runs helps before VirtualBox is there: no command to run
+    assert out.splitlines()[-1].endswith("problems and 1 warning; see the findings above"), out
+
+
+def record_host_resolver(store):
+    config = store / "machines/default/config.json"
+    data = json.loads(config.read_text())
+    data["Driver"]["HostDNSResolver"] = True
+    config.write_text(json.dumps(data))
+
+
+DNS_FIX = "docker-vpn-helper dns.host-resolver --machine default"
+
+
+@pytest.mark.parametrize(
+    "state, recorded, status, seen, fix",
+    [
+        # issue 20 item 2: it said "ok ... natdnshostresolver1 on", the state fix would set
+        (
+            "poweroff",
+            True,
+            "warn",
+            "natdnshostresolver1 is off: fix switches it on before it starts the VM (config.json "
+            "asks for the host resolver)",
+            "docker-vpn-helper fix --machine default",
+        ),
+        # the stage switches a stopped VM at once: no --restart (the advice for the VM as
+        # machine.create would leave it, running)
+        (
+            "poweroff",
+            False,
+            "warn",
+            "the VM resolves names with the DNS servers it got at boot, not the VPN's",
+            DNS_FIX,
+        ),
+        # issue 21 item 8: the advice a healthy fix no longer repeats is doctor's to give
+        (
+            "running",
+            True,
+            "info",
+            "natdnshostresolver1 is off, and recorded to be switched on at the next start: it "
+            "takes effect when the VM starts again, or now with --restart (the VM restarts)",
+            f"{DNS_FIX} --restart",
+        ),
+    ],
+    ids=["stopped-asked-for", "stopped", "running-recorded"],
+)
+def test_the_vms_dns_is_reported_as_seen_with_what_changes_it(
+    store, state, recorded, status, seen, fix
+):
+    if recorded:
+        record_host_resolver(store)  # config.json asks for it
+    cfg = write_settings(store, host_resolver=False)
+    shown = ok(showvminfo(state, rules=(SSH_RULE, DOCKER_RULE), cfg=cfg))
+    s = session_for(context({**results(), SHOW: shown}), "default", str(store), dry_run=True)
+    dns = by_check(doctor.diagnose(s))["the VM's DNS"]
+    assert (dns.status, dns.seen, dns.fix) == (status, seen, fix)
+
+
+def test_a_misspelled_machine_points_at_the_closest_one_not_at_creating_it(store, capsys):
+    """Issue 20 item 2: doctor's command was `fix --machine defualt --create`."""
+    from invoke import Config
+
+    c = context({})
+    c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
+    with pytest.raises(Exit):
+        doctor_task(c, machine="defualt", storage_path=str(store), json_=True)
+    report = json.loads(capsys.readouterr().out)
+    [finding] = report["findings"]
+    assert finding["seen"] == (
+        f"no machine 'defualt' in the store {store} (it has: default); did you mean 'default'?"
+    )
+    command = f"docker-vpn-helper doctor --machine default --storage-path {store}"
+    assert finding["fix"] == report["run"] == command
+    assert "--create" not in json.dumps(report)
+
+
+def test_a_machine_like_none_in_the_store_still_names_the_closest(store):
+    found = doctor.diagnose(session_for(context({}), "zzz", str(store), dry_run=True))
+    assert found[0].seen.endswith("(it has: default); did you mean 'default'?")
+    assert found[0].fix == f"docker-vpn-helper doctor --machine default --storage-path {store}"

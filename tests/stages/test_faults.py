@@ -24,7 +24,7 @@ from docker_vpn_helper import forwarding
 from docker_vpn_helper import session as session_module
 from docker_vpn_helper.adapters import host, signals
 from docker_vpn_helper.core import certs
-from docker_vpn_helper.errors import HelperError
+from docker_vpn_helper.errors import ForeignCA, HelperError
 from docker_vpn_helper.program import program
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, nat, restore, step
@@ -482,8 +482,9 @@ def test_a_vm_trusting_another_ca_is_refused_before_anything_changes(store, gues
         guest.files[FakeGuest.CA] = dm.cert_pem(dm.issue_ca("another")[0])
     s = session_for(context(RUNNING), "default", str(store))
     step(s, cert.ISSUE)
-    with pytest.raises(HelperError) as caught:
+    with pytest.raises(ForeignCA) as caught:
         step(s, cert.DEPLOY)
+    assert caught.value.ca_cert == store / "certs" / "ca.pem"
     found = "is not" if vm_ca == "another" else "is missing, so it is not"
     assert caught.value.reason.startswith(
         f"the VM's CA certificate /var/lib/boot2docker/ca.pem {found} the store's "

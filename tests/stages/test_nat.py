@@ -3,7 +3,7 @@ import pytest
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.core.listeners import Listener
-from docker_vpn_helper.errors import HelperError
+from docker_vpn_helper.errors import HelperError, PortTaken
 from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat, step
@@ -87,8 +87,12 @@ OTHER_VM = {
 
 
 def test_a_port_asked_for_but_held_by_another_machines_rule_is_refused_naming_it(store):
-    with pytest.raises(HelperError) as caught:
+    with pytest.raises(PortTaken) as caught:
         run(store, {SHOW: ok(showvminfo()), **OTHER_VM}, port=2376)
+    assert (caught.value.port, caught.value.holder) == (
+        2376,
+        "VM 'dev' (NAT rule 'docker', poweroff)",
+    )
     assert (
         "127.0.0.1:2376 is already taken by VM 'dev' (NAT rule 'docker', poweroff)"
         in caught.value.message
@@ -217,8 +221,9 @@ def test_a_program_holding_the_port_of_our_rule_is_named_and_nothing_changes(
     dockerd.guest.served = None  # nothing answers TLS through the port
     holders = {2376: [Listener(4242, "ssh")], 50157: [Listener(812, "VBoxHeadless")]}
     monkeypatch.setattr(forwarding, "port_holders", lambda c, port: holders[port])
-    with pytest.raises(HelperError) as caught:
+    with pytest.raises(PortTaken) as caught:
         run(store, PRESENT)
+    assert (caught.value.port, caught.value.holder) == (2376, "ssh (pid 4242)")
     assert caught.value.reason.startswith(
         "port 2376 on 127.0.0.1 is held by ssh (pid 4242), not by VirtualBox's forward to the VM "
         "'default': stop that program and run `"
@@ -264,3 +269,53 @@ def test_virtualbox_7_0_0_hides_the_rules_a_second_run_still_finds_ours(store, m
     step(again, nat.STAGE)
     assert again.changes() == [] and host.rules == [SSH_RULE, DOCKER_RULE]
     assert "nothing to do" in capsys.readouterr().err
+
+
+# -- the port answers, but not with TLS (issue 20, item 2): taken, never the certificate -------
+
+VIRTUALBOX = Listener(812, "VBoxHeadless")
+THIEF = Listener(4242, "python3")
+
+
+@pytest.mark.parametrize(
+    "holders, named",
+    [
+        # beside the VM's forward (a program that bound the port with it): the other one
+        ([VIRTUALBOX, THIEF], "python3 (pid 4242)"),
+        # nobody to be seen listening (a redirect, a process we may not look at)
+        ([], "another program (see `lsof -nP -iTCP:2376 -sTCP:LISTEN`)"),
+    ],
+    ids=["beside-the-forward", "unseen"],
+)
+def test_a_port_answering_without_tls_is_taken_and_its_holder_named(
+    store, monkeypatch, dockerd, holders, named
+):
+    """Once: the rule counted as present (or to be added again), then cert.deploy and a daemon
+    restart, 60 s of waiting and [SSL: WRONG_VERSION_NUMBER]."""
+    dockerd.plain = True
+    listeners = {2376: holders, 50157: [VIRTUALBOX]}
+    monkeypatch.setattr(forwarding, "port_holders", lambda c, port: listeners[port])
+    c = context(PRESENT)
+    with pytest.raises(HelperError) as caught:
+        step(session_for(c, "default", str(store)), nat.STAGE)
+    assert caught.value.reason.startswith(
+        f"port 2376 on 127.0.0.1 is held by {named}, not by VirtualBox's forward to the VM "
+        "'default': stop that program and run `"
+    )
+    assert commands(c) == [SHOW]  # no rule added again, nothing else
+
+
+def test_the_vms_own_forward_answering_without_tls_is_said_and_nothing_restarted(
+    store, monkeypatch, dockerd
+):
+    dockerd.plain = True
+    monkeypatch.setattr(forwarding, "port_holders", lambda c, port: [VIRTUALBOX])
+    c = context(PRESENT)
+    with pytest.raises(HelperError) as caught:
+        step(session_for(c, "default", str(store)), nat.STAGE)
+    assert caught.value.reason == (
+        "127.0.0.1:2376 answers without TLS, yet only the VM's forward listens there: what "
+        "answers is not dockerd (another program on port 2376 in the VM 'default', or a redirect "
+        "on this host); nothing was restarted"
+    )
+    assert commands(c) == [SHOW]

@@ -45,7 +45,7 @@ def python_for_nobody() -> str | None:
 
 
 def test_a_lock_file_we_may_not_open_is_one_line_with_the_chown(store, capsys, monkeypatch):
-    def denied(self):
+    def denied(self, role="run"):
         raise PermissionError(13, "Permission denied", str(self.path))
 
     monkeypatch.setattr(fsutil.ProcessLock, "acquire", denied)
@@ -73,8 +73,35 @@ def test_any_other_file_of_the_store_too(store, capsys, monkeypatch):
     assert line.startswith("cannot write ") and f'sudo chown -R "$USER" {store}' in line
 
 
-def test_a_store_owned_by_root_as_a_user_meets_it(store_template):
-    """Really: root made the store (as `sudo fix` would have), an ordinary user runs the tool."""
+def run_as_nobody(python: str, top: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [python, "-m", "docker_vpn_helper", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        user="nobody",
+        env={"PATH": "/usr/bin:/bin", "HOME": str(top), "PYTHONPATH": SEARCH_PATH},
+        cwd=str(top),
+    )
+
+
+# docker-machine makes its store 0700: after `sudo docker-machine create` the user may not even
+# look inside (issue 21 item 5: "Permission denied" without the line that gives it back).
+STORES = [
+    (0o755, ["cert.issue"], "write {store}/machines/default/.docker-vpn-helper.lock"),
+    (0o700, ["cert.issue"], "read {store}"),
+    (0o700, ["fix"], "read {store}"),
+    (0o700, ["env.print"], "read {store}"),
+    (0o700, ["doctor"], "read {store}"),
+]
+
+
+@pytest.mark.parametrize(
+    "mode, argv, what", STORES, ids=["readable", "unreadable", "fix", "env.print", "doctor"]
+)
+def test_a_store_owned_by_root_as_a_user_meets_it(store_template, mode, argv, what):
+    """Really: root made the store (as `sudo fix` or `sudo docker-machine create` would have),
+    an ordinary user runs the tool."""
     python = python_for_nobody()
     if python is None:
         pytest.skip("needs root, and an interpreter that user nobody may run")
@@ -89,20 +116,13 @@ def test_a_store_owned_by_root_as_a_user_meets_it(store_template):
             os.chmod(folder, 0o755)
             for name in files:
                 os.chmod(os.path.join(folder, name), 0o644)
-        done = subprocess.run(
-            [python, "-m", "docker_vpn_helper", "cert.issue", "--storage-path", str(store)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            user="nobody",
-            env={"PATH": "/usr/bin:/bin", "HOME": str(top), "PYTHONPATH": SEARCH_PATH},
-            cwd=str(top),
-        )
+        store.chmod(mode)
+        done = run_as_nobody(python, top, *argv, "--storage-path", str(store))
         assert done.returncode == 1
-        lock = store / "machines" / "default" / ".docker-vpn-helper.lock"
         assert done.stderr == (
-            f"docker-vpn-helper: cannot write {lock}: it belongs to root (a run with sudo?), "
-            f'not to you: give the store back to yourself with sudo chown -R "$USER" {store}\n'
+            f"docker-vpn-helper: cannot {what.format(store=store)}: it belongs to root (a run "
+            "with sudo?), not to you: give the store back to yourself with "
+            f'sudo chown -R "$USER" {store}\n'
         )
     finally:
         shutil.rmtree(top)

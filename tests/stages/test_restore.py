@@ -35,6 +35,13 @@ def snapshot(store, guest):
     )
 
 
+def as_json(snap):
+    """A snapshot with config.json parsed (written back with a final newline, as
+    docker-machine writes it, where the fixture's copy has none)."""
+    local, vm = snap
+    return {**local, "config.json": json.loads(local["config.json"])}, vm
+
+
 def fixed(store, guest, monkeypatch):
     monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
     results = {
@@ -235,3 +242,68 @@ def test_a_file_replaced_twice_in_one_run_is_restored_as_before_the_run(store):
     assert "127.0.0.1" in data["HostOptions"]["AuthOptions"]["ServerCertSANs"]
     restored(store)
     assert config.read_bytes() == before
+
+
+# -- --original, whatever happened in between (issue 20, item 3) -------------------------------
+
+
+class Killed(BaseException):
+    """The run dies here (SIGKILL: nothing after it runs, not even `finally` bookkeeping)."""
+
+
+def killed_during_the_upload(store, guest, monkeypatch):
+    """A fix stopped after it noted the VM's files (write-ahead) and before the VM's backups
+    were made: nothing in the VM changed, its manifest names backups that do not exist."""
+
+    def die(self, files, backup_dir):
+        raise Killed()
+
+    install = FakeGuest.install_files
+    monkeypatch.setattr(FakeGuest, "install_files", die)
+    with pytest.raises(Killed):
+        fixed(store, guest, monkeypatch)
+    monkeypatch.setattr(FakeGuest, "install_files", install)
+    close_all()
+
+
+def test_original_after_a_fix_killed_during_the_upload_and_a_second_fix(
+    store, guest, dockerd, monkeypatch
+):
+    folder = store / "machines" / "default"
+    original = snapshot(store, guest)
+    killed_during_the_upload(store, guest, monkeypatch)
+    fixed(store, guest, monkeypatch)  # the second fix: uploads, restarts, records the SANs
+    assert snapshot(store, guest) != original
+    delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
+    c = context({SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE))), delete: ok()})
+    step(session_for(c, "default", str(store)), restore.STAGE, original=True)
+    close_all()
+    assert as_json(snapshot(store, guest)) == as_json(original)  # the store's files, the VM's
+    assert guest.served == original[1][FakeGuest.CERT]
+    assert not (folder / OPENSSL_CONFIG).exists()
+
+
+def test_original_on_a_machine_as_docker_machine_left_it_is_nothing_to_do(
+    store, guest, dockerd, monkeypatch, capsys
+):
+    folder = store / "machines" / "default"
+    fixed(store, guest, monkeypatch)
+    delete = cmd("VBoxManage", "controlvm", "default", "natpf1", "delete", "docker")
+    c = context({SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE))), delete: ok()})
+    step(session_for(c, "default", str(store)), restore.STAGE, original=True)
+    close_all()
+    runs = sorted(p.name for p in (folder / "backups").iterdir())
+    restarts, original = guest.restarts, snapshot(store, guest)
+    capsys.readouterr()
+    for dry_run in (True, False):
+        s = session_for(context(RUNNING), "default", str(store), dry_run=dry_run)
+        plan = step(s, restore.STAGE, original=True)
+        close_all()
+        assert plan.changes == ()
+        err = capsys.readouterr().err
+        assert "the machine is as docker-machine left it: nothing to do" in err, err
+        assert "would" not in err and "put back" not in err, err
+    assert guest.restarts == restarts  # no daemon restart
+    assert sorted(p.name for p in (folder / "backups").iterdir()) == runs  # no new entry
+    assert snapshot(store, guest) == original
+    assert not (folder / OPENSSL_CONFIG).exists()  # never "put back": docker-machine had none

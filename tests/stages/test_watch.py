@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from docker_vpn_helper.errors import HelperError
+from docker_vpn_helper.errors import HelperError, MachineBusy
 from docker_vpn_helper.journal import Journal
 from docker_vpn_helper.stages import ports, watch
 from docker_vpn_helper.tasks import ports as tasks
@@ -32,7 +32,7 @@ ADD = controlvm(WEB_RULE)
 DELETE = controlvm("delete", "dvh-tcp-8080")
 BEFORE = ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE)))
 WITH_WEB = ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE, WEB_RULE)))
-REFUSED = HelperError(
+REFUSED = watch.DaemonGone(
     "cannot ask the Docker daemon at tcp://localhost:2376 for its events: Connection refused"
 )
 
@@ -42,6 +42,7 @@ def pauses(monkeypatch):
     """The pauses the watch takes (not taken: the tests do not wait)."""
     taken: list[float] = []
     monkeypatch.setattr(watch.time, "sleep", taken.append)
+    monkeypatch.setattr(watch, "LOCK_GAP", 0.0)  # tested on its own
     return taken
 
 
@@ -51,6 +52,20 @@ def quiet_host(monkeypatch):
     monkeypatch.setattr(ports, "port_taken", lambda proto, port: False)
     monkeypatch.setattr(ports, "listening", lambda rule: True)
     monkeypatch.setattr(watch, "program_name", lambda: "docker-vpn-helper")
+
+
+def between(monkeypatch, *actions):
+    """Run each of `actions` between two syncs (once the watch has its next events), the way
+    another process acts while the watch waits."""
+    real, todo = watch.batch, list(actions)
+
+    def batch(arrived):
+        items = real(arrived)
+        if todo:
+            todo.pop(0)()
+        return items
+
+    monkeypatch.setattr(watch, "batch", batch)
 
 
 def run(store, daemon: FakeEngine, answers, monkeypatch, dry_run=False):
@@ -175,12 +190,32 @@ def test_the_lock_is_held_only_while_syncing(store, pauses, monkeypatch):
     lock = Journal(store / "machines" / "default", "default")
 
     def another_run_can_lock():
-        lock.lock()  # raises while the watch holds it
+        lock.lock(wait=0)  # raises while the watch holds it
         lock.release()
+
+    between(monkeypatch, another_run_can_lock, another_run_can_lock)
+    daemon = FakeEngine(connections=[[event(), event()]], looks=[[], [], []])
+    run(store, daemon, {SHOW: BEFORE}, monkeypatch)
+
+
+def test_the_containers_are_listed_with_the_lock_held_never_before(store, pauses, monkeypatch):
+    """Listed before the lock, a list could predate another run's sync: the watch would then
+    delete the rules of containers that run (issue 21)."""
+    other = Journal(store / "machines" / "default", "default")
+    refusals = []
+
+    def listed_under_the_lock():
+        with pytest.raises(MachineBusy) as refused:
+            other.lock(wait=0)
+        refusals.append(refused.value)
         return []
 
-    daemon = FakeEngine(connections=[[event()]], looks=[another_run_can_lock, another_run_can_lock])
+    daemon = FakeEngine(
+        connections=[[event()]], looks=[listed_under_the_lock, listed_under_the_lock]
+    )
     run(store, daemon, {SHOW: BEFORE}, monkeypatch)
+    assert len(refusals) == 2
+    assert all(r.syncing and r.holder == f"pid {os.getpid()}" for r in refusals)
 
 
 def test_after_another_run_held_the_lock_the_rules_are_read_again(
@@ -189,13 +224,11 @@ def test_after_another_run_held_the_lock_the_rules_are_read_again(
     lock_file = store / "machines" / "default" / ".docker-vpn-helper.lock"
 
     def a_fix_ran_meanwhile():
-        assert lock_file.read_text().strip() == str(os.getpid())
-        lock_file.write_text("999999")  # the pid another run leaves in the lock file
-        return [WEB]
+        assert lock_file.read_text().split() == [str(os.getpid()), "sync"]
+        lock_file.write_text("999999 run")  # what another run leaves in the lock file
 
-    daemon = FakeEngine(
-        connections=[[event("start", WEB)] * 2], looks=[[], a_fix_ran_meanwhile, [WEB]]
-    )
+    between(monkeypatch, a_fix_ran_meanwhile)
+    daemon = FakeEngine(connections=[[event("start", WEB)] * 2], looks=[[], [WEB], [WEB]])
     c = run(store, daemon, {SHOW: [BEFORE, WITH_WEB]}, monkeypatch)
     # The fix forwarded web already: the watch sees its rule and adds nothing.
     assert commands(c) == [SHOW, SHOW]
@@ -207,8 +240,7 @@ def test_a_sync_waits_while_another_run_holds_the_lock(store, capsys, monkeypatc
 
     def another_run_starts():
         other.lock()
-        other.lock_path.write_text("999999")  # its pid
-        return [WEB]
+        other.lock_path.write_text("999999 run")  # its pid
 
     def sleep(seconds):
         waited.append(seconds)
@@ -216,7 +248,9 @@ def test_a_sync_waits_while_another_run_holds_the_lock(store, capsys, monkeypatc
             other.release()  # the other run is done
 
     monkeypatch.setattr(watch.time, "sleep", sleep)
-    daemon = FakeEngine(connections=[[event("start", WEB)]], looks=[[], another_run_starts])
+    monkeypatch.setattr(watch, "LOCK_GAP", 0.0)
+    between(monkeypatch, another_run_starts)
+    daemon = FakeEngine(connections=[[event("start", WEB)]], looks=[[], [WEB]])
     c = run(store, daemon, {SHOW: [BEFORE, BEFORE], LIST: ok(), ADD: ok()}, monkeypatch)
     assert waited[:3] == [watch.LOCK_POLL] * 3
     assert commands(c) == [SHOW, SHOW, LIST, ADD]  # it read the rules again after the other run
@@ -292,3 +326,99 @@ def test_the_connection_subscribes_to_events_before_it_lists(store, monkeypatch)
 
 def test_the_task_runs_no_other_stage_first():
     assert tasks.watch.pre == []
+
+
+def test_a_lock_file_that_is_not_ours_ends_the_watch_with_its_line(
+    store, pauses, capsys, monkeypatch, tmp_path
+):
+    """Only a busy machine is waited for (issue 20): before, a symlinked lock file read as
+    "another run is working" and the watch waited forever."""
+    lock_file = store / "machines" / "default" / ".docker-vpn-helper.lock"
+    lock_file.symlink_to(tmp_path / "elsewhere")
+    daemon = FakeEngine(connections=[[event()]] * 3, looks=[[]] * 3)
+    with pytest.raises(HelperError, match="is a symbolic link: not ours") as ended:
+        run(store, daemon, {SHOW: BEFORE}, monkeypatch)
+    assert not isinstance(ended.value, MachineBusy)
+    assert daemon.looks == [[]] * 3 and pauses == []  # no sync, no retry
+    assert "another run is working" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_ends_it_normally_with_a_line_for_a_stopped_service(
+    store, pauses, capsys, monkeypatch, signum
+):
+    """systemd and launchd stop an agent with SIGTERM: the task returns (exit status 0)."""
+
+    def stopped():
+        signal.raise_signal(signum)  # arrives while waiting for events: ends it at once
+
+    monkeypatch.setattr(watch, "batch", lambda arrived: stopped())
+    daemon = FakeEngine(connections=[[event()]], looks=[[]])
+    previous = signal.getsignal(signal.SIGTERM)
+    run(store, daemon, {SHOW: BEFORE}, monkeypatch)
+    how = " on SIGTERM" if signum == signal.SIGTERM else ""
+    assert lines(capsys)[-1] == (
+        f"stopped watching machine 'default'{how}; the NAT rules stay in place"
+    )
+    assert signal.getsignal(signal.SIGTERM) is previous  # put back
+
+
+def test_sigterm_during_a_sync_ends_it_once_the_sync_is_done(store, pauses, capsys, monkeypatch):
+    def sigterm_then_web():
+        signal.raise_signal(signal.SIGTERM)
+        return [WEB]
+
+    daemon = FakeEngine(connections=[[event()]], looks=[[], sigterm_then_web, []])
+    c = run(store, daemon, {SHOW: BEFORE, LIST: ok(), ADD: ok()}, monkeypatch)
+    assert commands(c) == [SHOW, LIST, ADD]  # the rule went in; then it stopped
+    assert daemon.looks == [[]]
+    assert lines(capsys)[-1].endswith("on SIGTERM; the NAT rules stay in place")
+
+
+def test_with_wait_for_machine_a_missing_machine_is_looked_for_less_and_less_often(
+    store, capsys, monkeypatch
+):
+    """The login agent outlives a machine removed and created again: it backs off instead of
+    exiting (which systemd would restart every 5 s), one line when it goes, one when back."""
+    machine = store / "machines" / "default"
+    hidden = store / "hidden-default"
+    machine.rename(hidden)
+    waited: list[float] = []
+
+    def sleep(seconds):
+        waited.append(seconds)
+        if len(waited) == 9:
+            hidden.rename(machine)
+
+    monkeypatch.setattr(watch.time, "sleep", sleep)
+    monkeypatch.setattr(watch, "connect", FakeEngine([[]], [[]]).connect)
+    tasks.watch(context({SHOW: BEFORE}), machine="default", storage_path=str(store),
+                wait_for_machine=True)  # fmt: skip
+    assert waited[:9] == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
+    said = lines(capsys)
+    assert said[:2] == [
+        f"no machine 'default' in {store}: looking again in 5 s, then less and less often "
+        "(at least every 300 s)",
+        f"machine 'default' is back in {store}",
+    ]
+
+
+def test_without_wait_for_machine_a_machine_that_goes_ends_the_watch(store, pauses, monkeypatch):
+    machine = store / "machines" / "default"
+
+    def removed():
+        machine.rename(store / "elsewhere")
+        return []
+
+    daemon = FakeEngine(connections=[[]], looks=[removed])
+    with pytest.raises(HelperError, match=f"^no machine 'default' in {store}$"):
+        run(store, daemon, {SHOW: BEFORE}, monkeypatch)
+
+
+def test_the_lock_stays_free_between_two_syncs_for_a_waiting_run(store, monkeypatch):
+    waited: list[float] = []
+    monkeypatch.setattr(watch.time, "sleep", waited.append)
+    daemon = FakeEngine(connections=[[event(), event()]], looks=[[], [], []])
+    run(store, daemon, {SHOW: BEFORE}, monkeypatch)
+    assert all(0 < w <= watch.LOCK_GAP for w in waited[:2])  # before the 2nd and 3rd sync
+    assert waited[2:] == [watch.FIRST_PAUSE]  # the stream ended: reconnecting

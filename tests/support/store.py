@@ -122,6 +122,17 @@ def server_hosts(sans: list[str], ip: str, profile: str = "v0.16") -> list[str]:
     return [*sans, ip, "localhost"]
 
 
+def subject_alt_names(hosts: list[str]) -> x509.SubjectAlternativeName:
+    """IP addresses as IP SANs, anything else as a DNS name."""
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
+
+
 def issue_server(
     ca: x509.Certificate,
     ca_key: rsa.RSAPrivateKey,
@@ -132,12 +143,6 @@ def issue_server(
     if profile not in CERT_PROFILES:
         raise ValueError(f"unknown cert profile {profile!r} (one of {', '.join(CERT_PROFILES)})")
     key = new_key()
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
     # libmachine/cert gives server certs clientAuth too: its own ValidateCertificate presents
     # server.pem as the CLIENT certificate, which dockerd would refuse without clientAuth.
     usages = [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
@@ -147,7 +152,7 @@ def issue_server(
         .add_extension(_usage(), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(subject_alt_names(hosts), critical=False)
     )
     return builder.sign(ca_key, hashes.SHA256()), key
 

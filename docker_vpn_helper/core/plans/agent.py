@@ -68,6 +68,11 @@ class UninstallPlan(Plan):
         return _commands(self.agent.after_removal_commands() if self.present else [])
 
     @property
+    def forget(self) -> tuple[Command, ...]:
+        """Last, their failure fine (Agent.forget_commands): systemd's reset-failed."""
+        return _commands(self.agent.forget_commands() if self.changes else [])
+
+    @property
     def changes(self) -> tuple[str, ...]:
         return ("agent",) if self.present or self.found.loaded else ()
 
@@ -76,4 +81,5 @@ class UninstallPlan(Plan):
 
     def actions(self) -> list[str]:
         removal = [f"remove {self.agent.path}"] if self.present else []
-        return super().actions() + removal + [c.describe() for c in self.after_removal]
+        after = [c.describe() for c in (*self.after_removal, *self.forget)]
+        return super().actions() + removal + after

@@ -20,18 +20,26 @@ class ResolverPlan(Plan):
     restart: bool = False  # --restart: stop the VM, switch, start it again
     known: bool = True  # False: VirtualBox's settings file could not be read
     switch: tuple[Command, ...] = ()  # stop (when running), modifyvm, start (when running)
+    before_start: str = ""  # what switches it before the VM runs (machine.create's plan)
 
     @property
     def switch_now(self) -> bool:
-        return self.known and not self.vm_on and (not self.running or self.restart)
+        return (
+            self.known
+            and not self.before_start
+            and not self.vm_on
+            and (not self.running or self.restart)
+        )
 
     @property
     def changes(self) -> tuple[str, ...]:
+        if self.before_start:
+            return ()  # machine.create's change
         return ("dns",) if self.known and (self.switch_now or not self.recorded) else ()
 
     @property
     def problem(self) -> str:
-        if not self.known:
+        if not self.known or self.before_start:
             return self.seen()
         if self.vm_on:
             return ""
@@ -39,7 +47,8 @@ class ResolverPlan(Plan):
 
     @property
     def notes(self) -> tuple[str, ...]:
-        if not self.known or self.vm_on or self.switch_now:
+        """Said when the switch is recorded, not on every run after (doctor says it then)."""
+        if not self.known or self.vm_on or self.switch_now or self.recorded or self.before_start:
             return ()
         return (
             "the VM runs: the host resolver takes effect at its next start (`docker-vpn-helper "
@@ -47,6 +56,8 @@ class ResolverPlan(Plan):
         )
 
     def seen(self) -> str:
+        if self.before_start:
+            return self.before_start
         if self.vm_on:
             return (
                 "VirtualBox's NAT resolves names with the host's resolver (natdnshostresolver1 on)"

@@ -74,7 +74,12 @@ def needs_holders(rules: Sequence[NatRule], wanted: NatRule, port_source: str) -
 
 
 class PortTaken(Exception):
-    """The wanted port is held and may not move (it was asked for, or no port is free)."""
+    """The wanted port is held and may not move (it was asked for, or no port is free):
+    `holder` names who holds it ("" when every port searched is held)."""
+
+    def __init__(self, message: str, holder: str = "") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class PathTaken(PortTaken):
@@ -82,8 +87,7 @@ class PathTaken(PortTaken):
     before VirtualBox could): `holder` names it."""
 
     def __init__(self, holder: str) -> None:
-        super().__init__(holder)
-        self.holder = holder
+        super().__init__(holder, holder)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,21 @@ class ForwardPath:
 
     holders: tuple[Listener, ...]
     ssh_holders: tuple[Listener, ...] = ()
+    not_tls: bool = False  # something answered through the port, but not with TLS
+
+    def taker(self, port: int) -> str:
+        """Who took the port from the VM's forward ("": nobody, as far as can be seen). When
+        the answer was not TLS, dockerd is not what answers: the holder that is not the VM's
+        forward (another one may hold the port beside it), else one nobody can name."""
+        others = [h for h in self.holders if not forwards_for_the_vm(h, self.ssh_holders)]
+        if others and (self.not_tls or len(others) == len(self.holders)):
+            return others[0].describe()
+        return unnamed_holder(port) if self.not_tls and not self.holders else ""
+
+
+class NotTLS(Exception):
+    """The VM's own forward holds the port, yet what answers through it does not speak TLS:
+    dockerd is not what listens in the VM, and no certificate or restart changes that."""
 
 
 def _adding(
@@ -126,16 +145,19 @@ def plan_forward(
     listens on) are needed only when a rule must be added. `path`, for a rule that is there
     while the daemon does not answer through it: nothing listening means VirtualBox could not
     bind the port when the rule was applied (add it again); a listener that is not the VM's
-    forward took the port (PathTaken: nothing behind the forward is to blame, nor to restart)."""
+    forward took the port (PathTaken: nothing behind the forward is to blame, nor to restart),
+    and so did one answering without TLS beside the VM's forward, or where nobody can be seen
+    listening; the VM's own forward answering without TLS is NotTLS (no restart either)."""
     rules = vm.rules()
     present = current_forward(rules, wanted, port_source)
     if present is not None:
+        taker = path.taker(present.host_port) if path is not None else ""
+        if taker:
+            raise PathTaken(taker)
+        if path is not None and path.not_tls:
+            raise NotTLS()
         if path is not None and not path.holders:
             return _adding(present, present, edits, vm.running, revive=True)
-        if path is not None and not any(
-            forwards_for_the_vm(h, path.ssh_holders) for h in path.holders
-        ):
-            raise PathTaken(path.holders[0].describe())
         return ForwardPlan(present, True, running=vm.running)
     stale = next((r for r in rules if r.name == wanted.name), None)
     if stale is not None and stale.host_port == wanted.host_port:
@@ -156,7 +178,8 @@ def plan_forward(
     if port_source != "config":
         raise PortTaken(
             f"127.0.0.1:{wanted.host_port} is already taken by {owner}: pick another port with "
-            f"--port {wanted.host_port + 1}"
+            f"--port {wanted.host_port + 1}",
+            owner,
         )
     last = wanted.host_port + PORT_SEARCH - 1
     for port in range(wanted.host_port + 1, last + 1):
