@@ -23,16 +23,8 @@ from .standins import SSH_RULE, FakeHost, write_settings
 OURS = "dvh-tcp-8080,tcp,127.0.0.1,8080,,8080"  # a container's rule of ours, from an earlier sync
 READS = ("showvminfo", "list", "--version")  # what VBoxManage answers without changing anything
 OTHER_READS = ("ps", "route", "netstat", "ip")  # the host's own reads (VirtualBox's processes, ...)
-FIX = (
-    machine.STAGE,
-    nat.STAGE,
-    cert.ISSUE,
-    cert.DEPLOY,
-    daemon.STAGE,
-    ports.STAGE,
-    dns.STAGE,
-    hostnames.STAGE,
-)
+FIX = (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE, ports.STAGE, dns.STAGE,
+       hostnames.STAGE)  # fmt: skip
 
 
 def host_changes(host: FakeHost) -> list[list[str]]:
