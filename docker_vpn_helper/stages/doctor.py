@@ -194,8 +194,12 @@ def check_host_names(s: Session, known: Known) -> list[Finding]:
         return [Finding(check, WARN, plan.seen())]
     if not plan.problem:
         return [Finding(check, OK, plan.seen())]
-    fix = _command(s, "dns.host-names", *(["--restart"] if plan.running else []))
-    return [Finding(check, WARN, plan.problem, fix)]
+    restart = ["--restart"] if plan.running else []
+    if plan.names is not None and plan.names.mapped:  # set; waits for the VM's next start
+        task = "dns.host-names" if plan.resolver else DNS
+        seen = f"{plan.problem}: it takes effect when the VM starts again"
+        return [Finding(check, INFO, seen, _command(s, task, *restart))]
+    return [Finding(check, WARN, plan.problem, _command(s, "dns.host-names", *restart))]
 
 
 def check_route(s: Session, known: Known) -> list[Finding]:

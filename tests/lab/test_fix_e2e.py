@@ -77,6 +77,7 @@ def test_stages_alone_in_order_reach_the_same_end_state(lab: Lab, machine: str):
         "daemon.restart",
         "ports.sync",
         "dns.host-resolver",
+        "dns.host-names",
     )
     for stage in stages:
         done = tool(lab, stage, "--machine", machine)

@@ -32,8 +32,14 @@ def must(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
     return done
 
 
-def showvminfo(lab: Lab) -> str:
-    return must(vbox(lab, "showvminfo", MACHINE, "--machinereadable")).stdout
+def showvminfo(lab: Lab, machine: str = MACHINE) -> str:
+    return must(vbox(lab, "showvminfo", machine, "--machinereadable")).stdout
+
+
+def port_of(lab: Lab, machine: str) -> int:
+    """The daemon's host port a fix gave the machine (another machine may hold 2376)."""
+    host = dict(line.split("=", 1) for line in docker_environment(lab, machine))["DOCKER_HOST"]
+    return int(host.rsplit(":", 1)[1])
 
 
 def settings_file(lab: Lab) -> Path:
@@ -102,29 +108,33 @@ def test_virtualbox_7_1_refuses_a_start_whose_forwarded_port_is_held(versions: L
     """6.1 starts the VM and leaves the held port's rule silent; 7.1 does not start it. `fix`
     drops our container rules before it starts a stopped VM, so it starts on 7.1 too."""
     container_rule = "dvh-tcp-18090,tcp,127.0.0.1,18090,,18090"
-    must(vbox(versions, "controlvm", MACHINE, "natpf1", container_rule))
-    versions.stop_vm(MACHINE)
-    with port_held(18090):
-        must(vbox(versions, "startvm", MACHINE, "--type", "headless"))  # 6.1
-        versions.start_vm(MACHINE)  # waits for its boot
-        versions.stop_vm(MACHINE)
-        versions.set_virtualbox("7.1")
-        refused = vbox(versions, "startvm", MACHINE, "--type", "headless")
-        assert refused.returncode == 1
-        assert refused.stderr.startswith(
-            "VBoxManage: error: NAT#0: configuration error: failed to set up redirection of "
-            "18090 to 18090. Probably a conflict with existing services or other rules"
-        )
-        assert versions.status()["machines"][MACHINE]["state"] == "poweroff"
-        started = must(vbox(versions, "list", "runningvms")).stdout
-        assert MACHINE not in started
-        versions.vpn_on("drop")
-        fixed = tool(versions, "fix", timeout=240)
-        assert fixed.returncode == 0, fixed.stderr
-        assert "started the VM" in fixed.stderr
-        assert versions.status()["machines"][MACHINE]["state"] == "running"
-        assert container_rule not in versions.status()["machines"][MACHINE]["rules"]
-        assert_docker_works(versions, MACHINE)
+    versions.add_machine("v71")
+    try:
+        must(vbox(versions, "controlvm", "v71", "natpf1", container_rule))
+        versions.stop_vm("v71")
+        with port_held(18090):
+            must(vbox(versions, "startvm", "v71", "--type", "headless"))  # 6.1
+            versions.start_vm("v71")  # waits for its boot
+            versions.stop_vm("v71")
+            versions.set_virtualbox("7.1")
+            refused = vbox(versions, "startvm", "v71", "--type", "headless")
+            assert refused.returncode == 1
+            assert refused.stderr.startswith(
+                "VBoxManage: error: NAT#0: configuration error: failed to set up redirection of "
+                "18090 to 18090. Probably a conflict with existing services or other rules"
+            )
+            assert versions.status()["machines"]["v71"]["state"] == "poweroff"
+            assert "v71" not in must(vbox(versions, "list", "runningvms")).stdout
+            versions.vpn_on("drop")
+            fixed = tool(versions, "fix", "--machine", "v71", timeout=240)
+            assert fixed.returncode == 0, fixed.stderr
+            assert "started the VM" in fixed.stderr
+            status = versions.status()["machines"]["v71"]
+            assert status["state"] == "running" and container_rule not in status["rules"]
+            assert_docker_works(versions, "v71", port_of(versions, "v71"))
+    finally:
+        versions.vpn_off()
+        versions.remove_machine("v71")
 
 
 def test_docker_machine_create_fails_late_without_an_allowed_host_only_range(
@@ -218,15 +228,20 @@ def test_a_second_fix_on_virtualbox_7_0_0_finds_the_rules_showvminfo_hides(versi
     """7.0.0 lists no rule once NIC 1 has two (ssh and ours): the second fix read none, saw
     127.0.0.1:2376 held and failed "already taken by another program", every time."""
     versions.set_virtualbox("7.0.0")
-    versions.vpn_on("drop")
-    first = tool(versions, "fix", timeout=240)
-    assert first.returncode == 0, first.stderr
-    assert "Forwarding(" not in showvminfo(versions)  # ssh and docker: 7.0.0 prints neither
-    second = tool(versions, "fix", timeout=240)
-    assert second.returncode == 0, second.stderr
-    assert "already fixed: nothing changed" in second.stderr
-    assert "taken" not in second.stderr
-    assert_docker_works(versions, MACHINE)
+    versions.add_machine("v700")
+    try:
+        versions.vpn_on("drop")
+        first = tool(versions, "fix", "--machine", "v700", timeout=240)
+        assert first.returncode == 0, first.stderr
+        assert "Forwarding(" not in showvminfo(versions, "v700")  # ssh, docker: neither shown
+        second = tool(versions, "fix", "--machine", "v700", timeout=240)
+        assert second.returncode == 0, second.stderr
+        assert "already fixed: nothing changed" in second.stderr
+        assert "taken" not in second.stderr
+        assert_docker_works(versions, "v700", port_of(versions, "v700"))
+    finally:
+        versions.vpn_off()
+        versions.remove_machine("v700")
 
 
 def test_fix_create_names_the_host_only_range_before_docker_machine_fails(versions: Lab) -> None:
