@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from imports import importtime_rows  # benchmarks/imports.py: this script's folder is on sys.path
 
@@ -397,53 +397,9 @@ def import_profile(stderr: str) -> dict[str, Any]:
 # ---- the benchmark ---------------------------------------------------------------------------------
 
 
-def bench(lab: Any, runs: int, work: Path, host_netns: str) -> dict[str, Any]:
-    r = Runner(lab, work, host_netns)
-    results: dict[str, Any] = {"broken": [], "healthy": [], "timings": {}}
-    t = results["timings"]
-
-    def add(key: str, value: float) -> None:
-        t.setdefault(key, []).append(value)
-
-    def one_run() -> None:
-        if MACHINE in lab.status()["machines"]:
-            lab.remove_machine(MACHINE)
-        start = time.perf_counter()
-        lab.add_machine(MACHINE, cert_profile="v0.16")
-        add("lab: add_machine (not ours)", time.perf_counter() - start)
-        r.guest.reset()
-        add(SETTLE, wait_until_quiet())
-        broken, healthy = r.fix(), r.fix()
-        env_print = r.timed(r.tool("env.print", "--machine", MACHINE, "--shell", "bash"))[0]
-        listing = r.timed(r.tool("--list"))[0]
-        # env.print and --list: no SSH connection, no restart expected
-        results.setdefault("quick_commands_guest", []).append(r.guest.since())
-        read_spawns(r.log)
-        baseline = [str(BENCH_DIR / "baseline_2015.sh"), MACHINE, str(lab.paths.store)]
-        wall, _ = r.timed(["bash", *baseline])
-        results["baseline_spawned"] = dict(read_spawns(r.log)[0])
-        results.setdefault("baseline_guest", []).append(r.guest.since())
-        results["broken"].append(broken)
-        results["healthy"].append(healthy)
-        add("env.print", env_print)
-        add("--list", listing)
-        add("baseline 2015 (healthy machine)", wall)
-
-    for i in range(runs):
-        print(f"run {i + 1}/{runs}", file=sys.stderr, flush=True)
-        try:
-            one_run()
-        except BenchError as exc:
-            vm = lab.status()["machines"].get(MACHINE, {})
-            if vm.get("state") == "running" and vm.get("daemon_pid"):
-                raise
-            # Another lab's `down` can kill our guest (see PERFORMANCE.md): run it again, once.
-            print(f"  the VM died under the run ({exc}); running it again", file=sys.stderr)
-            results["retried"] = results.get("retried", 0) + 1
-            one_run()
-
-    print("floors", file=sys.stderr, flush=True)
-    r.fix()  # the baseline replaced the certificate: make the machine ours again
+def floors(r: Runner, lab: Any, runs: int, add: Callable[[str, float], None]) -> dict[str, Any]:
+    """Start-up and VirtualBox costs and the healthy fix's floor (each `runs` times, through
+    `add`), then floors.py's SSH, TLS and restart floors (returned)."""
     for _ in range(runs):
         add("python -c pass", r.timed([r.py, "-c", "pass"])[0])
         add(
@@ -475,7 +431,61 @@ def bench(lab: Any, runs: int, work: Path, host_netns: str) -> dict[str, Any]:
         ],
         timeout=300,
     )
-    results["floors"] = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def bench(lab: Any, runs: int, work: Path, host_netns: str) -> dict[str, Any]:
+    r = Runner(lab, work, host_netns)
+    results: dict[str, Any] = {"broken": [], "healthy": [], "timings": {}}
+    t = results["timings"]
+
+    def add(key: str, value: float) -> None:
+        t.setdefault(key, []).append(value)
+
+    def one_run() -> None:
+        if MACHINE in lab.status()["machines"]:
+            lab.remove_machine(MACHINE)
+        start = time.perf_counter()
+        lab.add_machine(MACHINE, cert_profile="v0.16")
+        add("lab: add_machine (not ours)", time.perf_counter() - start)
+        r.guest.reset()
+        add(SETTLE, wait_until_quiet())
+        broken, healthy = r.fix(), r.fix()
+        env_print = r.timed(r.tool("env.print", "--machine", MACHINE, "--shell", "bash"))[0]
+        listing = r.timed(r.tool("--list"))[0]
+        # doctor's host-only probe (bounded to doctor.REACH_TIMEOUT) runs beside its checks:
+        # behind the VPN, which drops the VM's address, doctor's wall shows that it overlaps.
+        doctor = r.timed(r.tool("doctor", "--machine", MACHINE))[0]
+        # env.print, --list and doctor: no SSH connection, no restart expected
+        results.setdefault("quick_commands_guest", []).append(r.guest.since())
+        read_spawns(r.log)
+        baseline = [str(BENCH_DIR / "baseline_2015.sh"), MACHINE, str(lab.paths.store)]
+        wall, _ = r.timed(["bash", *baseline])
+        results["baseline_spawned"] = dict(read_spawns(r.log)[0])
+        results.setdefault("baseline_guest", []).append(r.guest.since())
+        results["broken"].append(broken)
+        results["healthy"].append(healthy)
+        add("env.print", env_print)
+        add("--list", listing)
+        add("doctor (VPN dropping the VM's address)", doctor)
+        add("baseline 2015 (healthy machine)", wall)
+
+    for i in range(runs):
+        print(f"run {i + 1}/{runs}", file=sys.stderr, flush=True)
+        try:
+            one_run()
+        except BenchError as exc:
+            vm = lab.status()["machines"].get(MACHINE, {})
+            if vm.get("state") == "running" and vm.get("daemon_pid"):
+                raise
+            # Another lab's `down` can kill our guest (see PERFORMANCE.md): run it again, once.
+            print(f"  the VM died under the run ({exc}); running it again", file=sys.stderr)
+            results["retried"] = results.get("retried", 0) + 1
+            one_run()
+
+    print("floors", file=sys.stderr, flush=True)
+    r.fix()  # the baseline replaced the certificate: make the machine ours again
+    results["floors"] = floors(r, lab, runs, add)
 
     imports = {}
     for label, args in (
@@ -492,67 +502,9 @@ def bench(lab: Any, runs: int, work: Path, host_netns: str) -> dict[str, Any]:
 # ---- the report ------------------------------------------------------------------------------------
 
 
-def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, str]]:
-    """Print the tables; return the targets as (target, met, figures)."""
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    if res.get("retried"):
-        print(f"note: {res['retried']} run(s) repeated because the VM died under them")
-    print()
-    for kind in ("broken", "healthy"):
-        runs = res[kind]
-        print(f"fix on a {kind} machine ({len(runs)} runs): median [min .. max]")
-        print(f"  {'wall':48} {fmt([x['wall'] for x in runs])}")
-        print("    (each stage from its banner to the next: its apply and the next stage's plan)")
-        for stage in runs[0]["stages"]:
-            values = [x["stages"].get(stage, 0.0) for x in runs]
-            print(f"    {stage:46} {fmt(values)}")
-        if kind == "broken":
-            beyond = [x["wall"] - x["stages"][RESTART_STAGE] for x in runs]
-            print(f"  {'beyond its own daemon restart (wall - that stage)':48} {fmt(beyond)}")
-            vbox = statistics.median(res["timings"][VBOX_SEQUENCE])
-            ours = [b - vbox for b in beyond]
-            print(f"  {'  minus VirtualBox (its 3 calls, timed alone)':48} {fmt(ours)}")
-        for name in GUEST_COUNTS:
-            values = [x["guest"][name] for x in runs]
-            print(f"  {name:48} {sorted(set(values))} per run")
-        spawned = sorted({p for x in runs for p in x["spawned"]} | set(SHIMMED))
-        for prog in spawned:
-            values = [x["spawned"].get(prog, 0) for x in runs]
-            print(f"  spawned {prog:40} {sorted(set(values))} per run")
-        subcommands = Counter(v.split(" ")[0] for x in runs for v in x["vbox"])
-        print(f"  VBoxManage subcommands (all runs): {dict(subcommands)}")
-        print()
-
-    print("other commands and floors: median [min .. max]")
-    for name, values in res["timings"].items():
-        print(f"  {name:50} {fmt(values)}")
+def targets_of(res: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """The targets (issues 7, 14 and 20) as (target, met, figures), from the medians."""
     fl = res["floors"]
-    print(f"  {'floor: import paramiko (once)':50} {fmt([fl['import_paramiko']])}")
-    print(f"  {'floor: load id_rsa with paramiko (once)':50} {fmt([fl['load_key']])}")
-    print(
-        f"  {'floor: SSH handshake + 1 command (paramiko)':50} {fmt(fl['ssh_handshake_command'])}"
-    )
-    print(f"  {'floor: TLS GET /version (python ssl, new ctx)':50} {fmt(fl['tls_version'])}")
-    print(f"  {'floor: daemon restart command returns':50} {fmt(fl['daemon_restart_command'])}")
-    print(
-        f"  {'floor: daemon restart until it answers TLS':50} {fmt(fl['daemon_restart_until_answer'])}"
-    )
-    print(f"  baseline 2015 spawns per run: {res.get('baseline_spawned')}")
-    for label, key in (
-        ("baseline 2015", "baseline_guest"),
-        ("env.print, --list", "quick_commands_guest"),
-    ):
-        seen = {name: sorted({x[name] for x in res[key]}) for name in GUEST_COUNTS}
-        print(f"  {label} in the guest per run: {seen}")
-    print()
-
-    for label, prof in res["imports"].items():
-        heavy = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in prof["heavy"].items())
-        print(f"imports of {label}: {prof['total']:.3f} s top-level cumulative; imported: {heavy}")
-        for seconds, name in prof["top"]:
-            print(f"    {seconds * 1000:8.1f} ms  {name}")
-    print()
-
     med = statistics.median
     healthy, broken = res["healthy"], res["broken"]
     h_wall = med([x["wall"] for x in healthy])
@@ -571,7 +523,7 @@ def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, s
     b_ssh, b_unauth = seen(broken, "ssh_connections"), seen(broken, "ssh_unauthenticated")
     b_restarts, b_pids = seen(broken, "daemon_restarts"), seen(broken, "dockerd_pid_changed")
     env_heavy = res["imports"]["env.print"]["heavy"]
-    targets = [
+    return [
         (
             "healthy: 0 SSH connections (none reached sshd)",
             h_ssh == [0] and h_unauth == [0],
@@ -626,6 +578,70 @@ def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, s
             f"{base:.3f} / {h_wall:.3f} = {base / h_wall:.1f}x",
         ),
     ]
+
+
+def report(info: dict[str, str], res: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """Print the tables; return the targets as (target, met, figures)."""
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    if res.get("retried"):
+        print(f"note: {res['retried']} run(s) repeated because the VM died under them")
+    print()
+    for kind in ("broken", "healthy"):
+        runs = res[kind]
+        print(f"fix on a {kind} machine ({len(runs)} runs): median [min .. max]")
+        print(f"  {'wall':48} {fmt([x['wall'] for x in runs])}")
+        print("    (each stage from its banner to the next: its apply and the next stage's plan)")
+        for stage in runs[0]["stages"]:
+            values = [x["stages"].get(stage, 0.0) for x in runs]
+            print(f"    {stage:46} {fmt(values)}")
+        if kind == "broken":
+            beyond = [x["wall"] - x["stages"][RESTART_STAGE] for x in runs]
+            print(f"  {'beyond its own daemon restart (wall - that stage)':48} {fmt(beyond)}")
+            vbox = statistics.median(res["timings"][VBOX_SEQUENCE])
+            ours = [b - vbox for b in beyond]
+            print(f"  {'  minus VirtualBox (its 3 calls, timed alone)':48} {fmt(ours)}")
+        for name in GUEST_COUNTS:
+            values = [x["guest"][name] for x in runs]
+            print(f"  {name:48} {sorted(set(values))} per run")
+        spawned = sorted({p for x in runs for p in x["spawned"]} | set(SHIMMED))
+        for prog in spawned:
+            values = [x["spawned"].get(prog, 0) for x in runs]
+            print(f"  spawned {prog:40} {sorted(set(values))} per run")
+        subcommands = Counter(v.split(" ")[0] for x in runs for v in x["vbox"])
+        print(f"  VBoxManage subcommands (all runs): {dict(subcommands)}")
+        print()
+
+    print("other commands and floors: median [min .. max]")
+    for name, values in res["timings"].items():
+        print(f"  {name:50} {fmt(values)}")
+    fl = res["floors"]
+    print(f"  {'floor: import paramiko (once)':50} {fmt([fl['import_paramiko']])}")
+    print(f"  {'floor: load id_rsa with paramiko (once)':50} {fmt([fl['load_key']])}")
+    print(
+        f"  {'floor: SSH handshake + 1 command (paramiko)':50} {fmt(fl['ssh_handshake_command'])}"
+    )
+    print(f"  {'floor: TLS GET /version (python ssl, new ctx)':50} {fmt(fl['tls_version'])}")
+    print(f"  {'floor: daemon restart command returns':50} {fmt(fl['daemon_restart_command'])}")
+    print(
+        f"  {'floor: daemon restart until it answers TLS':50} {fmt(fl['daemon_restart_until_answer'])}"
+    )
+    print(f"  baseline 2015 spawns per run: {res.get('baseline_spawned')}")
+    for label, key in (
+        ("baseline 2015", "baseline_guest"),
+        ("env.print, --list, doctor", "quick_commands_guest"),
+    ):
+        seen = {name: sorted({x[name] for x in res[key]}) for name in GUEST_COUNTS}
+        print(f"  {label} in the guest per run: {seen}")
+    print()
+
+    for label, prof in res["imports"].items():
+        heavy = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in prof["heavy"].items())
+        print(f"imports of {label}: {prof['total']:.3f} s top-level cumulative; imported: {heavy}")
+        for seconds, name in prof["top"]:
+            print(f"    {seconds * 1000:8.1f} ms  {name}")
+    print()
+
+    targets = targets_of(res)
     print("targets:")
     for name, met, figures in targets:
         print(f"  [{'MET ' if met else 'MISS'}] {name:58} {figures}")

@@ -93,9 +93,10 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
         return False
     from .environment import render
     from .errors import HelperError
-    from .settings import resolve
+    from .settings import check_flags, resolve
 
     try:
+        check_flags(flags)
         settings = resolve(
             {},  # no configuration: the task's config section is the defaults
             machine=flags.get("machine"),

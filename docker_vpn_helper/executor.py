@@ -1,21 +1,33 @@
-"""Give pre-tasks the caller's machine: invoke calls pre-tasks without the caller's arguments.
+"""The executor every door runs the tasks with (`docker-vpn-helper`, `python -m`, a clone's
+`invoke`): the run's scope is explicit here.
 
-Also runs a task once per machine when it was given several (`fix --machine a --machine b`,
-`fix --all`); `environment_of()` then names the one machine whose environment is printed (one
-eval can set one machine's variables).
+- It gives pre-tasks the caller's machine (invoke calls pre-tasks without the caller's
+  arguments) and runs a task once per machine when it was given several (`fix --machine a
+  --machine b`, `fix --all`).
+- It owns the run's Sessions, one per machine, and hands each task a `RunContext` that holds
+  them, as fabric's executor hands each call its connection; every Session is closed (SSH
+  connection, lock) when the run ends.
+- It tells each call whether its environment is the one printed (one eval sets one machine's
+  variables): `RunContext.printing`.
+- It checks every call's flags before anything runs (settings.check_flags), and decides what
+  invoke's core flags mean for a task (`core_settings`).
 """
 
 from __future__ import annotations
 
 import os
-from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from invoke import Call, Executor, Task
+from invoke import Call, Context, Executor, Task
 from invoke.exceptions import Exit
 
 from .adapters import signals
 from .errors import HelperError
+
+if TYPE_CHECKING:
+    from .session import Session, Sessions
 
 INTERRUPTED = (
     "files are replaced atomically, so nothing half-written was put in place; run the same "
@@ -23,14 +35,21 @@ INTERRUPTED = (
 )
 # The flags every stage takes and that must reach its prerequisites unchanged.
 SHARED_FLAGS = ("machine", "storage_path", "port", "dry_run", "create")
-# (first machine, the others) while a task runs once per machine of a list.
-_MACHINES: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar("machines", default=None)
-
-
-def environment_of() -> tuple[str, tuple[str, ...]] | None:
-    """While a task runs for several machines: (the first, whose environment is printed, the
-    others); None for a single machine."""
-    return _MACHINES.get()
+# invoke's settings (set by its core flags, or by its configuration) that cannot work here: the
+# tool runs its commands with their output captured, judges each exit status itself and gives
+# each its own time limit, and stdout carries only the environment.
+REFUSED = {
+    ("run", "echo"): "-e/--echo (run.echo) would print each command on stdout, which carries "
+    "only the environment; --dry-run lists what a run would do",
+    ("run", "pty"): "-p/--pty (run.pty) would mix each command's errors into the output it reads",
+    ("run", "warn"): "-w/--warn-only (run.warn) changes nothing here: every command's exit "
+    "status is judged by the tool itself",
+    ("run", "hide"): "--hide (run.hide) changes nothing here: the tool's commands are always "
+    "hidden, and what it says goes to stderr",
+    ("timeouts", "command"): "-T/--command-timeout (timeouts.command) changes nothing here: set "
+    "vpnhelper.command_timeout or vpnhelper.vboxmanage_timeout",
+}
+DRY = "-R/--dry (run.dry) means --dry-run here"
 
 
 def _accepts(task: Task, name: str) -> bool:
@@ -44,21 +63,76 @@ def _argument_names(task: Task) -> frozenset[str]:
     return frozenset(arg.name for arg in task.get_arguments())
 
 
+@dataclass(frozen=True)
+class Printing:
+    """Whether a call prints its machine's environment (`fix`), and which other machines the
+    same command fixed without printing theirs."""
+
+    prints: bool = True
+    others: tuple[str, ...] = ()
+
+
+class RunContext(Context):
+    """invoke's Context for one call, with the run's Sessions and what the call prints."""
+
+    def __init__(self, config: Any, sessions: Sessions, printing: Printing) -> None:
+        super().__init__(config=config)
+        # As fabric's Connection does: plain attributes, not configuration.
+        self._set(sessions=sessions, printing=printing)
+
+    def session(
+        self,
+        machine: str | None,
+        storage_path: str | None,
+        port: int,
+        dry_run: bool,
+        *,
+        lock: bool,
+    ) -> Session:
+        """The run's Session for the machine these flags name; with `lock`, the caller holds
+        the machine's lock (which it says: nothing guesses it from a dry run)."""
+        from .session import settings_for
+
+        settings = settings_for(self, machine, storage_path, port, dry_run)
+        return self.sessions.get(self, settings, lock=lock)
+
+
+class RunCall(Call):
+    """A Call whose context is a RunContext of its executor's run."""
+
+    def __init__(self, call: Call, executor: MachineExecutor, printing: Printing = Printing()):
+        super().__init__(call.task, args=call.args, kwargs=call.kwargs, called_as=call.called_as)
+        self.executor = executor
+        self.printing = printing
+
+    def make_context(self, config: Any) -> RunContext:
+        return RunContext(config, self.executor.sessions, self.printing)
+
+
 class MachineExecutor(Executor):
-    """An Executor that hands a task's shared flags down to its pre- and post-tasks.
+    """An Executor that hands a task's shared flags down to its pre- and post-tasks, and owns
+    the run's Sessions.
 
     `invoke cert.deploy --machine dev` then runs cert.issue etc. for `dev`, and invoke's
     de-duplication still collapses a stage that two tasks both depend on (same flags).
     """
 
-    def per_machine(self, call: Call) -> list[Call]:
-        """One call per machine for a task given a list of machines (or --all).
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .session import Sessions
+
+        super().__init__(*args, **kwargs)
+        self.sessions = Sessions()
+        self.dry = False  # -R/--dry: every call that takes --dry-run gets it
+
+    def per_machine(self, call: Call) -> list[RunCall]:
+        """One call per machine for a task given a list of machines (or --all); the first one
+        prints its environment.
 
         Only tasks with `--all` (fix) run once per machine; any other task that takes a list of
         machines (the lab's `up`) gets the list itself.
         """
         if not _accepts(call.task, "all_"):
-            return [call]
+            return [RunCall(call, self)]
         machines = call.kwargs.get("machine")
         if call.kwargs.get("all_"):
             from .core.store import list_machines, require_store
@@ -71,18 +145,20 @@ class MachineExecutor(Executor):
             if not machines:
                 raise HelperError(f"--all: the store {store} has no machines")
         if not isinstance(machines, list):
-            return [call]
-        machines = list(dict.fromkeys(machines))  # `--machine a --machine a` is one machine
-        if len(machines) > 1:
-            _MACHINES.set((machines[0], tuple(machines[1:])))
+            return [RunCall(call, self)]
+        machines = list(dict.fromkeys(machines)) or [None]  # `--machine a --machine a`: one
         return [
-            Call(
-                call.task,
-                args=call.args,
-                kwargs={**call.kwargs, "machine": name, "all_": False},
-                called_as=call.called_as,
+            RunCall(
+                Call(
+                    call.task,
+                    args=call.args,
+                    kwargs={**call.kwargs, "machine": name, "all_": False},
+                    called_as=call.called_as,
+                ),
+                self,
+                Printing(True, tuple(machines[1:])) if index == 0 else Printing(False),
             )
-            for name in machines or [None]
+            for index, name in enumerate(machines)
         ]
 
     def expand_calls(self, calls):  # type: ignore[override]
@@ -90,18 +166,22 @@ class MachineExecutor(Executor):
 
     def _expand(self, calls, inherited):
         """invoke's expansion into pre-tasks, call, post-tasks, with `inherited` shared flags."""
+        from .settings import check_flags
+
         expanded = []
         for call in calls:
-            if isinstance(call, Call) and not inherited:
-                machine_calls = self.per_machine(call)
-                if len(machine_calls) > 1 or machine_calls[0] is not call:
-                    expanded.extend(self._expand(machine_calls, inherited))
-                    continue
+            if isinstance(call, Call) and not isinstance(call, RunCall) and not inherited:
+                call = self.direct(call)
+                check_flags(call.kwargs)
+                expanded.extend(self._expand(self.per_machine(call), inherited))
+                continue
             if isinstance(call, Task):
                 call = Call(call, kwargs=dict(inherited or {}))
             elif inherited:
                 kwargs = {**inherited, **call.kwargs}
                 call = Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
+            if not isinstance(call, RunCall):
+                call = RunCall(call, self)
             call.kwargs = {
                 k: v
                 for k, v in call.kwargs.items()
@@ -116,14 +196,37 @@ class MachineExecutor(Executor):
             expanded.extend(self._expand(call.post, shared))
         return expanded
 
+    def direct(self, call: Call) -> Call:
+        """A call from the command line, with -R/--dry as its --dry-run."""
+        if not self.dry:
+            return call
+        if not _accepts(call.task, "dry_run"):
+            name = call.called_as or call.task.name
+            raise HelperError(f"{DRY}, which {name} does not take: leave -R out")
+        kwargs = {**call.kwargs, "dry_run": True}
+        return Call(call.task, args=call.args, kwargs=kwargs, called_as=call.called_as)
+
+    def core_settings(self) -> None:
+        """What invoke's core flags mean here: -R/--dry is --dry-run (invoke's own dry run would
+        skip the commands a dry run reads the machine with); the settings in REFUSED end the
+        run in one line. The others (-d, -f, --prompt-for-sudo-password, ...) work as invoke
+        documents them. INVOKE_RUN_ECHO & co. count as the flags do."""
+        self.config.load_shell_env()  # invoke loads it per call; the check comes before any
+        for (section, key), why in REFUSED.items():
+            if self.config.get(section, {}).get(key):
+                raise HelperError(f"{why}: leave it out")
+        if self.config.get("run", {}).get("dry"):
+            self.dry = True
+            self.config.run.dry = False
+
     def execute(self, *tasks):  # type: ignore[override]
         """Run the tasks; a HelperError, or anything unforeseen, ends as one line, not a traceback.
 
         SIGHUP (the terminal closed) and SIGTERM end the run like Ctrl-C (see adapters/signals).
         """
-        token = _MACHINES.set(None)
         try:
             with signals.handled():
+                self.core_settings()
                 return super().execute(*tasks)
         except Exit:
             raise
@@ -144,5 +247,5 @@ class MachineExecutor(Executor):
                 f"unexpected {type(exc).__name__}: {exc} (set DVH_DEBUG=1 to see where)"
             )
         finally:
-            _MACHINES.reset(token)
+            self.sessions.close()
         raise Exit(error.message, error.code)

@@ -46,6 +46,16 @@ def permission_denied(exc: PermissionError) -> StoreUnreadable:
     return not_yours(Path(exc.filename), "write")
 
 
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """A run's manifest: the one place it is read (None: missing, unreadable or not a JSON
+    object, as an interrupted or foreign write can leave it)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 class Journal:
     def __init__(self, machine_folder: Path, machine_name: str) -> None:
         self.name = machine_name
@@ -64,7 +74,7 @@ class Journal:
         so an interrupted run is undoable too."""
         private_dir(self.folder)
         path = self.folder / MANIFEST
-        data = json.loads(path.read_text()) if path.exists() else self._first_entries()
+        data = read_manifest(path) or self._first_entries()
         for key, value in entries.items():
             if isinstance(value, dict):
                 data.setdefault(key, {}).update(value)
@@ -97,9 +107,9 @@ class Journal:
         """Note the end of the VM changes of this run (if it made one) and of earlier `runs`."""
         for name in runs:
             path = self.root / name / MANIFEST
-            with contextlib.suppress(OSError, ValueError):
-                data = json.loads(path.read_text())
-                if isinstance(data, dict):
+            data = read_manifest(path)
+            if data is not None:
+                with contextlib.suppress(OSError):
                     atomic_write(
                         path, json.dumps({**data, "guest_state": state}, indent=2).encode()
                     )
@@ -116,13 +126,8 @@ class Journal:
         """Earlier runs' folders with their manifests, oldest first (unreadable ones skipped)."""
         runs = []
         for path in sorted(self.root.glob(f"*/{MANIFEST}")):
-            if path.parent.name == self.stamp:
-                continue
-            try:
-                manifest = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(manifest, dict):
+            manifest = read_manifest(path) if path.parent.name != self.stamp else None
+            if manifest is not None:
                 runs.append((path.parent, manifest))
         return runs
 

@@ -2,13 +2,14 @@
 each stage did.
 
 Stages are separate invoke tasks, yet a `fix` must ask VirtualBox once and open one SSH
-connection; so they share a Session per (store, machine) for the life of the process. Later
-stages read earlier stages' results (their plans as applied), never strings.
+connection; so they share a Session per (store, machine): the executor owns the run's
+`Sessions` and hands each task the one for its machine (executor.RunContext), as fabric's
+executor hands each call its connection. Later stages read earlier stages' results (their plans
+as applied), never strings.
 """
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -47,6 +48,7 @@ class Session:
         self.link = GuestLink(settings)
         self.journal = Journal(self.view.folder, settings.machine)
         self.results: dict[str, Any] = {}  # stage name -> its plan, as applied (or projected)
+        self.locked = False
         self.docker_machine = DockerMachine(c, settings.docker_machine, settings.storage_path)
 
     @property
@@ -147,10 +149,12 @@ class Session:
         return self.link.guest(self.view.ssh_port(), self.machine)
 
     def lock(self) -> None:
-        """A machine that does not exist yet is guarded by docker-machine create itself; the
-        stage that creates it locks afterwards. A dry run changes nothing and takes no lock."""
-        if not self.dry_run and self.view.exists():
+        """Take the machine's lock (callers say whether they want it: a dry run, doctor and
+        `restore --list` change nothing and do not). A machine that does not exist yet is
+        guarded by docker-machine create itself; the stage that creates it locks afterwards."""
+        if not self.locked and self.view.exists():
             self.journal.lock()
+            self.locked = True
             removed = self.journal.remove_temporaries()
             if removed:
                 say(f"removed {', '.join(removed)}, left by an interrupted run")
@@ -164,9 +168,7 @@ class Session:
     def close(self) -> None:
         self.link.close()
         self.journal.release()
-
-
-_SESSIONS: dict[tuple[str, str, bool], Session] = {}
+        self.locked = False
 
 
 def settings_for(
@@ -185,25 +187,25 @@ def settings_for(
     return settings
 
 
-def session_for(
-    c: Context,
-    machine: str | None = None,
-    storage_path: str | None = None,
-    port: int = 0,
-    dry_run: bool = False,
-) -> Session:
-    """The run's Session for these flags (created on first use, closed at exit)."""
-    settings = settings_for(c, machine, storage_path, port, dry_run)
-    # Not keyed by port: nat.forward may move a machine to a free port, and the later stages of
-    # the same run must keep using this Session (its SSH connection, its lock).
-    key = (str(settings.storage_path), settings.machine, settings.dry_run)
-    if key not in _SESSIONS:
-        _SESSIONS[key] = Session(c, settings)
-        _SESSIONS[key].lock()
-    return _SESSIONS[key]
+class Sessions:
+    """The Sessions of one run, one per (store, machine, dry run): created on first use, closed
+    when the run ends. The executor owns one for the run; nothing else keeps Sessions."""
 
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str, bool], Session] = {}
 
-@atexit.register
-def close_all() -> None:
-    while _SESSIONS:
-        _SESSIONS.popitem()[1].close()
+    def get(self, c: Context, settings: Settings, *, lock: bool) -> Session:
+        """The run's Session for `settings`; with `lock`, holding the machine's lock."""
+        # Not keyed by port: nat.forward may move a machine to a free port, and the later stages
+        # of the same run must keep using this Session (its SSH connection, its lock).
+        key = (str(settings.storage_path), settings.machine, settings.dry_run)
+        if key not in self._open:
+            self._open[key] = Session(c, settings)
+        if lock:
+            self._open[key].lock()
+        return self._open[key]
+
+    def close(self) -> None:
+        """End the run: every SSH connection closed, every lock let go."""
+        while self._open:
+            self._open.popitem()[1].close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.store import remembered_port
+from .errors import HelperError
 
 CONFIG_KEY = "vpnhelper"  # the section of invoke's configuration that is ours
 
@@ -72,6 +73,30 @@ class Settings:
     # "environment" ($MACHINE_STORAGE_PATH) or "default" (~/.docker/machine, docker-machine's
     # own default, the only store that may not exist yet on a first run).
     storage_source: str = "default"
+
+
+PORTS = range(1, 65536)
+
+
+def check_flags(flags: Mapping[str, Any]) -> None:
+    """Refuse, before anything runs, a flag value that cannot be meant: an empty --machine or
+    --storage-path (which would quietly mean the default), a --port outside 1-65535 (0 or
+    absent: the default), a --shell that is no format."""
+    machines = flags.get("machine")
+    for machine in machines if isinstance(machines, list) else [machines]:
+        if machine == "":
+            raise HelperError("--machine '' names no machine: give its name, or leave it out")
+    if flags.get("storage_path") == "":
+        raise HelperError("--storage-path '' names no folder: give the store, or leave it out")
+    port = flags.get("port")
+    if isinstance(port, int) and port and port not in PORTS:
+        raise HelperError(f"--port {port} is not a port: give one from 1 to 65535, or leave it out")
+    shell = flags.get("shell")
+    if shell is not None:
+        from .core.envfmt import FORMATS
+
+        if shell not in FORMATS:
+            raise HelperError(f"--shell {shell!r} is not a format: one of {', '.join(FORMATS)}")
 
 
 def default_storage_path(environ: Mapping[str, str]) -> Path:

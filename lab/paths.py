@@ -1,4 +1,4 @@
-"""Where the lab keeps things: one folder (default /run/dvhlab) and a few fixed namespace names."""
+"""Where the lab keeps things: one folder (default /run/dvhlab) and a few namespace names."""
 
 from __future__ import annotations
 
@@ -8,9 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DIR = "/run/dvhlab"
-# Namespace names are global to the machine: $DVH_LAB_NS (default dvhlab) lets two labs, each
-# with its own $DVH_LAB_DIR, run side by side (e.g. two developers' test runs).
-NS_PREFIX = os.environ.get("DVH_LAB_NS") or "dvhlab"
+# lab.demo's own lab, so that it never takes down the one lab.up built (the tests have theirs:
+# tests/conftest.py).
+DEMO_DIR = "/run/dvhlab-demo"
+
+
+def default_dir() -> Path:
+    """The lab folder: $DVH_LAB_DIR, else /run/dvhlab."""
+    return Path(os.environ.get("DVH_LAB_DIR") or DEFAULT_DIR)
+
+
+# Namespace names are global to the machine: $DVH_LAB_NS, else the lab folder's name (dvhlab for
+# /run/dvhlab), so that two labs in two folders never share a namespace.
+NS_PREFIX = os.environ.get("DVH_LAB_NS") or re.sub(r"[^A-Za-z0-9_.-]", "-", default_dir().name)
 HOST_NS = f"{NS_PREFIX}-host"
 VM_NS_PREFIX = f"{NS_PREFIX}-vm-"
 NETNS_DIR = Path("/run/netns")
@@ -26,11 +36,6 @@ VPN_DEV = "utun0"
 
 # docker-machine's rule for machine names; also keeps names safe inside socat addresses.
 MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
-
-
-def default_dir() -> Path:
-    """The lab folder: $DVH_LAB_DIR, else /run/dvhlab."""
-    return Path(os.environ.get("DVH_LAB_DIR") or DEFAULT_DIR)
 
 
 def mentions(arg: str, folder: str) -> bool:
@@ -80,8 +85,14 @@ class LabPaths:
 
     @property
     def cache(self) -> Path:
-        """Keys and CA kept across `down` so that `up` stays fast."""
+        """Keys and CA, reused while the lab lives (a machine rebuilt keeps its host key);
+        `down` removes them with the rest."""
         return self.root / "cache"
+
+    @property
+    def kext_log(self) -> Path:
+        """Where the kernel extensions' stand-in (<lab>/bin/VirtualBoxStartup.sh) notes each call."""
+        return self.logs / "VirtualBoxStartup.log"
 
     @property
     def minikube_home(self) -> Path:

@@ -1,5 +1,5 @@
 """invoke tasks for the lab: `lab.up`, `lab.down`, `lab.vpn-on`, `lab.vpn-off`, `lab.status`,
-`lab.shell`, `lab.exec`, `lab.demo`.
+`lab.shell`, `lab.exec`, `lab.image`, `lab.demo`.
 
 Progress and the demo's transcript go to stderr; `lab.status` prints JSON on stdout. The clone's
 tasks.py adds this collection to the tool's tasks (`invoke lab.demo`); `python -m lab demo` runs it
@@ -9,8 +9,12 @@ alone. The installed `docker-vpn-helper` does not have it.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke import Collection, task
@@ -18,7 +22,8 @@ from invoke.exceptions import Exit
 
 from docker_vpn_helper.errors import HelperError
 
-from .paths import FIRST_MACHINE, HOST_NS
+from . import image, proc
+from .paths import DEMO_DIR, FIRST_MACHINE, HOST_NS
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -67,7 +72,7 @@ def up(c, machine=None, legacy_ssh=False, cert_profile="v0.16", virtualbox="", m
 
 @task
 def down(c):
-    """Tear the lab down: no processes, mounts or namespaces left (the key cache stays)."""
+    """Tear the lab down: no processes, mounts, namespaces or files left."""
     started = time.monotonic()
     _lab().down()
     say(f"lab down in {time.monotonic() - started:.1f} s")
@@ -143,6 +148,28 @@ def exec_(c):
     _on_the_mac(argv)
 
 
+@task(
+    name="image",
+    help={
+        "machine": f"the machine whose daemon gets it (default: {FIRST_MACHINE})",
+        "port": "the port the example publishes (default 8080)",
+    },
+)
+def image_(c, machine=FIRST_MACHINE, port=8080):
+    """Load the lab's offline image into a machine and print a `docker run -d -p` line to copy.
+
+    No registry is reachable from the lab: its busybox image serves a page (HTTP) or echoes UDP.
+    """
+    name = _lab().load_image(machine)
+    say(f"{name} is loaded in the daemon of {machine!r}; on the lab's Mac (lab.shell), after fix:")
+    run = ["docker", "run", "-d", "--init", "-p", f"{port}:{port}", name, *image.http_server(port)]
+    print(shlex.join(run), flush=True)
+    say(
+        f"then `docker-vpn-helper ports.sync --machine {machine}` forwards 127.0.0.1:{port}, and "
+        f"`curl -sS http://127.0.0.1:{port}/` answers: {image.PAGE.strip()}"
+    )
+
+
 def _docker_version(lab: Lab, host: str) -> bool:
     env = lab.host_env()
     env.update(
@@ -177,14 +204,56 @@ def _fix(lab: Lab, round_: int) -> None:
         raise HelperError(f"demo: fix failed with exit status {result.returncode}")
 
 
+def _in_own_lab(keep: bool) -> None:
+    """The demo again, in its own lab (DEMO_DIR, namespaces named after it): the namespace names
+    are fixed when the lab's modules load, so a child process gets them."""
+    argv = [sys.executable, "-m", "lab", "demo", *(["--keep"] if keep else [])]
+    env = {**os.environ, "DVH_LAB_DIR": DEMO_DIR}
+    code = subprocess.run(argv, env=env, cwd=Path(__file__).resolve().parent.parent).returncode
+    if code:
+        raise Exit(code=code)
+
+
+def _claim(lab: Lab) -> None:
+    """The demo's own lab: whatever an earlier demo left there goes, unless one runs there now
+    (its PID, in the lab's folder, names a live demo)."""
+    pidfile = lab.paths.root / "demo.pid"
+    try:
+        pid = int(pidfile.read_text())
+    except (OSError, ValueError):
+        pid = 0
+    if pid and proc.alive(pid) and "demo" in proc.cmdline(pid):
+        raise HelperError(
+            f"lab.demo: another demo is running in {lab.paths.root} (pid {pid}): let it finish"
+        )
+    lab.down()
+    lab.paths.root.mkdir(parents=True)
+    pidfile.write_text(f"{os.getpid()}\n")
+
+
 @task(help={"keep": "leave the lab up at the end"})
 def demo(c, keep=False):
-    """The story: lab up, VPN on, docker breaks, `fix` repairs it (twice), lab down."""
+    """The story: lab up, VPN on, docker breaks, `fix` repairs it (twice), lab down.
+
+    It builds and takes down a lab of its own (/run/dvhlab-demo, or the one DVH_LAB_DIR and
+    DVH_LAB_NS name); it refuses to run in a lab that is up, e.g. the one lab.up built.
+    """
+    if not {"DVH_LAB_DIR", "DVH_LAB_NS"} & set(os.environ):
+        _in_own_lab(keep)
+        return
     lab = _lab()
+    if lab.paths.root == Path(DEMO_DIR):
+        _claim(lab)
+    elif lab.status()["up"]:
+        raise HelperError(
+            f"lab.demo: a lab is up in {lab.paths.root} (namespace {HOST_NS}), which the demo "
+            "would take down: run the demo without DVH_LAB_DIR and DVH_LAB_NS (it has a lab of "
+            "its own), or take that lab down first with lab.down"
+        )
     try:
         say(
             f"== a Mac with docker-machine's VM {FIRST_MACHINE!r} at 192.168.99.100 (made by "
-            "docker-machine 0.4)"
+            f"docker-machine 0.4), in the lab {lab.paths.root}"
         )
         lab.up(cert_profile="v0.4")
         if not _docker_version(lab, DIRECT):
@@ -218,4 +287,4 @@ def demo(c, keep=False):
             lab.down()
 
 
-lab = Collection("lab", up, down, vpn_on, vpn_off, status, shell, exec_, demo)
+lab = Collection("lab", up, down, vpn_on, vpn_off, status, shell, exec_, image_, demo)

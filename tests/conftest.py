@@ -6,7 +6,14 @@ import os
 
 import pytest
 
-from docker_vpn_helper import session, settings
+# The lab tests build a lab of their own, never the one `invoke lab.up` built in /run/dvhlab:
+# set before anything imports lab.paths, which reads it once (namespaces are named after the
+# folder). DVH_LAB_DIR and DVH_LAB_NS, when given, still choose the lab.
+os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
+
+from docker_vpn_helper import settings
+
+from .support.runs import close_all
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +24,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     for name in (*hidden, "MINIKUBE_HOME", "KUBECONFIG"):
         monkeypatch.delenv(name, raising=False)
     yield home
-    session.close_all()
+    close_all()  # the test's run ends
 
 
 @pytest.fixture(autouse=True)

@@ -95,3 +95,27 @@ def test_unexpected_exceptions_become_one_line_errors(monkeypatch):
         == "docker-vpn-helper: unexpected RuntimeError: disk on fire (set DVH_DEBUG=1 to see where)"
     )
     assert caught.value.code == 1
+
+
+def test_invokes_settings_from_the_environment_are_refused_like_its_flags(monkeypatch):
+    """INVOKE_RUN_ECHO=1 would print each command on stdout, as -e does: refused before any
+    task runs."""
+    import pytest
+    from invoke.exceptions import Exit
+
+    monkeypatch.setenv("INVOKE_RUN_ECHO", "1")
+    seen.clear()
+    with pytest.raises(Exit) as caught:
+        MachineExecutor(Collection(base), Config()).execute("base")
+    assert caught.value.message.startswith("docker-vpn-helper: -e/--echo (run.echo) would print")
+    assert seen == []
+
+
+def test_dry_is_the_dry_run_of_the_task_and_its_prerequisites():
+    """-R/--dry: invoke's own dry run would skip the commands a dry run reads the machine with;
+    here it is every task's --dry-run, and invoke's runner runs for real."""
+    config = Config(overrides={"run": {"dry": True}})
+    seen.clear()
+    MachineExecutor(Collection(base, middle), config).execute("middle")
+    assert seen == [("base", None, True), ("unrelated",), ("middle", None, True)]
+    assert config.run.dry is False

@@ -1,9 +1,11 @@
-"""The machine's lock as runs meet it (journal.Journal.lock): a ports.watch sync is waited
-for, briefly; any other holder refuses the run at once, naming it; a lock file that is not
-ours is never a busy machine. The holders are other processes, as in real life."""
+"""The journal: its manifests, read in one place (read_manifest); the machine's lock as runs
+meet it (journal.Journal.lock): a ports.watch sync is waited for, briefly; any other holder
+refuses the run at once, naming it; a lock file that is not ours is never a busy machine. The
+holders are other processes, as in real life."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ import pytest
 
 from docker_vpn_helper import journal
 from docker_vpn_helper.errors import HelperError, MachineBusy
-from docker_vpn_helper.journal import Journal
+from docker_vpn_helper.journal import MANIFEST, Journal, read_manifest
 
 HOLD = (
     "import sys, time; from pathlib import Path;"
@@ -94,3 +96,24 @@ def test_a_lock_file_that_is_a_link_is_not_a_busy_machine(folder: Path, tmp_path
         Journal(folder, "default").lock()
     assert not isinstance(refused.value, MachineBusy)
     assert "is a symbolic link: not ours" in refused.value.reason
+
+
+def test_a_manifest_that_is_not_a_json_object_reads_as_none(tmp_path):
+    for text in ("{", "[1, 2]", '"x"'):
+        (tmp_path / MANIFEST).write_text(text)
+        assert read_manifest(tmp_path / MANIFEST) is None, text
+    assert read_manifest(tmp_path / "missing.json") is None
+    (tmp_path / MANIFEST).write_text('{"guest_state": "installed"}')
+    assert read_manifest(tmp_path / MANIFEST) == {"guest_state": "installed"}
+
+
+def test_earlier_runs_skip_unreadable_manifests_and_settling_leaves_them_alone(tmp_path):
+    journal = Journal(tmp_path, "default")
+    for stamp, text in (("20260101T000000Z", "{"), ("20260102T000000Z", '{"guest": [["a", "b"]]}')):
+        (journal.root / stamp).mkdir(parents=True)
+        (journal.root / stamp / MANIFEST).write_text(text)
+    assert [folder.name for folder, _ in journal.earlier_runs()] == ["20260102T000000Z"]
+    journal.settle_guest(["20260101T000000Z", "20260102T000000Z"], "served")
+    assert (journal.root / "20260101T000000Z" / MANIFEST).read_text() == "{"
+    settled = json.loads((journal.root / "20260102T000000Z" / MANIFEST).read_text())
+    assert settled["guest_state"] == "served"

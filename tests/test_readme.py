@@ -145,6 +145,6 @@ def test_setup_block_shape():
 
 
 def test_every_marked_block_is_tested():
-    tested = {"setup", "eval", "script", "apt", "lab", "make"}
+    tested = {"setup", "eval", "script", "apt", "lab", "make", "ssh"}
     assert set(readme.blocks()) == tested
     assert Path(readme.README).exists()

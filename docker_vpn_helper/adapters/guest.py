@@ -10,9 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import posixpath
 import secrets
-import shlex
 import socket
 import time
 from collections.abc import Sequence
@@ -297,31 +295,11 @@ class Guest:
         The guest sources the profile in a subshell, as the init script does, to find the
         certificate and the key; the reported paths come from `parse_profile`, and the rare
         profile the two read differently costs a second command. The key itself never leaves
-        the VM: only its scripts.sha256.
+        the VM: only its sha256.
         """
         mark = f"--dvh-{secrets.token_hex(8)}"
-        script = f"""
-p={shlex.quote(profile_path)}
-c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
-c=${{c:-{scripts.DEFAULT_SERVER_CERT}}}
-k=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERKEY" )
-k=${{k:-{scripts.DEFAULT_SERVER_KEY}}}
-a=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$CACERT" )
-a=${{a:-{scripts.DEFAULT_CA_CERT}}}
-if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
-if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
-else printf '\\n%s\\n' "{mark}none $c"; fi
-if [ -f "$k" ]; then set -- $(sha256sum "$k"); printf '\\n%s\\n' "{mark}keysha $1 $k"
-else printf '\\n%s\\n' "{mark}nokey - $k"; fi
-if [ -f "$a" ]; then printf '\\n%s\\n' "{mark}ca $a"; cat "$a"; fi
-printf '\\n%s\\n' '{mark}end'
-"""
-        out = self._exec(scripts.as_root([script]), "read daemon files")
-        sections = {}
-        for part in ("\n" + out).split("\n" + mark)[1:]:
-            header, _, body = part.partition("\n")
-            kind, _, path = header.partition(" ")
-            sections[kind] = (path, body)
+        out = self._exec(scripts.daemon_files_script(profile_path, mark), "read daemon files")
+        sections = scripts.sections(out, mark)
         profile = sections["profile"][1] if "profile" in sections else None
         values = parse_profile(profile) if profile is not None else {}
         server_cert = values.get("SERVERCERT") or scripts.DEFAULT_SERVER_CERT
@@ -351,81 +329,32 @@ printf '\\n%s\\n' '{mark}end'
         )
 
     def _sha256_file(self, path: str) -> str | None:
-        """A guest file's scripts.sha256, None if it does not exist."""
-        quoted = shlex.quote(path)
-        out = self._exec(
-            scripts.as_root(
-                [f'if [ -f {quoted} ]; then set -- $(sha256sum {quoted}); echo "$1"; fi']
-            ),
-            "checksum file",
-        )
+        """A guest file's sha256, None if it does not exist."""
+        out = self._exec(scripts.sha256_file_script(path), "checksum file")
         return out.strip() or None
 
     def read_files(self, paths: Sequence[str]) -> list[bytes | None]:
         """Several root-owned guest files in one round trip; None for one that does not exist."""
         mark = f"--dvh-{secrets.token_hex(8)}"
-        lines = [
-            f"if [ -f {shlex.quote(path)} ]; then printf '%s\\n' '{mark}y'; cat {shlex.quote(path)}; "
-            f"else printf '%s\\n' '{mark}n'; fi; printf '\\n'"
-            for path in paths
-        ]
-        out = self._exec(scripts.as_root(lines), "read files")
-        found: list[bytes | None] = []
-        for part in out.split(mark)[1:]:
-            kind, _, body = part.partition("\n")
-            found.append(body[:-1].encode() if kind == "y" else None)
-        return found
+        out = self._exec(scripts.read_files_script(paths, mark), "read files")
+        return scripts.split_files(out, mark)
 
     def _read_file(self, path: str) -> str | None:
         """A guest file's text, None if it does not exist."""
-        quoted = shlex.quote(path)
-        out = self._exec(
-            scripts.as_root([f"if [ -f {quoted} ]; then echo y; cat {quoted}; fi"]), "read file"
-        )
+        out = self._exec(scripts.read_file_script(path), "read file")
         return out[2:] if out.startswith("y\n") else None
 
     def install_files(self, files: Sequence[tuple[str, bytes, int]], backup_dir: str) -> list[str]:
         """Replace root-owned guest files atomically, in one command, after backing them up.
 
         Contents travel over the command's stdin (no SFTP: not every guest has it) into
-        temporaries beside the targets; nothing is moved unless every scripts.sha256 matches.
+        temporaries beside the targets; nothing is moved unless every sha256 matches.
         Returns one backup path per file, in order (`backup_dir/<basename>`), or "" for a
         target that did not exist, so `zip(backups, targets)` feeds `restore_files`.
         """
-        names = [posixpath.basename(path) for path, _, _ in files]
-        if len(set(names)) != len(names) or not all(p.startswith("/") for p, _, _ in files):
-            raise ValueError("install_files needs absolute targets with distinct names")
-        temps = [f"t{i}" for i in range(len(files))]
-        cleanup = " ".join(f'"${temp}"' for temp in temps)
-        lines = [*scripts.SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
-        for temp, (path, _, _) in zip(temps, files):
-            lines.append(
-                f"{temp}=$(mktemp {scripts.temp_template(path)}) || fail cannot write {shlex.quote(path)}"
-            )
-        for temp, (path, content, _) in zip(temps, files):
-            lines += [
-                # dd fails on a write error (disk full): say why, in its own last words.
-                f'e=$(dd bs=1 count={len(content)} of="${temp}" 2>&1) || fail cannot write '
-                f"{shlex.quote(path)} in the VM: "
-                "\"$(printf '%s\\n' \"$e\" | sed -n 's/.*: //p' | head -n 1)\"",
-                f'set -- $(sha256sum "${temp}")',
-                f'[ "$1" = {scripts.sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
-                "upload incomplete, nothing changed",
-            ]
-        lines += scripts.backup_lines([path for path, _, _ in files], backup_dir)
-        for temp, (_, _, mode) in zip(temps, files):
-            lines.append(f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" || fail cannot chmod')
-        # The files are replaced as a unit: nothing stops the script between the renames (it
-        # writes nothing until they are done, so a closed channel cannot either).
-        lines.append(scripts.SHIELD)
-        for temp, (path, _, _) in zip(temps, files):
-            target = shlex.quote(path)
-            lines.append(
-                f'mv -f "${temp}" {target} || fail cannot move the new {target} into place'
-            )
-        lines.append(scripts.print_backups(len(files)))
+        script = scripts.install_script(files, backup_dir)
         stdin = b"".join(content for _, content, _ in files)
-        return self._exec(scripts.as_root(lines), "install files", stdin=stdin).splitlines()
+        return self._exec(script, "install files", stdin=stdin).splitlines()
 
     def restore_files(
         self,
@@ -443,42 +372,13 @@ printf '\\n%s\\n' '{mark}end'
         kept there first (so a restore can be undone too); returns their backup paths like
         `install_files`.
         """
-        lines = [*scripts.SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
-        for saved, _ in backups:
-            if saved and not skip_missing:
-                quoted = shlex.quote(saved)
-                lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
-        if backup_dir is not None:
-            lines += scripts.backup_lines([path for _, path in backups], backup_dir)
-        lines.append(scripts.SHIELD)
-        for saved, path in backups:
-            target = shlex.quote(path)
-            if not saved:
-                lines.append(f"rm -f {target} || fail cannot remove {target}")
-                continue
-            quoted = shlex.quote(saved)
-            lines.append(
-                f"if [ -f {quoted} ]; then t=$(mktemp {scripts.temp_template(path)}) && "
-                f'cp -p {quoted} "$t" && mv -f "$t" {target} || fail cannot restore {target}; fi'
-            )
-        if backup_dir is not None:
-            lines.append(scripts.print_backups(len(backups)))
-        return self._exec(scripts.as_root(lines), "restore files").splitlines()
+        script = scripts.restore_script(backups, backup_dir, skip_missing)
+        return self._exec(script, "restore files").splitlines()
 
     def restart_policies(self) -> dict[str, str]:
         """{name: restart policy} of the running containers, asked in the VM (no TLS needed); a
         daemon that does not answer runs none."""
-        out = self._exec(
-            'ids=$(sudo docker ps -q 2>/dev/null) || exit 0; [ -z "$ids" ] || sudo docker '
-            "inspect --format '{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids",
-            "docker ps",
-        )
-        policies = {}
-        for line in out.splitlines():
-            name, _, policy = line.strip().partition(" ")
-            if name:
-                policies[name.lstrip("/")] = policy.strip()
-        return policies
+        return scripts.parse_policies(self._exec(scripts.RESTART_POLICIES, "docker ps"))
 
     def restart_daemon(self, command: Command | None = None, *, timeout: float = 60.0) -> None:
         """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP):

@@ -142,3 +142,148 @@ def restart_command(timeout: float) -> Command:
     what = f"{INIT_SCRIPT} restart"
     shown = f"sudo {SETSID} sh -c {shlex.quote(restart_job())}"
     return Command(("sudo", "sh", "-c", script), "guest", what, timeout + RESTART_MARGIN, shown)
+
+
+def daemon_files_script(profile_path: str, mark: str) -> str:
+    """Print the profile, the served certificate, its key's checksum and the CA, each after a
+    `mark` line naming it (`sections` splits them); the profile is sourced in a subshell, as
+    the init script does."""
+    script = f"""
+p={shlex.quote(profile_path)}
+c=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERCERT" )
+c=${{c:-{DEFAULT_SERVER_CERT}}}
+k=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$SERVERKEY" )
+k=${{k:-{DEFAULT_SERVER_KEY}}}
+a=$( [ -f "$p" ] && . "$p" </dev/null >/dev/null 2>&1; printf %s "$CACERT" )
+a=${{a:-{DEFAULT_CA_CERT}}}
+if [ -f "$p" ]; then printf '%s\\n' '{mark}profile'; cat "$p"; fi
+if [ -f "$c" ]; then printf '\\n%s\\n' "{mark}cert $c"; cat "$c"
+else printf '\\n%s\\n' "{mark}none $c"; fi
+if [ -f "$k" ]; then set -- $(sha256sum "$k"); printf '\\n%s\\n' "{mark}keysha $1 $k"
+else printf '\\n%s\\n' "{mark}nokey - $k"; fi
+if [ -f "$a" ]; then printf '\\n%s\\n' "{mark}ca $a"; cat "$a"; fi
+printf '\\n%s\\n' '{mark}end'
+"""
+    return as_root([script])
+
+
+def sections(out: str, mark: str) -> dict[str, tuple[str, str]]:
+    """{kind: (path, body)} of `daemon_files_script`'s output."""
+    found = {}
+    for part in ("\n" + out).split("\n" + mark)[1:]:
+        header, _, body = part.partition("\n")
+        kind, _, path = header.partition(" ")
+        found[kind] = (path, body)
+    return found
+
+
+def sha256_file_script(path: str) -> str:
+    """Print a guest file's sha256, nothing when it does not exist."""
+    quoted = shlex.quote(path)
+    return as_root([f'if [ -f {quoted} ]; then set -- $(sha256sum {quoted}); echo "$1"; fi'])
+
+
+def read_file_script(path: str) -> str:
+    """Print `y` and a guest file's text, nothing when it does not exist."""
+    quoted = shlex.quote(path)
+    return as_root([f"if [ -f {quoted} ]; then echo y; cat {quoted}; fi"])
+
+
+def read_files_script(paths: Sequence[str], mark: str) -> str:
+    """Print each file after a `mark` line (`y`: there, `n`: missing); `split_files` reads it."""
+    return as_root(
+        [
+            f"if [ -f {shlex.quote(path)} ]; then printf '%s\\n' '{mark}y'; cat {shlex.quote(path)}; "
+            f"else printf '%s\\n' '{mark}n'; fi; printf '\\n'"
+            for path in paths
+        ]
+    )
+
+
+def split_files(out: str, mark: str) -> list[bytes | None]:
+    found: list[bytes | None] = []
+    for part in out.split(mark)[1:]:
+        kind, _, body = part.partition("\n")
+        found.append(body[:-1].encode() if kind == "y" else None)
+    return found
+
+
+def install_script(files: Sequence[tuple[str, bytes, int]], backup_dir: str) -> str:
+    """Replace root-owned files (path, content, mode) as a unit from the command's stdin (the
+    contents, one after the other), after checking every sha256 and backing the targets up in
+    `backup_dir`; prints one backup path per file ("" for a target that was new)."""
+    names = [posixpath.basename(path) for path, _, _ in files]
+    if len(set(names)) != len(names) or not all(p.startswith("/") for p, _, _ in files):
+        raise ValueError("install_files needs absolute targets with distinct names")
+    temps = [f"t{i}" for i in range(len(files))]
+    cleanup = " ".join(f'"${temp}"' for temp in temps)
+    lines = [*SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
+    for temp, (path, _, _) in zip(temps, files):
+        lines.append(
+            f"{temp}=$(mktemp {temp_template(path)}) || fail cannot write {shlex.quote(path)}"
+        )
+    for temp, (path, content, _) in zip(temps, files):
+        lines += [
+            # dd fails on a write error (disk full): say why, in its own last words.
+            f'e=$(dd bs=1 count={len(content)} of="${temp}" 2>&1) || fail cannot write '
+            f"{shlex.quote(path)} in the VM: "
+            "\"$(printf '%s\\n' \"$e\" | sed -n 's/.*: //p' | head -n 1)\"",
+            f'set -- $(sha256sum "${temp}")',
+            f'[ "$1" = {sha256(content)} ] || fail checksum mismatch for {shlex.quote(path)}: '
+            "upload incomplete, nothing changed",
+        ]
+    lines += backup_lines([path for path, _, _ in files], backup_dir)
+    for temp, (_, _, mode) in zip(temps, files):
+        lines.append(f'chmod {mode:o} "${temp}" && chown 0:0 "${temp}" || fail cannot chmod')
+    # The files are replaced as a unit: nothing stops the script between the renames (it
+    # writes nothing until they are done, so a closed channel cannot either).
+    lines.append(SHIELD)
+    for temp, (path, _, _) in zip(temps, files):
+        target = shlex.quote(path)
+        lines.append(f'mv -f "${temp}" {target} || fail cannot move the new {target} into place')
+    lines.append(print_backups(len(files)))
+    return as_root(lines)
+
+
+def restore_script(
+    backups: Sequence[tuple[str, str]], backup_dir: str | None, skip_missing: bool
+) -> str:
+    """Put back (backup, target) pairs: copy beside, then rename; a "" backup removes its
+    target. See Guest.restore_files."""
+    lines = [*SCRIPT_PRELUDE, "trap 'rm -f \"$t\"' EXIT"]
+    for saved, _ in backups:
+        if saved and not skip_missing:
+            quoted = shlex.quote(saved)
+            lines.append(f"[ -f {quoted} ] || fail backup {quoted} is missing")
+    if backup_dir is not None:
+        lines += backup_lines([path for _, path in backups], backup_dir)
+    lines.append(SHIELD)
+    for saved, path in backups:
+        target = shlex.quote(path)
+        if not saved:
+            lines.append(f"rm -f {target} || fail cannot remove {target}")
+            continue
+        quoted = shlex.quote(saved)
+        lines.append(
+            f"if [ -f {quoted} ]; then t=$(mktemp {temp_template(path)}) && "
+            f'cp -p {quoted} "$t" && mv -f "$t" {target} || fail cannot restore {target}; fi'
+        )
+    if backup_dir is not None:
+        lines.append(print_backups(len(backups)))
+    return as_root(lines)
+
+
+# {name: restart policy} of the running containers (a daemon that does not answer runs none).
+RESTART_POLICIES = (
+    'ids=$(sudo docker ps -q 2>/dev/null) || exit 0; [ -z "$ids" ] || sudo docker '
+    "inspect --format '{{.Name}} {{.HostConfig.RestartPolicy.Name}}' $ids"
+)
+
+
+def parse_policies(out: str) -> dict[str, str]:
+    policies = {}
+    for line in out.splitlines():
+        name, _, policy = line.strip().partition(" ")
+        if name:
+            policies[name.lstrip("/")] = policy.strip()
+    return policies

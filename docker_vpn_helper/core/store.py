@@ -236,10 +236,6 @@ class Machine:
         """Made by docker-machine's virtualbox driver (or naming none: VirtualBox is asked)."""
         return self.driver_name in ("", "virtualbox")
 
-    @property
-    def backup_root(self) -> Path:
-        return self.directory / "backups"
-
 
 def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     value = data.get(key)

@@ -13,7 +13,7 @@ import os
 import shlex
 import socket
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from ..adapters import dockercli, drivers, preflight
@@ -58,7 +58,6 @@ class Known:
 
     probe: Callable[[], str | None] | None = None
     route: RouteVerdict | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _in_background(host: str, port: int) -> Callable[[], str | None]:

@@ -45,7 +45,7 @@ from ..core.vbox import NatRule
 from ..errors import HelperError, MachineBusy
 from ..journal import SYNC_ROLE
 from ..report import banner, say
-from ..session import Session, close_all, settings_for
+from ..session import Session, settings_for
 from . import ports
 
 FIRST_PAUSE = 0.2  # seconds before reconnecting; doubled after each failed attempt
@@ -326,7 +326,6 @@ def watch(
     wait_for_machine: bool = False,
 ) -> None:
     """Sync, then follow the daemon's events until SIGTERM or Ctrl-C (which end it normally)."""
-    close_all()  # the tasks before it on the command line (`fix ports.watch`) let go of the lock
     watcher = Watcher(c, (machine, storage_path, port, dry_run), wait_for_machine)
     previous = {signum: signal.signal(signum, watcher.stop) for signum in STOPPING}
     try:

@@ -5,17 +5,15 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from .common import SHARED_HELP
+from .common import SHARED_HELP, session
 
 AGENT_HELP = {key: SHARED_HELP[key] for key in ("machine", "storage-path", "dry-run")}
 
 
 def _session(c, machine, storage_path, dry_run):
-    """A Session without the machine's lock: the agent's files are the user's, not the
+    """The machine's Session, without its lock: the agent's files are the user's, not the
     machine's, and a watch may be syncing."""
-    from ..session import Session, settings_for
-
-    return Session(c, settings_for(c, machine, storage_path, 0, dry_run))
+    return session(c, machine, storage_path, 0, dry_run, lock=False)
 
 
 @task(help=AGENT_HELP, auto_shortflags=False)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from invoke import task
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 SHARED_HELP = {
     "machine": "docker-machine name (default: vpnhelper.machine, else 'default')",
@@ -24,14 +27,27 @@ def stage(*pre: Any, **help: str) -> Callable[[Callable[..., Any]], Any]:
     return task(pre=list(pre), help={**SHARED_HELP, **help}, auto_shortflags=False)
 
 
+def session(c, machine, storage_path, port, dry_run, *, lock: bool) -> Session:
+    """The run's Session for the machine the flags name, which the executor owns and hands to
+    the task through its context; with `lock`, holding the machine's lock."""
+    from ..errors import HelperError
+
+    if not hasattr(c, "sessions"):  # a plain invoke Context: not run by the MachineExecutor
+        raise HelperError(
+            "this task runs with docker-vpn-helper's executor: set tasks.executor_class to "
+            "docker_vpn_helper.executor.MachineExecutor in invoke's configuration"
+        )
+    return c.session(machine, storage_path, port, dry_run, lock=lock)
+
+
 def run_stage(c, stage_to_run, machine, storage_path, port, dry_run, **options: Any) -> Any:
-    """Run one stage for the machine the flags name; its plan, as applied.
+    """Run one stage for the machine the flags name, holding its lock unless dry; its plan, as
+    applied.
 
     The stages' machinery is imported here, not at the top: `--list` and `env.print` never
     load it.
     """
-    from ..session import session_for
     from ..stages import step
 
-    s = session_for(c, machine, storage_path, port, dry_run)
+    s = session(c, machine, storage_path, port, dry_run, lock=not dry_run)
     return step(s, stage_to_run, **options)

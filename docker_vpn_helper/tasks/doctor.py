@@ -24,10 +24,11 @@ def doctor(c, machine=None, storage_path=None, port=0, json_=False):
     Each finding names the command that fixes it; a summary line ends with the one command to
     run. Exit 1 when something needs fixing.
     """
-    from ..session import session_for
     from ..stages.doctor import FAIL, diagnose, summary
+    from .common import session
 
-    s = session_for(c, machine, storage_path, port, dry_run=True)  # read-only: takes no lock
+    # Plans without applying them (a dry run's Session), and reads only: no lock.
+    s = session(c, machine, storage_path, port, dry_run=True, lock=False)
     findings = diagnose(s)
     line, command = summary(s, findings)
     if json_:

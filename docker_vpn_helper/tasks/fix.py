@@ -7,7 +7,7 @@ from invoke import task
 from ..report import banner, say
 from . import cert, daemon, dns, nat, ports
 from . import machine as machine_tasks
-from .common import SHARED_HELP
+from .common import SHARED_HELP, session
 
 FIX_HELP = {
     **SHARED_HELP,
@@ -57,27 +57,25 @@ def fix(
     from dataclasses import replace
 
     from ..environment import render, rerun_command
-    from ..executor import environment_of
-    from ..session import session_for
 
-    s = session_for(c, machine, storage_path, port, dry_run)
+    s = session(c, machine, storage_path, port, dry_run, lock=not dry_run)
     changes = ", ".join(s.changes())
     if s.dry_run:
         summary = f"dry run: would change {changes}" if changes else "dry run: nothing to change"
     else:
         summary = f"changed {changes}" if changes else "already fixed: nothing changed"
-    several = environment_of()
-    if several is not None and several[0] != s.name:
+    printing = c.printing  # the executor says whether this machine's environment is printed
+    if not printing.prints:
         command = rerun_command(s.settings, shell, storage_path)
         banner(s.name, f"Done ({summary}); its environment, not printed: {command}")
         return
     banner(s.name, f"Done ({summary}); the environment to export follows on stdout")
-    if several is not None:
+    if printing.others:
         others = [
             rerun_command(
                 replace(s.settings, machine=name, port_source="config"), shell, storage_path
             )
-            for name in several[1]
+            for name in printing.others
         ]
         say(
             f"prints the environment of {s.name!r} only (one eval sets one machine's "

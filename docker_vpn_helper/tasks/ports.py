@@ -27,4 +27,5 @@ def watch(c, machine=None, storage_path=None, port=0, dry_run=False, wait_for_ma
     """
     from ..stages.watch import watch as follow
 
+    c.sessions.close()  # the tasks before it on the command line (`fix ports.watch`) let go
     follow(c, machine, storage_path, port, dry_run, wait_for_machine)

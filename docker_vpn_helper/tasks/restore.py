@@ -32,9 +32,9 @@ def restore(
     """
     if list_:
         from ..core.history import describe
-        from ..session import session_for
+        from .common import session
 
-        s = session_for(c, machine, storage_path, port, dry_run=True)  # reads only: no lock
+        s = session(c, machine, storage_path, port, dry_run, lock=False)  # reads only
         s.machine  # noqa: B018  (a machine the store lacks is an error)
         runs = s.journal.history()
         print(f"docker-vpn-helper restore: the runs on {s.name!r} ({s.journal.root})")

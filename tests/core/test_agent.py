@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from docker_vpn_helper.core import agent
-from docker_vpn_helper.core.plans.agent import InstallPlan, UninstallPlan
 from docker_vpn_helper.errors import HelperError
 
 HOME = Path("/Users/jane")
@@ -257,10 +256,6 @@ def test_systemd_analyze_verify_finds_the_executable_through_the_quoting(tmp_pat
     assert f"{odd_tool}-missing is not executable" in done.stderr
 
 
-def argvs(commands) -> list[list[str]]:
-    return [list(command.argv) for command in commands]
-
-
 # --- plans -------------------------------------------------------------------------------------
 
 
@@ -272,40 +267,6 @@ def test_found_reads_what_launchctl_and_systemctl_answer():
     assert agent.Found.read("launchd", None, 113, "") == agent.Found(None, False, False)
     assert agent.Found.read("systemd", "t", 0, "active\n") == agent.Found("t", True, True)
     assert agent.Found.read("systemd", "t", 3, "failed\n") == agent.Found("t", False, False)
-
-
-def test_install_plans():
-    unit = systemd_unit()
-    fresh = InstallPlan(unit, agent.Found(None, False, False))
-    assert fresh.write and argvs(fresh.commands) == unit.install_commands()
-    assert fresh.actions()[0] == f"write {unit.path}"
-    same = InstallPlan(unit, agent.Found(unit.text, True, True))
-    assert same.changes == () and same.actions() == []
-    assert same.seen() == f"the agent {unit.name} is installed and running ({unit.path})"
-    stale = InstallPlan(unit, agent.Found("old", True, True))
-    assert argvs(stale.commands) == unit.reload_commands()
-    assert stale.actions()[0] == f"rewrite (it differs) {unit.path}"
-    stopped = InstallPlan(unit, agent.Found(unit.text, False, False))
-    assert not stopped.write and argvs(stopped.commands) == unit.install_commands()
-
-
-def test_uninstall_plans():
-    la = launch_agent()
-    loaded = UninstallPlan(la, agent.Found(la.text, True, True))
-    assert loaded.actions() == [
-        f"run: launchctl bootout gui/501/{la.name}",
-        f"remove {la.path}",
-    ]
-    gone = UninstallPlan(la, agent.Found(None, False, False))
-    assert gone.changes == () and gone.actions() == []
-    unit = systemd_unit()
-    inactive = UninstallPlan(unit, agent.Found(unit.text, False, False))
-    assert inactive.actions() == [  # disabled even when inactive: its link goes too
-        f"run: systemctl --user disable --now {unit.name}",
-        f"remove {unit.path}",
-        "run: systemctl --user daemon-reload",
-        f"run: systemctl --user reset-failed {unit.name}",
-    ]
 
 
 def test_status_lines():

@@ -15,7 +15,24 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, image
-from lab.paths import HOST_NS, netns_path
+from lab.paths import HOST_NS, NS_PREFIX, netns_path
+
+CLONE = Path(__file__).resolve().parents[2]
+
+
+def lab_task(lab: Lab, *argv: str, stdin: str | None = None, timeout: float = 120):
+    """`invoke ARGV` in the clone (the README's `sudo .venv/bin/invoke lab.shell`), for this lab:
+    its folder and namespaces, given on the command line as sudo users give them."""
+    env = {**os.environ, "DVH_LAB_DIR": str(lab.paths.root), "DVH_LAB_NS": NS_PREFIX}
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *argv],
+        cwd=CLONE,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def docker_env(lab: Lab, host: str, machine: str = "default") -> dict[str, str]:

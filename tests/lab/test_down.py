@@ -45,6 +45,7 @@ def test_down_leaves_nothing_even_after_a_crashed_up(lab: Lab) -> None:
     lab.paths.state.unlink()  # the recorded PIDs are gone: down must find everything by scanning
     lab.down()
     assert leftovers(lab) == {"processes": [], "mounts": [], "namespaces": []}
+    assert not lab.paths.root.exists()  # the key cache too: nothing left in /run
     lab.down()  # idempotent
     lab.up()
     assert lab.daemon_pid("default")

@@ -16,6 +16,7 @@ from lab import Lab
 from lab.paths import NS_PREFIX
 
 from .. import readme
+from .helpers import lab_task
 
 pytestmark = pytest.mark.lab
 
@@ -66,6 +67,14 @@ def test_makefile_block_works_behind_the_vpn(lab: Lab, dev: str, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "CONTAINER ID" in done.stdout
     assert "DOCKER_HOST := tcp://localhost:" in (tmp_path / ".docker-env.mk").read_text()
+
+
+def test_ssh_block_works_in_the_lab_shell(lab: Lab, dev: str):
+    # OpenSSH reads ~/.ssh/config in the passwd entry's home, not the lab's HOME: lab.shell's
+    # ssh is given the lab's (it was "Could not resolve hostname docker-machine-dev").
+    done = lab_task(lab, "lab.shell", stdin=f"set -e\n{readme.block('ssh')}\n", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("CONTAINER ID")
 
 
 def copy_of_the_clone(to: Path) -> Path:

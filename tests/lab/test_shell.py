@@ -1,34 +1,20 @@
-"""lab.shell and lab.exec: commands on the lab's Mac as the lab runs them (issue 17, item 7)."""
+"""lab.shell, lab.exec and lab.image: commands on the lab's Mac as the lab runs them (issue 17,
+item 7; issue 21, items 6 and 10)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from lab import Lab
+from lab.image import PAGE
 from lab.paths import NS_PREFIX
 
+from .helpers import lab_task
+
 pytestmark = pytest.mark.lab
-
-CLONE = Path(__file__).resolve().parents[2]
-
-
-def invoke(lab: Lab, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """`invoke ARGV` in the clone, for this lab (its folder and namespace)."""
-    env = {**os.environ, "DVH_LAB_DIR": str(lab.paths.root), "DVH_LAB_NS": NS_PREFIX}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *argv],
-        cwd=CLONE,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_exec_runs_a_command_on_the_mac_with_the_labs_environment(lab: Lab):
@@ -37,7 +23,7 @@ def test_exec_runs_a_command_on_the_mac_with_the_labs_environment(lab: Lab):
         "ip -o -4 addr show vboxnet0 | grep -c 192.168.99.1/24; "
         "command -v VBoxManage; command -v docker-vpn-helper; exit 7"
     )
-    done = invoke(lab, "lab.exec", "--", "sh", "-c", script)
+    done = lab_task(lab, "lab.exec", "--", "sh", "-c", script)
     assert done.returncode == 7, done.stderr
     lines = done.stdout.splitlines()
     root = lab.paths.root
@@ -48,17 +34,68 @@ def test_exec_runs_a_command_on_the_mac_with_the_labs_environment(lab: Lab):
 
 
 def test_exec_keeps_the_words_after_the_double_dash_as_typed(lab: Lab):
-    done = invoke(lab, "lab.exec", "--", "printf", "[%s]", "two words", "$HOME", "")
+    done = lab_task(lab, "lab.exec", "--", "printf", "[%s]", "two words", "$HOME", "")
     assert done.returncode == 0 and done.stdout == "[two words][$HOME][]"
 
 
 def test_a_plain_fix_works_on_the_mac(lab: Lab):
-    done = invoke(lab, "lab.exec", "--", "docker-vpn-helper", "env.print", "--shell", "sh")
+    done = lab_task(lab, "lab.exec", "--", "docker-vpn-helper", "env.print", "--shell", "sh")
     assert done.returncode == 0, done.stderr
     assert f'export DOCKER_CERT_PATH="{lab.paths.store}/machines/default"' in done.stdout
 
 
 def test_shell_reads_commands_on_the_mac(lab: Lab):
-    done = invoke(lab, "lab.shell", stdin='echo "on the Mac: $MACHINE_STORAGE_PATH"\nexit 3\n')
+    done = lab_task(lab, "lab.shell", stdin='echo "on the Mac: $MACHINE_STORAGE_PATH"\nexit 3\n')
     assert done.returncode == 3
     assert f"on the Mac: {lab.paths.store}" in done.stdout
+
+
+def test_fix_creates_a_second_machine_in_the_shell(lab: Lab):
+    # kexts.restart runs before a create: on the lab's Mac it is the lab's stand-in for
+    # VirtualBoxStartup.sh (it was `systemctl restart vboxdrv`: "Failed to connect to bus").
+    name = "sh-second"
+    lab.vpn_off()
+    lab.paths.kext_log.unlink(missing_ok=True)
+    try:
+        done = lab_task(
+            lab,
+            "lab.shell",
+            stdin=f"docker-vpn-helper fix --machine {name} --create\n",
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"created '{name}'" in done.stderr
+        assert lab.paths.kext_log.read_text() == "restart\n"
+        assert lab.status()["machines"][name]["state"] == "running"
+    finally:
+        lab.remove_machine(name)
+
+
+def test_the_kext_stand_in_says_what_the_real_script_says(lab: Lab):
+    script = f"{lab.paths.bin}/VirtualBoxStartup.sh"
+    done = lab_task(lab, "lab.exec", "--", script, "restart")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "Unloading VBoxUSB.kext"
+    assert done.stdout.splitlines()[-1] == "Loading VBoxNetAdp.kext"
+    wrong = lab_task(lab, "lab.exec", "--", script, "reload")
+    assert wrong.returncode == 1 and "Usage:" in wrong.stderr
+
+
+def test_image_prints_a_run_line_whose_port_answers_on_the_mac(lab: Lab):
+    done = lab_task(lab, "lab.image", "--port", "18090", timeout=300)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line == "docker run -d --init -p 18090:18090 bb:lab /bin/httpd -f -p 18090 -h /www"
+    script = (
+        'eval "$(docker-vpn-helper fix)"\n'
+        f"id=$({line})\n"
+        "docker-vpn-helper ports.sync >/dev/null 2>&1\n"
+        "curl -sS --retry 10 --retry-connrefused --retry-delay 1 http://127.0.0.1:18090/\n"
+        'docker rm -f "$id" >/dev/null; docker-vpn-helper ports.sync 2>/dev/null\n'
+    )
+    lab.vpn_on("drop")
+    try:
+        ran = lab_task(lab, "lab.shell", stdin=script, timeout=300)
+    finally:
+        lab.vpn_off()
+    assert ran.stdout.endswith(PAGE), ran.stderr

@@ -26,6 +26,7 @@ from docker_vpn_helper.link import GuestLink
 from docker_vpn_helper.stages import ports as ports_stage
 
 from ..support import store as dm
+from ..support.runs import RunMock
 
 DATA = Path(__file__).parent.parent / "core" / "data"
 SSH_RULE = "ssh,tcp,127.0.0.1,50157,,22"
@@ -396,9 +397,10 @@ def dockerd(monkeypatch, guest):
     return install_daemon(monkeypatch, guest)
 
 
-def context(results: dict[str, Result]) -> MockContext:
+def context(results: dict[str, Result]) -> RunMock:
+    """What a task gets from the executor, with VirtualBox's answers stood in."""
     # A copy: MockContext rewrites the dict it is given (so RUNNING could serve only once).
-    return MockContext(run=dict(results), repeat=True)
+    return RunMock(run=dict(results), repeat=True)
 
 
 END = object()  # the end of a FakeEvents stream

@@ -17,6 +17,7 @@ from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.stages import agent as stage
 from docker_vpn_helper.tasks import agent as tasks
 
+from ..support.runs import close_all
 from .standins import cmd, commands, context, fail, ok
 
 TOOL = "/opt/tools/bin/docker-vpn-helper"
@@ -63,14 +64,17 @@ def plist_file(home: Path) -> Path:
 
 
 def install(store, answers, dry_run=False):
+    """One `agent.install` command: its own run."""
     c = context(answers)
     tasks.install(c, machine="default", storage_path=str(store), dry_run=dry_run)
+    close_all()
     return c
 
 
 def uninstall(store, answers):
     c = context(answers)
     tasks.uninstall(c, machine="default", storage_path=str(store))
+    close_all()
     return c
 
 

@@ -7,9 +7,10 @@ from cryptography import x509
 
 from docker_vpn_helper.core import certs
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import Session, close_all, session_for
+from docker_vpn_helper.session import Session
 from docker_vpn_helper.stages import cert, step
 
+from ..support.runs import close_all, session_for
 from .standins import RUNNING, FakeGuest, context
 
 

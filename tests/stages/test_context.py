@@ -4,10 +4,10 @@ import shutil
 import pytest
 
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import context as ctx
 from docker_vpn_helper.stages import step
 
+from ..support.runs import session_for
 from .standins import cmd, commands, context, fail, ok
 
 INSPECT = cmd("docker", "context", "inspect", "docker-machine-default")

@@ -3,9 +3,9 @@ from dataclasses import replace
 import pytest
 
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import cert, daemon, step
 
+from ..support.runs import session_for
 from .standins import RUNNING, FakeGuest, context
 
 
@@ -25,7 +25,7 @@ def test_restart_after_deploy_waits_for_the_new_certificate(store, guest, docker
 
 def test_no_restart_when_the_daemon_already_serves_the_certificate(store, guest, dockerd):
     step(fixed_session(store), daemon.STAGE)
-    from docker_vpn_helper.session import close_all
+    from ..support.runs import close_all
 
     close_all()
     s = session_for(context(RUNNING), "default", str(store))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import dns, machine, step
 
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     SHOW,

@@ -5,10 +5,10 @@ from invoke.exceptions import Exit
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.adapters import host
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, doctor, step
 from docker_vpn_helper.tasks.doctor import doctor as doctor_task
 
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     SHOW,
@@ -226,8 +226,9 @@ def test_the_host_only_probe_is_bounded_and_runs_beside_the_checks(
     found = by_check(
         doctor.diagnose(session_for(context(results()), "default", str(store), dry_run=True))
     )
-    assert time.monotonic() - begin < 1.0
     assert started[0] - begin < 0.1  # started first, not after the other checks
+    # Its wall time beside the checks is a benchmark figure (benchmarks/run.py: doctor), not
+    # asserted here, where the machine's load decides it.
     assert found["host-only address"].seen.endswith("no answer in 0.5 s (packets silently dropped)")
 
 

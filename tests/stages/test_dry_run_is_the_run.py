@@ -15,9 +15,9 @@ import shlex
 import pytest
 
 from docker_vpn_helper import forwarding
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, dns, hostnames, machine, nat, ports, step
 
+from ..support.runs import close_all, session_for
 from .standins import SSH_RULE, FakeHost, write_settings
 
 OURS = "dvh-tcp-8080,tcp,127.0.0.1,8080,,8080"  # a container's rule of ours, from an earlier sync

@@ -26,11 +26,11 @@ from docker_vpn_helper.adapters import host, signals
 from docker_vpn_helper.core import certs
 from docker_vpn_helper.errors import ForeignCA, HelperError
 from docker_vpn_helper.program import program
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, nat, restore, step
 from docker_vpn_helper.stages import daemon as daemon_stage
 
 from ..support import store as dm
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     RUNNING,

@@ -184,7 +184,7 @@ def test_env_print_unset(store, capsys):
         (["env.print", "--machine", "prod"], "no machine 'prod' in the store"),
         (
             ["env.print", "--machine", "default", "--shell", "nushell"],
-            "unknown shell format 'nushell'",
+            "--shell 'nushell' is not a format",
         ),
         (["fix", "--machine", "$(reboot)"], "invalid machine name '$(reboot)'"),
     ],

@@ -11,9 +11,9 @@ import pytest
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.core import vbox
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import dns, hostnames, machine, step
 
+from ..support.runs import close_all, session_for
 from .standins import FakeHost, host_names_mapped, write_settings
 
 IP_KEY, PATTERN_KEY = vbox.mapping_keys("e1000")

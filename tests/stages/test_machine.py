@@ -3,9 +3,9 @@ import pytest
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import machine, step
 
+from ..support.runs import session_for
 from .standins import (
     DOCKER_RULE,
     SHOW,

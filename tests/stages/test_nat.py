@@ -4,10 +4,10 @@ from docker_vpn_helper import forwarding
 from docker_vpn_helper.core import store as store_module
 from docker_vpn_helper.core.listeners import Listener
 from docker_vpn_helper.errors import HelperError, PortTaken
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat, step
 
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     SHOW,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import daemon, machine, ports, step
 
+from ..support.runs import close_all, session_for
 from .standins import DOCKER_RULE, SHOW, SSH_RULE, cmd, commands, context, ok, showvminfo
 
 LIST = cmd("VBoxManage", "list", "vms")

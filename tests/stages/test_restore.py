@@ -5,10 +5,10 @@ import pytest
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, nat, restore, step
 from docker_vpn_helper.stages.cert import OPENSSL_CONFIG
 
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     RUNNING,

@@ -2,9 +2,9 @@ import pytest
 
 from docker_vpn_helper.adapters import host
 from docker_vpn_helper.errors import HelperError
-from docker_vpn_helper.session import session_for
 from docker_vpn_helper.stages import routes, step
 
+from ..support.runs import session_for
 from .standins import SHOW, cmd, commands, context, fail, ok, showvminfo
 
 SUDO_OK = "sudo -n true"

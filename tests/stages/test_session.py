@@ -6,9 +6,9 @@ import pytest
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.link import GuestLink
-from docker_vpn_helper.session import close_all, session_for
 from docker_vpn_helper.stages import cert, daemon, dns, machine, nat, ports, step
 
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     RUNNING,

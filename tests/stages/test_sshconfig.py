@@ -4,10 +4,11 @@ import stat
 from invoke import MockContext
 
 from docker_vpn_helper.environment import render
-from docker_vpn_helper.session import session_for
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import step
 from docker_vpn_helper.stages.sshconfig import STAGE
+
+from ..support.runs import close_all, session_for
 
 BEGIN = "# BEGIN docker-vpn-helper docker-machine-default"
 
@@ -51,9 +52,7 @@ def test_existing_config_is_backed_up_kept_and_the_block_updated(store, isolated
 
     machine = store / "machines" / "default" / "config.json"
     machine.write_text(machine.read_text().replace('"SSHPort": 50157', '"SSHPort": 41000'))
-    from docker_vpn_helper import session
-
-    session.close_all()  # a new run reads config.json again
+    close_all()  # a new run reads config.json again
     run(store)
     assert config.read_text() == first.replace("Port 50157", "Port 41000")
 

@@ -1,8 +1,7 @@
-"""plan_deploy and plan_guest_history: the VM's files, and earlier runs' unfinished changes."""
+"""plan_guest_history: earlier runs' unfinished changes to the VM's files, judged by what is served."""
 
 from __future__ import annotations
 
-from docker_vpn_helper.core.plans.cert import plan_deploy
 from docker_vpn_helper.core.plans.daemon import GuestHistory, plan_guest_history
 
 
@@ -13,12 +12,6 @@ def run(state: str | None, cert: str = "", pairs=(("/b/server.pem", "/v/server.p
     if cert:
         data["guest_cert"] = cert
     return data
-
-
-def test_a_wrong_key_alone_is_a_reason_to_upload_both_files():
-    plan = plan_deploy(False, False, True, "/v/server.pem", "/v/server-key.pem", key_matches=False)
-    assert plan.upload and plan.why == "the VM's server key is not the store's (/v/server-key.pem)"
-    assert not plan_deploy(False, False, True, "/v/server.pem", "/v/server-key.pem").upload
 
 
 def test_runs_that_ended_are_never_rolled_back_to():
