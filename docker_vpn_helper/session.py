@@ -128,7 +128,7 @@ class Session:
         elif command.where == "sudo":
             done = sudo(self.c, command)
             if not done.ok:
-                raise HelperError(f"{command.what} failed: {done.last_line()}")
+                raise HelperError(command.failure(done.last_line()))
         elif command.argv[0] == self.settings.vboxmanage:
             self.vbox.execute(command)
         elif command.argv[0] == self.settings.docker_machine:
@@ -136,7 +136,7 @@ class Session:
         else:
             done = host.run(self.c, command.argv, timeout=command.timeout, what=command.what)
             if not done.ok:
-                raise HelperError(f"{command.what} failed: {done.last_line()}")
+                raise HelperError(command.failure(done.last_line()))
 
     def changes(self) -> list[str]:
         """What this run changed (or, dry, would change), in the words of the fix summary."""

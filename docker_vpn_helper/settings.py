@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "vboxmanage_timeout": 30.0,
     # VirtualBox 6.1.28+ (macOS, Linux): the host-only ranges it allows beyond 192.168.56.0/21.
     "vbox_networks_conf": "/etc/vbox/networks.conf",
+    # corp.sync (issue 23): give the VM the host's extra trusted roots / its proxy. None means
+    # on; false, 0, no or off (also as INVOKE_VPNHELPER_CORP_ROOTS=false: a None default lets
+    # invoke hand the word over instead of casting any non-empty word to True) turns it off.
+    "corp_roots": None,
+    "corp_proxy": None,
+    "ca_bundle": None,  # a PEM bundle of roots to copy besides the platform's own
+    "proxy": "",  # the proxy URL when neither macOS's system proxy nor the environment names one
 }
 
 MACOS_KEXT_COMMAND = (
@@ -64,6 +71,10 @@ class Settings:
     daemon_wait: float
     vboxmanage_timeout: float
     vbox_networks_conf: str = "/etc/vbox/networks.conf"
+    corp_roots: bool = True
+    corp_proxy: bool = True
+    ca_bundle: str | None = None
+    proxy: str = ""
     dry_run: bool = False
     # Where host_port came from: "flag" (--port), "remembered" (an earlier run gave this machine
     # that port) or "config" (the configured default, which a new forward may move past when
@@ -73,6 +84,15 @@ class Settings:
     # "environment" ($MACHINE_STORAGE_PATH) or "default" (~/.docker/machine, docker-machine's
     # own default, the only store that may not exist yet on a first run).
     storage_source: str = "default"
+
+
+def _flag(value: Any) -> bool:
+    """A setting that is on unless turned off: None (unset) is on."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
 
 
 PORTS = range(1, 65536)
@@ -160,6 +180,10 @@ def resolve(
         daemon_wait=float(section["daemon_wait"]),
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
         vbox_networks_conf=str(section["vbox_networks_conf"]),
+        corp_roots=_flag(section["corp_roots"]),
+        corp_proxy=_flag(section["corp_proxy"]),
+        ca_bundle=str(section["ca_bundle"]) if section["ca_bundle"] else None,
+        proxy=str(section["proxy"] or ""),
         dry_run=bool(dry_run),
         port_source=source,
         storage_source=storage_source,

@@ -12,8 +12,11 @@ import pytest
 os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
 
 from docker_vpn_helper import settings
+from docker_vpn_helper.adapters import corporate
 
 from .support.runs import close_all
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +53,12 @@ def networks_conf(tmp_path_factory, monkeypatch):
     conf.write_text("* 192.168.99.0/24\n")
     monkeypatch.setitem(settings.DEFAULTS, "vbox_networks_conf", str(conf))
     return conf
+
+
+@pytest.fixture(autouse=True)
+def no_host_corp(tmp_path_factory, monkeypatch):
+    """The machine's own local roots (/usr/local/share/ca-certificates) and proxy variables stay
+    out of corp.sync: a test that wants some gives them."""
+    monkeypatch.setattr(corporate, "LINUX_LOCAL_ROOTS", tmp_path_factory.mktemp("local-roots"))
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -28,7 +28,11 @@ def kext_command(settings: Settings, vbox: VBoxManage) -> Command | None:
         if vbox.version()[0] >= 7:
             return None
         line = MACOS_KEXT_COMMAND
-    return as_root(shlex.split(line), "restarting VirtualBox's drivers")
+    remedy = (
+        "to restart them another way, set vpnhelper.kext_command (or INVOKE_VPNHELPER_KEXT_COMMAND) "
+        f"to that command, in place of `{line}`"
+    )
+    return as_root(shlex.split(line), "restarting VirtualBox's drivers", remedy=remedy)
 
 
 def refuse_if_virtualbox_runs(c: Context, action: str, rerun: str) -> None:

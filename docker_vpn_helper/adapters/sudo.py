@@ -12,9 +12,11 @@ from ..errors import HelperError
 from . import host
 
 
-def as_root(argv: Sequence[str], what: str = "", timeout: float = 60.0) -> Command:
+def as_root(
+    argv: Sequence[str], what: str = "", timeout: float = 60.0, remedy: str = ""
+) -> Command:
     """The command that runs `argv` as root on the host (`sudo` then argv)."""
-    return Command(tuple(argv), "sudo", what or argv[0], timeout)
+    return Command(tuple(argv), "sudo", what or argv[0], timeout, remedy=remedy)
 
 
 def sudo(c: Context, command: Command) -> host.Output:

@@ -23,13 +23,22 @@ class Command:
     host, `sudo` then argv; `guest`: in the VM over the run's SSH connection, its shell form
     being the remote command line). `what` says it for messages; `timeout` in seconds.
     `shown`: for a guest script of many lines, the one shell line of it that does the work
-    (e.g. the detached `/etc/init.d/docker restart`), which a dry run prints instead."""
+    (e.g. the detached `/etc/init.d/docker restart`), which a dry run prints instead.
+    `remedy`: what the user can do when it fails, said after the failure (`failure`)."""
 
     argv: tuple[str, ...]
     where: Where = "host"
     what: str = ""
     timeout: float = 60.0
     shown: str = ""
+    remedy: str = ""
+
+    def failure(self, detail: str) -> str:
+        """The one line saying this command failed: what it did, `detail` (its last output
+        line) and the remedy when it has one."""
+        if not self.remedy:
+            return f"{self.what} failed: {detail}"
+        return f"{self.what} failed: {detail.rstrip('.')}; {self.remedy}"
 
     def shell(self) -> str:
         """The argv as one shell line (what the host's runner and the guest's sshd run)."""

@@ -24,7 +24,7 @@ from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, daemon, dns, hostnames, machine, nat
+from . import Stage, cert, corp, daemon, dns, hostnames, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
@@ -201,6 +201,24 @@ def check_host_names(s: Session, known: Known) -> list[Finding]:
     return [Finding(check, WARN, plan.problem, _command(s, "dns.host-names", *restart))]
 
 
+def check_corp(s: Session, known: Known) -> list[Finding]:
+    """The host's extra roots and proxy against the VM's (read over the machine's SSH forward on
+    127.0.0.1: nothing leaves the machine, no registry or proxy is tried)."""
+    check = "roots and proxy in the VM"
+    if not s.settings.corp_roots and not s.settings.corp_proxy:
+        return [Finding(check, INFO, corp.OFF)]
+    restart = s.results.get(daemon.STAGE.name)
+    if s.projected or restart is None or restart.restart:
+        return [Finding(check, INFO, "compared once the daemon answers through the forward")]
+    try:
+        plan = _planned(s, corp.STAGE, ask_containers=False)
+    except HelperError as exc:
+        return [Finding(check, WARN, f"cannot compare: {exc.reason}")]
+    if plan.problem:
+        return [Finding(check, WARN, plan.problem, _command(s, "corp.sync"))]
+    return [Finding(check, OK, plan.seen())]
+
+
 def check_route(s: Session, known: Known) -> list[Finding]:
     """The VPN's route is information once the forward carries the daemon, else a warning."""
     ip = s.machine.ip if s.view.exists() else None
@@ -336,6 +354,7 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_daemon,
     check_dns,
     check_host_names,
+    check_corp,
     check_route,
     check_client_environment,
     check_virtualbox,
@@ -393,7 +412,15 @@ def diagnose(s: Session) -> list[Finding]:
 
 
 # What `fix` repairs by itself, so that a problem one of these fixes is "run fix".
-FIX_COVERS = ("fix", "machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart")
+FIX_COVERS = (
+    "fix",
+    "machine.create",
+    "nat.forward",
+    "cert.issue",
+    "cert.deploy",
+    "daemon.restart",
+    "corp.sync",
+)
 
 
 def _task(command: str) -> str:

@@ -20,7 +20,7 @@ from ..core import history, ports, store, vbox
 from ..core.certs import pair_matches
 from ..core.commands import Command
 from ..core.fsutil import atomic_write, read_optional, writable_target
-from ..core.plans.restore import RestorePlan
+from ..core.plans.restore import RestorePlan, vm_files
 from ..core.store import OPENSSL_CONFIG, STATE_FILE
 from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
@@ -254,7 +254,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
     if plan.guest:
         back = restore_guest(s, list(plan.guest), plan.partial)
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
-        say(f"put the previous certificate back in the VM and restarted the daemon ({state})")
+        say(f"put back in the VM {vm_files(plan.guest)} and restarted the daemon ({state})")
     if (plan.rules or plan.readd) and plan.vm:
         nic = plan.vm.nat_nic or 1
         for rule in plan.rules:

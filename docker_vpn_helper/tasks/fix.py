@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner, say
-from . import cert, daemon, dns, nat, ports
+from . import cert, corp, daemon, dns, nat, ports
 from . import machine as machine_tasks
 from .common import SHARED_HELP, session
 
@@ -28,6 +28,7 @@ FIX_HELP = {
         cert.issue,
         cert.deploy,
         daemon.restart,
+        corp.sync,
         ports.sync,
         dns.host_resolver,
         dns.host_names,
@@ -48,8 +49,9 @@ def fix(
 ):
     """Repair a machine behind the VPN, then print its environment for eval.
 
-    The stages in order: create/start, forward, certificate, deploy, restart, the containers'
-    published ports, the VM's DNS, host.docker.internal; then the environment.
+    The stages in order: create/start, forward, certificate, deploy, restart, the host's trusted
+    roots and proxy, the containers' published ports, the VM's DNS, host.docker.internal; then
+    the environment.
 
     Given several machines (or --all), it runs for each in turn and prints the environment of
     the first: one eval sets one machine's variables.

@@ -12,7 +12,7 @@ from lab import Lab
 from lab.image import PAGE
 from lab.paths import NS_PREFIX
 
-from .helpers import lab_task
+from .helpers import lab_task, tool
 
 pytestmark = pytest.mark.lab
 
@@ -99,3 +99,19 @@ def test_image_prints_a_run_line_whose_port_answers_on_the_mac(lab: Lab):
     finally:
         lab.vpn_off()
     assert ran.stdout.endswith(PAGE), ran.stderr
+
+
+def test_without_the_labs_kext_command_the_failure_names_the_setting(lab: Lab):
+    # Linux's default, `systemctl restart vboxdrv`, cannot work on the lab's Mac (it said only
+    # "Failed to connect to bus: Host is down"): the line names what replaces it.
+    lab.vpn_off()
+    env = {k: v for k, v in lab.host_env().items() if k != "INVOKE_VPNHELPER_KEXT_COMMAND"}
+    done = tool(lab, "fix", "--machine", "sh-nodrivers", "--create", env=env)
+    assert done.returncode == 1
+    assert "sh-nodrivers" not in lab.status()["machines"]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("docker-vpn-helper: restarting VirtualBox's drivers failed: ")
+    assert last.endswith(
+        "; to restart them another way, set vpnhelper.kext_command (or "
+        "INVOKE_VPNHELPER_KEXT_COMMAND) to that command, in place of `systemctl restart vboxdrv`"
+    )

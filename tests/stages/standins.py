@@ -5,8 +5,10 @@ The store is real: built the way docker-machine v0.16 builds one (tests/support/
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
+import posixpath
 import queue
 import shlex
 import shutil
@@ -306,6 +308,15 @@ class FakeGuest:
     def read_files(self, paths):
         self.log.append("read files")
         return [self.files.get(path) for path in paths]
+
+    def read_folder(self, folder, patterns):
+        self.log.append("read folder")
+        return {
+            path: data
+            for path, data in self.files.items()
+            if posixpath.dirname(path) == folder
+            and any(fnmatch.fnmatch(posixpath.basename(path), p) for p in patterns)
+        }
 
     def restart_policies(self):
         return dict(self.policies)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,7 @@ class RestorePlan(Plan):
         if self.remove:
             done.append(f"remove {', '.join(str(p) for p in self.remove)}")
         if self.guest:
-            done.append("put the previous certificate back in the VM and restart the daemon")
+            done.append(f"put back in the VM {vm_files(self.guest)} and restart the daemon")
         for rule in self.rules:
             done.append(f"delete NAT rule {rule.spec()!r}")
         if self.readd:
@@ -61,3 +63,13 @@ class RestorePlan(Plan):
     @property
     def commands(self) -> tuple[Command, ...]:
         return self.vbox_changes
+
+
+def vm_files(pairs: Sequence[tuple[str, str]]) -> str:
+    """What putting `pairs` back does, in words: the files it restores, those it removes (a
+    file the run added, such as a root of corp.sync)."""
+    back = [posixpath.basename(t) for saved, t in pairs if saved]
+    gone = [posixpath.basename(t) for saved, t in pairs if not saved]
+    words = [f"the previous {', '.join(back)}"] if back else []
+    words += [f"without {', '.join(gone)} (added by that run)"] if gone else []
+    return " and ".join(words) or "nothing"
