@@ -194,20 +194,29 @@ class FakeHost:
     resolver: bool = False
     extradata: dict = field(default_factory=dict)
     localhost_reachable: bool | None = None  # set: the settings file is 7.0's format
+    name: str = "default"  # the VM's name; None as `state`: VirtualBox has no such VM yet
+    answers: dict = field(default_factory=dict)  # {command line: Result} for the host's reads
+    create: Callable[[], None] | None = None  # what `docker-machine create` leaves in the store
 
     def answer(self, line: str) -> Result:
         argv = shlex.split(line)
         self.argvs.append(argv)
+        if line in self.answers:
+            return self.answers[line]
         if argv[0] == self.vboxmanage:
             return self._virtualbox(argv[1:])
-        if argv[0] == self.docker_machine and argv[3] in ("start", "stop"):
-            self.state = "running" if argv[3] == "start" else "poweroff"
+        if argv[0] == self.docker_machine and argv[3] in ("start", "stop", "create"):
+            self.state = "poweroff" if argv[3] == "stop" else "running"
+            if argv[3] == "create" and self.create is not None:
+                self.create()
         return ok()
 
     def _virtualbox(self, args: list) -> Result:
+        if args[0] == "showvminfo" and self.state is None:
+            return fail(f"VBoxManage: error: Could not find a registered machine named '{args[1]}'")
         if args[0] == "showvminfo":
             cut = self.version.split("r")[0] in ("7.0.0", "7.0.1") and len(self.rules) > 1
-            return ok(showvminfo(self.state, () if cut else tuple(self.rules), cfg=self.cfg))
+            return ok(showvminfo(self.state, () if cut else tuple(self.rules), self.name, self.cfg))
         if args[0] == "--version":
             return ok(self.version + "\n")
         if args[0] in ("controlvm", "modifyvm") and args[2].lstrip("-").startswith("natpf"):
