@@ -76,6 +76,21 @@ class MachineView:
         except (OSError, ValueError):
             return None
 
+    def loopback_reachable(self) -> bool | None:
+        """Whether the NAT adapter lets 10.0.2.2 reach the host's loopback, from the VM's
+        settings file (VirtualBox 7's new VMs do not, unless --nat-localhostreachableN is on);
+        None when no settings file can be read."""
+        info = self.vm()
+        path = info.raw.get("CfgFile") if info is not None else None
+        if not path:
+            return None
+        try:
+            settings = vbox.parse_settings(Path(path).read_text(errors="replace"))
+        except (OSError, ValueError):
+            return None
+        adapter = settings.adapter(info.nat_nic or 1) if info is not None else None
+        return adapter.localhost_reachable if adapter is not None else None
+
     def ssh_port(self) -> int:
         """The live NAT `ssh` rule wins over config.json's SSHPort, which can be stale."""
         info = self.vm()
