@@ -142,6 +142,8 @@ def apply(s: Session, plan: MachinePlan) -> None:
     if plan.action is MachineAction.CREATE:
         for command in plan.commands:
             s.execute(command)
+            if command.where == "sudo":  # the drivers' restart, before docker-machine create
+                say(drivers.restarted(command))
         s.view.refresh()
         s.lock()
         say(f"created {s.name!r}")

@@ -156,6 +156,9 @@ def test_a_machine_created_runs_exactly_what_its_dry_run_printed(
     assert host_changes(dry) == []
     real = stand_in()
     fix(real.context(), store, True, dry_run=False, name="new")
+    assert (
+        "restarted VirtualBox's drivers (sudo systemctl restart vboxdrv)" in capsys.readouterr().err
+    )
     assert planned[:2] == [
         ["sudo", "systemctl", "restart", "vboxdrv"],
         [
