@@ -216,7 +216,7 @@ def check_corp(s: Session, known: Known) -> list[Finding]:
     check = "roots and proxy in the VM"
     if not s.settings.corp_roots and not s.settings.corp_proxy:
         return [Finding(check, INFO, corp.OFF)]
-    restart = s.results.get(daemon.STAGE.name)
+    restart = s.restart_plan()
     if s.projected or restart is None or restart.restart:
         return [Finding(check, INFO, "compared once the daemon answers through the forward")]
     try:
