@@ -24,7 +24,7 @@ def backup_dir(s: Session) -> str:
     return f"{REMOTE_DIR}/backups/{s.journal.stamp}"
 
 
-def _intend(s: Session, targets: Sequence[str], fingerprint: str) -> str:
+def _intend(s: Session, targets: Sequence[str], fingerprint: str | None) -> str:
     folder = backup_dir(s)
     s.journal.intend_guest(
         [(f"{folder}/{posixpath.basename(path)}", path) for path in targets], fingerprint
@@ -32,9 +32,10 @@ def _intend(s: Session, targets: Sequence[str], fingerprint: str) -> str:
     return folder
 
 
-def install(s: Session, files: Sequence[tuple[str, bytes, int]], fingerprint: str) -> str:
+def install(s: Session, files: Sequence[tuple[str, bytes, int]], fingerprint: str | None) -> str:
     """Replace the VM's files (path, content, mode) as a unit, backed up first; returns the
-    folder of the backups. `fingerprint`: the certificate the daemon will serve with them."""
+    folder of the backups. `fingerprint`: the certificate the daemon will serve with them
+    (None: they do not change it, e.g. corp.sync's roots and profile)."""
     targets = [path for path, _, _ in files]
     folder = _intend(s, targets, fingerprint)
     backups = s.guest().install_files(files, folder)

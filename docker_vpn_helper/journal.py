@@ -88,16 +88,24 @@ class Journal:
 
         return {"machine": self.name, "command": command_line()}
 
-    def intend_guest(self, pairs: list[tuple[str, str]], certificate: str) -> None:
+    def intend_guest(self, pairs: list[tuple[str, str]], certificate: str | None) -> None:
         """Before the VM's files are replaced: (backup, target) pairs where their backups will
-        be, and the fingerprint of the certificate going in."""
-        self.guest_backups = list(pairs)
-        self.record(guest=self.guest_backups, guest_state="installing", guest_cert=certificate)
+        be, and the fingerprint of the certificate going in (None: the served certificate does
+        not change). Pairs of other files this run replaced earlier stay noted."""
+        self.guest_backups = self._merged(pairs)
+        cert = {} if certificate is None else {"guest_cert": certificate}
+        self.record(guest=self.guest_backups, guest_state="installing", **cert)
 
     def guest_installed(self, pairs: list[tuple[str, str]]) -> None:
         """The VM's files are replaced: the backups as made ("" for a target that was new)."""
-        self.guest_backups = list(pairs)
+        self.guest_backups = self._merged(pairs)
         self.record(guest=self.guest_backups, guest_state="installed")
+
+    def _merged(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """This run's VM files so far, those of `pairs` as given: one run, one manifest entry
+        per file, whichever stages replaced them (restore puts them all back)."""
+        targets = {target for _, target in pairs}
+        return [p for p in self.guest_backups if p[1] not in targets] + list(pairs)
 
     def guest_runs(self) -> list[tuple[str, dict[str, Any]]]:
         """(folder name, manifest) of the earlier runs that changed the VM's files, oldest first."""

@@ -19,11 +19,12 @@ from .adapters import host
 from .adapters.docker_machine import DockerMachine
 from .adapters.host import command_line
 from .adapters.sudo import sudo
-from .core import store, vbox
+from .core import minikube, store, vbox
 from .core.commands import Command, RuleEdits
 from .core.plans.base import Plan
 from .core.plans.cert import CertPlan, DeployPlan
 from .core.plans.daemon import RestartPlan
+from .core.plans.dns import ResolverPlan
 from .core.plans.machine import MachineAction, MachinePlan
 from .core.plans.nat import ForwardPlan
 from .errors import HelperError
@@ -86,6 +87,9 @@ class Session:
     def restart_plan(self) -> RestartPlan | None:
         return self._plan(RestartPlan)
 
+    def resolver_plan(self) -> ResolverPlan | None:
+        return self._plan(ResolverPlan)
+
     def creates(self) -> bool:
         """machine.create creates the machine in this run."""
         machine = self.machine_plan()
@@ -103,6 +107,11 @@ class Session:
         """The host port of the daemon's forward: as nat.forward planned it, else the settings'."""
         forward = self.forward_plan()
         return forward.port if forward is not None else self.settings.host_port
+
+    def forward_pending(self) -> bool:
+        """A dry run whose daemon forward is still to be added: nothing answers through it yet."""
+        forward = self.forward_plan()
+        return self.dry_run and forward is not None and not forward.present
 
     @property
     def projected(self) -> bool:
@@ -180,6 +189,8 @@ def settings_for(
         config, machine=machine, storage_path=storage_path, port=port, dry_run=dry_run
     )
     store.validate_machine_name(settings.machine)
+    if settings.minikube:  # a profile minikube has not made, or not on VirtualBox: one line
+        minikube.load_profile(settings.storage_path, settings.machine)
     return settings
 
 

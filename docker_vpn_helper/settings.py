@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .core import minikube
 from .core.store import remembered_port
 from .errors import HelperError
 
@@ -35,6 +36,15 @@ DEFAULTS: dict[str, Any] = {
     "command_timeout": 60.0,
     "daemon_wait": 60.0,
     "vboxmanage_timeout": 30.0,
+    # VirtualBox 6.1.28+ (macOS, Linux): the host-only ranges it allows beyond 192.168.56.0/21.
+    "vbox_networks_conf": "/etc/vbox/networks.conf",
+    # corp.sync (issue 23): give the VM the host's extra trusted roots / its proxy. None means
+    # on; false, 0, no or off (also as INVOKE_VPNHELPER_CORP_ROOTS=false: a None default lets
+    # invoke hand the word over instead of casting any non-empty word to True) turns it off.
+    "corp_roots": None,
+    "corp_proxy": None,
+    "ca_bundle": None,  # a PEM bundle of roots to copy besides the platform's own
+    "proxy": "",  # the proxy URL when neither macOS's system proxy nor the environment names one
 }
 
 MACOS_KEXT_COMMAND = (
@@ -61,6 +71,11 @@ class Settings:
     command_timeout: float
     daemon_wait: float
     vboxmanage_timeout: float
+    vbox_networks_conf: str = "/etc/vbox/networks.conf"
+    corp_roots: bool = True
+    corp_proxy: bool = True
+    ca_bundle: str | None = None
+    proxy: str = ""
     dry_run: bool = False
     # Where host_port came from: "flag" (--port), "remembered" (an earlier run gave this machine
     # that port) or "config" (the configured default, which a new forward may move past when
@@ -70,6 +85,27 @@ class Settings:
     # "environment" ($MACHINE_STORAGE_PATH) or "default" (~/.docker/machine, docker-machine's
     # own default, the only store that may not exist yet on a first run).
     storage_source: str = "default"
+
+    @property
+    def minikube(self) -> bool:
+        """The store is minikube's home (its name is always `.minikube`, core/minikube.home):
+        the machine is a minikube profile's VM."""
+        return self.storage_path.name == ".minikube"
+
+    def selector(self) -> list[str]:
+        """The flags that name this machine on our command line."""
+        if self.minikube:
+            return ["--minikube", "--profile", self.machine]
+        return ["--machine", self.machine]
+
+
+def _flag(value: Any) -> bool:
+    """A setting that is on unless turned off: None (unset) is on."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
 
 
 PORTS = range(1, 65536)
@@ -108,6 +144,28 @@ def absolute(path: str | Path) -> Path:
     """`path` from the current folder, `~` expanded: what is printed (DOCKER_CERT_PATH) is
     eval'd in other folders, where a relative store path would point elsewhere."""
     return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def minikube_flags(flags: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """A task's flags with `--minikube [--profile NAME]` turned into what they name: minikube's
+    home as the store and the profile (default `minikube`) as the machine."""
+    chosen = dict(flags)
+    if not chosen.pop("minikube", False):
+        if chosen.pop("profile", None):
+            raise HelperError("--profile names a minikube profile: give --minikube with it")
+        return chosen
+    given = [name for name in ("machine", "storage_path", "all_") if chosen.get(name)]
+    if given:
+        shown = ", ".join("--" + name.strip("_").replace("_", "-") for name in given)
+        raise HelperError(
+            f"--minikube names the store (minikube's home) and --profile the machine: drop {shown}"
+        )
+    user_home = Path(environ.get("HOME") or Path.home())
+    chosen["storage_path"] = str(absolute(minikube.home(environ, user_home)))
+    chosen["machine"] = minikube.validate_profile(
+        chosen.pop("profile", None) or minikube.DEFAULT_PROFILE
+    )
+    return chosen
 
 
 def resolve(
@@ -156,6 +214,11 @@ def resolve(
         command_timeout=float(section["command_timeout"]),
         daemon_wait=float(section["daemon_wait"]),
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
+        vbox_networks_conf=str(section["vbox_networks_conf"]),
+        corp_roots=_flag(section["corp_roots"]),
+        corp_proxy=_flag(section["corp_proxy"]),
+        ca_bundle=str(section["ca_bundle"]) if section["ca_bundle"] else None,
+        proxy=str(section["proxy"] or ""),
         dry_run=bool(dry_run),
         port_source=source,
         storage_source=storage_source,

@@ -182,6 +182,8 @@ def _create_minikube_vm(
     guest.create_minikube(paths, name, paths.minikube_home, address)
     folder = paths.minikube_home / "machines" / name
     vm = virtualbox.register(paths, st, name, address, index, variant, folder)
+    # minikube's VirtualBox driver: --host-dns-resolver on, --dns-proxy off by default.
+    virtualbox.set_nat_dns(paths, vm, proxy=False, host_resolver=True)
     write_kubeconfig(paths, st)
     return _attach(paths, vm, index, ssh_port)
 
@@ -535,6 +537,8 @@ class Lab:
         env["HOME"] = str(self.paths.home)
         env["DVH_LAB_DIR"] = str(self.paths.root)
         env["DVH_LAB_NS"] = NS_PREFIX
+        # The tool reads the lab Mac's /etc/vbox/networks.conf, as the stand-ins do.
+        env["INVOKE_VPNHELPER_VBOX_NETWORKS_CONF"] = str(self.paths.networks_conf)
         # The Mac's kernel-extension restart, as kexts.restart runs it before a create.
         env["INVOKE_VPNHELPER_KEXT_COMMAND"] = f"{self.paths.bin / KEXT_SCRIPT} restart"
         return env

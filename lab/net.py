@@ -11,6 +11,7 @@ import os
 
 from . import proc
 from .paths import (
+    CORP_NS,
     HOST_NS,
     HOSTONLY_BRIDGE,
     HOSTONLY_HOST_IP,
@@ -43,7 +44,7 @@ def lab_namespaces() -> list[str]:
         names = os.listdir(NETNS_DIR)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if n == HOST_NS or n.startswith(VM_NS_PREFIX))
+    return sorted(n for n in names if n in (HOST_NS, CORP_NS) or n.startswith(VM_NS_PREFIX))
 
 
 def ensure_host() -> None:

@@ -23,6 +23,7 @@ def default_dir() -> Path:
 NS_PREFIX = os.environ.get("DVH_LAB_NS") or re.sub(r"[^A-Za-z0-9_.-]", "-", default_dir().name)
 HOST_NS = f"{NS_PREFIX}-host"
 VM_NS_PREFIX = f"{NS_PREFIX}-vm-"
+CORP_NS = f"{NS_PREFIX}-corp"  # the corporate network behind the VPN (lab/corp.py)
 NETNS_DIR = Path("/run/netns")
 HOSTONLY_BRIDGE = "vboxnet0"
 HOSTONLY_HOST_IP = "192.168.99.1"

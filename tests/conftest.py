@@ -11,7 +11,12 @@ import pytest
 # folder). DVH_LAB_DIR and DVH_LAB_NS, when given, still choose the lab.
 os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
 
+from docker_vpn_helper import settings
+from docker_vpn_helper.adapters import corporate
+
 from .support.runs import close_all
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +43,22 @@ def no_user_ssh_config(monkeypatch):
         return path != os.path.expanduser("~/.ssh/config") and real_isfile(path)
 
     monkeypatch.setattr(os.path, "isfile", isfile)
+
+
+@pytest.fixture(autouse=True)
+def networks_conf(tmp_path_factory, monkeypatch):
+    """VirtualBox's /etc/vbox/networks.conf, never the real one: as a docker-machine user on
+    VirtualBox 6.1.28+ has it (192.168.99.0/24 allowed). A test may rewrite or remove it."""
+    conf = tmp_path_factory.mktemp("etc-vbox") / "networks.conf"
+    conf.write_text("* 192.168.99.0/24\n")
+    monkeypatch.setitem(settings.DEFAULTS, "vbox_networks_conf", str(conf))
+    return conf
+
+
+@pytest.fixture(autouse=True)
+def no_host_corp(tmp_path_factory, monkeypatch):
+    """The machine's own local roots (/usr/local/share/ca-certificates) and proxy variables stay
+    out of corp.sync: a test that wants some gives them."""
+    monkeypatch.setattr(corporate, "LINUX_LOCAL_ROOTS", tmp_path_factory.mktemp("local-roots"))
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

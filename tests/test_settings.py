@@ -44,3 +44,25 @@ def test_a_relative_store_path_is_made_absolute(tmp_path, monkeypatch, where):
     flag = "./store" if where == "flag" else None
     settings = resolve({}, storage_path=flag, environ=environ if where != "flag" else {})
     assert settings.storage_path == tmp_path / "store"
+
+
+@pytest.mark.parametrize(
+    ("word", "on"), [("false", False), ("0", False), ("off", False), ("true", True), ("1", True)]
+)
+def test_corp_switches_from_the_environment_as_invoke_hands_them_over(monkeypatch, word, on):
+    """INVOKE_VPNHELPER_CORP_ROOTS=false turns the roots off: invoke casts a word to the
+    default's type, and a bool default would make every non-empty word True."""
+    from invoke import Config
+
+    monkeypatch.setenv("INVOKE_VPNHELPER_CORP_ROOTS", word)
+    monkeypatch.setenv("INVOKE_VPNHELPER_CA_BUNDLE", "/etc/corp.pem")
+    config = Config(defaults={"vpnhelper": dict(DEFAULTS)})
+    config.load_shell_env()
+    settings = resolve(config["vpnhelper"])
+    assert settings.corp_roots is on and settings.corp_proxy is True
+    assert settings.ca_bundle == "/etc/corp.pem"
+
+
+def test_corp_switches_from_yaml_booleans():
+    assert resolve({"corp_proxy": False}).corp_proxy is False
+    assert resolve({}).corp_roots is True and resolve({}).proxy == ""

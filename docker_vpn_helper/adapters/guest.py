@@ -339,6 +339,13 @@ class Guest:
         out = self._exec(scripts.read_files_script(paths, mark), "read files")
         return scripts.split_files(out, mark)
 
+    def read_folder(self, folder: str, patterns: Sequence[str]) -> dict[str, bytes]:
+        """{path: content} of the guest files in `folder` matching the shell `patterns`
+        (`*.pem`, `*.crt`), in one round trip."""
+        mark = f"--dvh-{secrets.token_hex(8)}"
+        out = self._exec(scripts.read_folder_script(folder, patterns, mark), "read folder")
+        return scripts.split_folder(out, mark)
+
     def _read_file(self, path: str) -> str | None:
         """A guest file's text, None if it does not exist."""
         out = self._exec(scripts.read_file_script(path), "read file")

@@ -200,6 +200,26 @@ def read_files_script(paths: Sequence[str], mark: str) -> str:
     )
 
 
+def read_folder_script(folder: str, patterns: Sequence[str], mark: str) -> str:
+    """Print each file of `folder` matching the shell `patterns` after a `mark<path>` line;
+    `split_folder` reads it."""
+    globs = " ".join(f"{shlex.quote(folder)}/{pattern}" for pattern in patterns)
+    return as_root(
+        [
+            f'for f in {globs}; do [ -f "$f" ] || continue; '
+            f"printf '%s\\n' \"{mark}$f\"; cat \"$f\"; printf '\\n'; done"
+        ]
+    )
+
+
+def split_folder(out: str, mark: str) -> dict[str, bytes]:
+    found = {}
+    for part in out.split(mark)[1:]:
+        path, _, body = part.partition("\n")
+        found[path] = body[:-1].encode()
+    return found
+
+
 def split_files(out: str, mark: str) -> list[bytes | None]:
     found: list[bytes | None] = []
     for part in out.split(mark)[1:]:
@@ -218,6 +238,9 @@ def install_script(files: Sequence[tuple[str, bytes, int]], backup_dir: str) -> 
     temps = [f"t{i}" for i in range(len(files))]
     cleanup = " ".join(f'"${temp}"' for temp in temps)
     lines = [*SCRIPT_PRELUDE, f"trap 'rm -f {cleanup}' EXIT"]
+    for folder in dict.fromkeys(posixpath.dirname(path) for path, _, _ in files):
+        quoted = shlex.quote(folder)
+        lines.append(f"mkdir -p {quoted} || fail cannot create {quoted}")
     for temp, (path, _, _) in zip(temps, files):
         lines.append(
             f"{temp}=$(mktemp {temp_template(path)}) || fail cannot write {shlex.quote(path)}"

@@ -14,22 +14,26 @@ import shlex
 import socket
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from ..adapters import dockercli, drivers, preflight
 from ..adapters.host import NotInstalled, port_listener, program_name
-from ..core import dockerctx, envfmt, store
+from ..core import dockerctx, envfmt, minikube, store
+from ..core.fsutil import read_optional
+from ..core.hostonly import HOSTONLY_RANGES_FROM
 from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, daemon, dns, machine, nat
+from . import Stage, apiserver, cert, corp, daemon, dns, hostnames, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
 # drops must not hold the diagnosis up (the probe runs beside the other checks, too).
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
+RANGE_REFUSED = "so docker-machine cannot give the VM's host-only adapter its address"
 VIRTUALBOX = "VirtualBox"
 DNS = dns.STAGE.name
 
@@ -45,8 +49,15 @@ class Finding:
         return asdict(self)
 
 
+def cert_dir(s: Session) -> Path:
+    """DOCKER_CERT_PATH as env.print prints it: the machine folder (minikube: <home>/certs)."""
+    if s.settings.minikube:
+        return s.settings.storage_path / "certs"
+    return store.machine_folder(s.settings.storage_path, s.name)
+
+
 def _command(s: Session, task: str, *extra: str) -> str:
-    return " ".join([program_name(), task, "--machine", s.name, *extra])
+    return " ".join([program_name(), task, *s.settings.selector(), *extra])
 
 
 @dataclass
@@ -182,6 +193,41 @@ def check_dns(s: Session, known: Known) -> list[Finding]:
     return [Finding(check, WARN, plan.problem, fix)]
 
 
+def check_host_names(s: Session, known: Known) -> list[Finding]:
+    plan = _planned(s, hostnames.STAGE)
+    check = "host.docker.internal"
+    if plan.refusal:
+        return [Finding(check, INFO, plan.refusal)]
+    if not plan.known:
+        return [Finding(check, WARN, plan.seen())]
+    if not plan.problem:
+        return [Finding(check, OK, plan.seen())]
+    restart = ["--restart"] if plan.running else []
+    if plan.names is not None and plan.names.mapped:  # set; waits for the VM's next start
+        task = "dns.host-names" if plan.resolver else DNS
+        seen = f"{plan.problem}: it takes effect when the VM starts again"
+        return [Finding(check, INFO, seen, _command(s, task, *restart))]
+    return [Finding(check, WARN, plan.problem, _command(s, "dns.host-names", *restart))]
+
+
+def check_corp(s: Session, known: Known) -> list[Finding]:
+    """The host's extra roots and proxy against the VM's (read over the machine's SSH forward on
+    127.0.0.1: nothing leaves the machine, no registry or proxy is tried)."""
+    check = "roots and proxy in the VM"
+    if not s.settings.corp_roots and not s.settings.corp_proxy:
+        return [Finding(check, INFO, corp.OFF)]
+    restart = s.restart_plan()
+    if s.projected or restart is None or restart.restart:
+        return [Finding(check, INFO, "compared once the daemon answers through the forward")]
+    try:
+        plan = _planned(s, corp.STAGE, ask_containers=False)
+    except HelperError as exc:
+        return [Finding(check, WARN, f"cannot compare: {exc.reason}")]
+    if plan.problem:
+        return [Finding(check, WARN, plan.problem, _command(s, "corp.sync"))]
+    return [Finding(check, OK, plan.seen())]
+
+
 def check_route(s: Session, known: Known) -> list[Finding]:
     """The VPN's route is information once the forward carries the daemon, else a warning."""
     ip = s.machine.ip if s.view.exists() else None
@@ -242,7 +288,20 @@ def check_virtualbox(s: Session, known: Known) -> list[Finding]:
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
-    return [Finding(VIRTUALBOX, OK, seen)]
+    return [Finding(VIRTUALBOX, OK, seen), check_hostonly_range(s)]
+
+
+def check_hostonly_range(s: Session) -> Finding:
+    """VirtualBox 6.1.28+ gives host-only adapters only the ranges networks.conf allows: the
+    machine's network (docker-machine's default for one still to be created)."""
+    version = s.vbox.version()
+    refusal = machine.range_refusal(s, version, RANGE_REFUSED)
+    if refusal:
+        return Finding("host-only range", WARN, refusal)
+    cidr = s.machine.host_only_cidr if s.view.exists() else store.DEFAULT_HOST_ONLY_CIDR
+    before = version < HOSTONLY_RANGES_FROM
+    why = "no limit before 6.1.28" if before else f"allowed by {s.settings.vbox_networks_conf}"
+    return Finding("host-only range", OK, f"{cidr}: {why}")
 
 
 def _eval(task: str, s: Session) -> str:
@@ -287,7 +346,7 @@ def check_docker_client(s: Session, known: Known) -> list[Finding]:
     expected = dockerctx.Expected(
         machine=s.name,
         port=s.port,
-        cert_dir=store.machine_folder(s.settings.storage_path, s.name),
+        cert_dir=cert_dir(s),
         vm_ip=ip,
         daemon_port=s.settings.daemon_port,
         others=store.remembered_ports(s.settings.storage_path, s.name),
@@ -297,16 +356,54 @@ def check_docker_client(s: Session, known: Known) -> list[Finding]:
 
 
 # In fix's order: each check's plan is what the next one builds on; then what docker uses.
+def check_kubectl(s: Session, known: Known) -> list[Finding]:
+    """minikube's VMs: the API server's forward and certificate, our kubeconfig's server and
+    whether kubectl in this shell reads it first."""
+    if not s.settings.minikube:
+        return []
+    plan = _planned(s, apiserver.STAGE)
+    fix = _command(s, "fix")
+    if plan.add is not None:
+        forward = Finding("API server forward", FAIL, "no NAT rule to the API server (8443)", fix)
+    elif plan.problem:
+        forward = Finding("API server forward", FAIL, plan.problem)
+    else:
+        forward = Finding("API server forward", OK, plan.seen())
+    findings = [forward]
+    written = minikube.kubeconfig_server(read_optional(plan.kubeconfig_path), s.name)
+    if plan.write:
+        seen = (
+            f"{plan.kubeconfig_path}: server {written or 'none'}, not https://127.0.0.1:{plan.port}"
+        )
+        findings.append(Finding("kubeconfig", FAIL, seen, fix))
+    else:
+        findings.append(Finding("kubeconfig", OK, f"{plan.kubeconfig_path}: server {written}"))
+    if minikube.kubectl_uses(Path(plan.kubeconfig_path), os.environ):
+        findings.append(
+            Finding("kubectl in this shell", OK, "KUBECONFIG names our kubeconfig first")
+        )
+    else:
+        env = envfmt.eval_command(envfmt.detect_format(os.environ), _command(s, "env.print"))
+        seen = (
+            f"KUBECONFIG does not name {plan.kubeconfig_path} first: kubectl dials the VM's address"
+        )
+        findings.append(Finding("kubectl in this shell", FAIL, seen, env))
+    return findings
+
+
 CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_vm,
     check_forward,
     check_certificates,
     check_daemon,
     check_dns,
+    check_host_names,
+    check_corp,
     check_route,
     check_client_environment,
     check_virtualbox,
     check_docker_client,
+    check_kubectl,
 )
 
 
@@ -360,7 +457,15 @@ def diagnose(s: Session) -> list[Finding]:
 
 
 # What `fix` repairs by itself, so that a problem one of these fixes is "run fix".
-FIX_COVERS = ("fix", "machine.create", "nat.forward", "cert.issue", "cert.deploy", "daemon.restart")
+FIX_COVERS = (
+    "fix",
+    "machine.create",
+    "nat.forward",
+    "cert.issue",
+    "cert.deploy",
+    "daemon.restart",
+    "corp.sync",
+)
 
 
 def _task(command: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner, say
-from . import cert, daemon, dns, nat, ports
+from . import cert, corp, daemon, dns, kube, nat, ports
 from . import machine as machine_tasks
-from .common import SHARED_HELP, session
+from .common import MINIKUBE_HELP, SHARED_HELP, session
 
 FIX_HELP = {
     **SHARED_HELP,
@@ -18,6 +18,7 @@ FIX_HELP = {
     "shell": "format of the environment printed at the end (default: from $SHELL)",
     "create": "create the machine if the store lacks it (without this, only a store's first "
     "machine is created)",
+    **MINIKUBE_HELP,
 }
 
 
@@ -28,8 +29,11 @@ FIX_HELP = {
         cert.issue,
         cert.deploy,
         daemon.restart,
+        corp.sync,
         ports.sync,
         dns.host_resolver,
+        dns.host_names,
+        kube.apiserver,
     ],
     help=FIX_HELP,
     iterable=["machine"],
@@ -44,11 +48,14 @@ def fix(
     shell=None,
     all_=False,
     create=False,
+    minikube=False,
+    profile="",
 ):
     """Repair a machine behind the VPN, then print its environment for eval.
 
-    The stages in order: create/start, forward, certificate, deploy, restart, the containers'
-    published ports, the VM's DNS; then the environment.
+    The stages in order: create/start, forward, certificate, deploy, restart, the host's trusted
+    roots and proxy, the containers' published ports, the VM's DNS, host.docker.internal; then
+    the environment.
 
     Given several machines (or --all), it runs for each in turn and prints the environment of
     the first: one eval sets one machine's variables.

@@ -278,6 +278,25 @@ def test_install_files_replaces_atomically_and_backs_up(guest: Guest, guest_root
     assert stat.S_IMODE(backup_dir.stat().st_mode) == 0o700
 
 
+def test_install_files_creates_a_missing_folder(guest: Guest, guest_root: Path) -> None:
+    target = guest_root / "certs" / "docker-vpn-helper-0123.pem"
+    backups = guest.install_files([(str(target), b"root\n", 0o644)], str(guest_root / "b"))
+    assert backups == [""]
+    assert target.read_bytes() == b"root\n"
+
+
+def test_read_folder_reads_the_matching_files(guest: Guest, guest_root: Path) -> None:
+    certs = guest_root / "certs"
+    certs.mkdir()
+    (certs / "a.pem").write_bytes(b"A\n")
+    (certs / "b b.crt").write_bytes(b"B")
+    (certs / "c.txt").write_bytes(b"C\n")
+    (certs / "d.pem").mkdir()
+    found = guest.read_folder(str(certs), ["*.pem", "*.crt"])
+    assert found == {str(certs / "a.pem"): b"A\n", str(certs / "b b.crt"): b"B"}
+    assert guest.read_folder(str(guest_root / "none"), ["*.pem"]) == {}
+
+
 def test_checksum_mismatch_changes_nothing(
     guest: Guest, guest_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,8 +36,8 @@ def manager() -> Iterator[UserManager]:
             pytest.fail(f"DVH_LAB_REQUIRED=1 but {reason}")
         pytest.skip(reason)
     m = UserManager(default_dir() / "systemd-user")
-    m.start()
     try:
+        m.start()
         yield m
     finally:
         m.stop()

@@ -75,8 +75,10 @@ def test_stages_alone_in_order_reach_the_same_end_state(lab: Lab, machine: str):
         "cert.issue",
         "cert.deploy",
         "daemon.restart",
+        "corp.sync",
         "ports.sync",
         "dns.host-resolver",
+        "dns.host-names",
     )
     for stage in stages:
         done = tool(lab, stage, "--machine", machine)

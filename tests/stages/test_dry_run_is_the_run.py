@@ -15,15 +15,23 @@ import shlex
 import pytest
 
 from docker_vpn_helper import forwarding
-from docker_vpn_helper.stages import cert, daemon, dns, machine, nat, ports, step
+from docker_vpn_helper.adapters.docker_machine import create_args
+from docker_vpn_helper.stages import cert, daemon, dns, hostnames, machine, nat, ports, step
 
 from ..support.runs import close_all, session_for
-from .standins import SSH_RULE, FakeHost, write_settings
+from .standins import SSH_RULE, FakeHost, ok, write_settings
 
 OURS = "dvh-tcp-8080,tcp,127.0.0.1,8080,,8080"  # a container's rule of ours, from an earlier sync
 READS = ("showvminfo", "list", "--version")  # what VBoxManage answers without changing anything
-OTHER_READS = ("ps", "route", "netstat", "ip")  # the host's own reads (VirtualBox's processes, ...)
-FIX = (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE, ports.STAGE, dns.STAGE)
+OTHER_READS = (
+    "ps",
+    "route",
+    "netstat",
+    "ip",
+    "sh",
+)  # sh: scutil, AnyConnect's state (macOS)  # the host's own reads (VirtualBox's processes, ...)
+FIX = (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE, ports.STAGE, dns.STAGE,
+       hostnames.STAGE)  # fmt: skip
 
 
 def host_changes(host: FakeHost) -> list[list[str]]:
@@ -49,10 +57,10 @@ def printed(err: str) -> list[list[str]]:
     return [shlex.split(line, comments=True) for line in runs]
 
 
-def fix(c, store, flag: bool, dry_run: bool):
-    s = session_for(c, "default", str(store) if flag else None, dry_run=dry_run)
+def fix(c, store, flag: bool, dry_run: bool, name: str = "default"):
+    s = session_for(c, name, str(store) if flag else None, dry_run=dry_run)
     for stage in FIX:
-        step(s, stage)
+        step(s, stage, **({"create": True} if stage is machine.STAGE else {}))
     close_all()
     return s
 
@@ -122,3 +130,42 @@ def test_the_drivers_restart_runs_as_root_exactly_as_printed(
     close_all()
     assert host_changes(dry) == [] and host_changes(real) == planned
     assert planned == [["sudo", *(configured or "systemctl restart vboxdrv").split()]]
+
+
+def test_a_machine_created_runs_exactly_what_its_dry_run_printed(
+    store, guest, dockerd, monkeypatch, capsys
+):
+    """machine.create with --create: the drivers' restart as root, docker-machine create on the
+    run's store, then the forward; what create itself deploys is not redone."""
+    from docker_vpn_helper.adapters import host
+
+    from ..support import store as dm
+
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
+    monkeypatch.setattr(host, "platform", lambda: "linux")
+    route = shlex.join(["ip", "route", "get", "192.168.99.100"])
+    vboxnet = ok("192.168.99.100 dev vboxnet0 src 192.168.99.1 uid 501 \n    cache \n")
+
+    def stand_in() -> FakeHost:
+        made = lambda: dm.create_machine(store, "new", "192.168.99.101", 50158)  # noqa: E731
+        return FakeHost(state=None, name="new", answers={route: vboxnet}, create=made)
+
+    dry = stand_in()
+    fix(dry.context(), store, True, dry_run=True, name="new")
+    planned = printed(capsys.readouterr().err)
+    assert host_changes(dry) == []
+    real = stand_in()
+    fix(real.context(), store, True, dry_run=False, name="new")
+    assert (
+        "restarted VirtualBox's drivers (sudo systemctl restart vboxdrv)" in capsys.readouterr().err
+    )
+    assert planned[:2] == [
+        ["sudo", "systemctl", "restart", "vboxdrv"],
+        [
+            "docker-machine",
+            "--storage-path",
+            str(store),
+            *create_args("new", ("localhost", "127.0.0.1")),
+        ],
+    ]
+    assert host_changes(real) == planned

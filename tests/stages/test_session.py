@@ -143,3 +143,39 @@ def test_a_dry_run_of_a_broken_running_vm_plans_every_stage_without_asking_the_d
     assert "the published ports are synced once the daemon answers through the forward" in err
     assert s.changes() == ["cert", "config", "daemon", "deploy", "nat"]
     assert guest.log == ["read"]  # the VM's files were read, nothing written
+
+
+def test_later_stages_read_earlier_plans_through_typed_accessors(
+    store, guest, dockerd, monkeypatch
+):
+    from docker_vpn_helper.core.plans.machine import MachineAction, MachinePlan
+    from docker_vpn_helper.core.plans.nat import ForwardPlan
+
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
+    c = context({SHOW: ok(showvminfo("poweroff")), cmd("VBoxManage", "list", "vms"): ok()})
+    s = session_for(c, "default", str(store), dry_run=True)
+    assert s.machine_plan() is None and s.forward_plan() is None and not s.projected
+    step(s, machine.STAGE)
+    assert isinstance(s.machine_plan(), MachinePlan) and s.forward_plan() is None
+    assert s.machine_plan().action is MachineAction.START and s.projected and not s.creates()
+    step(s, nat.STAGE)
+    assert isinstance(s.forward_plan(), ForwardPlan) and s.port == s.forward_plan().port
+    assert s.issue_plan() is None and s.deploy_plan() is None and s.restart_plan() is None
+
+
+def test_execute_runs_a_command_with_the_adapter_that_built_it_and_fails_in_one_line(store):
+    from docker_vpn_helper.core.commands import Command
+    from docker_vpn_helper.errors import HelperError
+
+    from .standins import fail
+
+    route = Command(("ip", "route", "replace", "192.168.99.0/24"), "sudo", "route add")
+    docker = Command(("docker", "context", "rm", "x"), what="docker context rm x")
+    c = context({"sudo -n true": ok(), f"sudo -n {route.shell()}": fail("RTNETLINK: denied"),
+                 docker.shell(): fail("context x not found")})  # fmt: skip
+    s = session_for(c, "default", str(store))
+    with pytest.raises(HelperError, match=r"^route add failed: RTNETLINK: denied$"):
+        s.execute(route)
+    with pytest.raises(HelperError, match=r"^docker context rm x failed: context x not found$"):
+        s.execute(docker)
+    assert commands(c) == ["sudo -n true", f"sudo -n {route.shell()}", docker.shell()]

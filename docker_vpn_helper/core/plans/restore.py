@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import history
+from ..commands import Command
 from ..vbox import NatRule, VMInfo
 from .base import Plan
 
@@ -25,10 +28,12 @@ class RestorePlan(Plan):
     notes: tuple[str, ...] = ()
     config: dict[str, Any] | None = None  # config.json with our fields as they were at first
     partial: bool = False  # that run was stopped before it made every VM backup
+    vbox_changes: tuple[Command, ...] = ()  # our host.docker.internal mapping and loopback, undone
 
     @property
     def changes(self) -> tuple[str, ...]:
         work = self.local or self.guest or self.rules or self.readd or self.remove or self.config
+        work = work or self.vbox_changes
         return ("restore",) if work else ()
 
     def seen(self) -> str:
@@ -48,9 +53,23 @@ class RestorePlan(Plan):
         if self.remove:
             done.append(f"remove {', '.join(str(p) for p in self.remove)}")
         if self.guest:
-            done.append("put the previous certificate back in the VM and restart the daemon")
+            done.append(f"put back in the VM {vm_files(self.guest)} and restart the daemon")
         for rule in self.rules:
             done.append(f"delete NAT rule {rule.spec()!r}")
         if self.readd:
             done.append(f"add NAT rule {self.readd.spec()!r} back")
-        return done
+        return done + [command.describe() for command in self.vbox_changes]
+
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        return self.vbox_changes
+
+
+def vm_files(pairs: Sequence[tuple[str, str]]) -> str:
+    """What putting `pairs` back does, in words: the files it restores, those it removes (a
+    file the run added, such as a root of corp.sync)."""
+    back = [posixpath.basename(t) for saved, t in pairs if saved]
+    gone = [posixpath.basename(t) for saved, t in pairs if not saved]
+    words = [f"the previous {', '.join(back)}"] if back else []
+    words += [f"without {', '.join(gone)} (added by that run)"] if gone else []
+    return " and ".join(words) or "nothing"
