@@ -159,3 +159,20 @@ def test_a_loopback_proxy_on_a_vm_whose_nat_cannot_reach_the_host_is_named(
     said = "--nat-localhostreachable1 on"
     assert (said in plan.problem) is not reachable
     assert (said in capsys.readouterr().err) is not reachable
+
+
+def test_restore_original_takes_out_two_runs_of_roots_and_proxy(
+    store, roots, vm, dockerd, monkeypatch
+):
+    """Two corp runs (the second after the host's proxy changed): `restore --original` leaves
+    the VM's profile, bundle and certs folder as they were before the first."""
+    before = dict(vm.files)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-a:3128")
+    step(session(store, roots), corp.STAGE)
+    close_all()
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-b:3128")
+    step(session(store, roots), corp.STAGE)
+    assert proxy.effective(vm.files[PROFILE].decode())["HTTP_PROXY"] == "http://proxy-b:3128"
+    close_all()
+    step(session_for(context(RUNNING), "default", str(store)), restore.STAGE, original=True)
+    assert {p: d for p, d in vm.files.items() if "/backups/" not in p} == before
