@@ -24,6 +24,7 @@ from .core.commands import Command, RuleEdits
 from .core.plans.base import Plan
 from .core.plans.cert import CertPlan, DeployPlan
 from .core.plans.daemon import RestartPlan
+from .core.plans.dns import ResolverPlan
 from .core.plans.machine import MachineAction, MachinePlan
 from .core.plans.nat import ForwardPlan
 from .errors import HelperError
@@ -85,6 +86,9 @@ class Session:
 
     def restart_plan(self) -> RestartPlan | None:
         return self._plan(RestartPlan)
+
+    def resolver_plan(self) -> ResolverPlan | None:
+        return self._plan(ResolverPlan)
 
     def creates(self) -> bool:
         """machine.create creates the machine in this run."""

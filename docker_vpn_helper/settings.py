@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "command_timeout": 60.0,
     "daemon_wait": 60.0,
     "vboxmanage_timeout": 30.0,
+    # VirtualBox 6.1.28+ (macOS, Linux): the host-only ranges it allows beyond 192.168.56.0/21.
+    "vbox_networks_conf": "/etc/vbox/networks.conf",
     # corp.sync (issue 23): give the VM the host's extra trusted roots / its proxy. None means
     # on; false, 0, no or off (also as INVOKE_VPNHELPER_CORP_ROOTS=false: a None default lets
     # invoke hand the word over instead of casting any non-empty word to True) turns it off.
@@ -68,6 +70,7 @@ class Settings:
     command_timeout: float
     daemon_wait: float
     vboxmanage_timeout: float
+    vbox_networks_conf: str = "/etc/vbox/networks.conf"
     corp_roots: bool = True
     corp_proxy: bool = True
     ca_bundle: str | None = None
@@ -176,6 +179,7 @@ def resolve(
         command_timeout=float(section["command_timeout"]),
         daemon_wait=float(section["daemon_wait"]),
         vboxmanage_timeout=float(section["vboxmanage_timeout"]),
+        vbox_networks_conf=str(section["vbox_networks_conf"]),
         corp_roots=_flag(section["corp_roots"]),
         corp_proxy=_flag(section["corp_proxy"]),
         ca_bundle=str(section["ca_bundle"]) if section["ca_bundle"] else None,

@@ -67,14 +67,29 @@ class MachineView:
     def nat_dns(self) -> vbox.NatDns | None:
         """NIC 1's DNS settings from the VM's settings file (None: VirtualBox names no file we
         can read); showvminfo does not print them."""
+        settings = self.vm_settings()
+        adapter = settings.adapter(1) if settings is not None else None
+        return adapter.dns if adapter is not None else None
+
+    def vm_settings(self) -> vbox.VMSettings | None:
+        """The VM's settings file as it is now (None: no VM, or no file we can read)."""
+        info = self.vm()
+        return self.vbox.settings(info) if info is not None else None
+
+    def loopback_reachable(self) -> bool | None:
+        """Whether the NAT adapter lets 10.0.2.2 reach the host's loopback, from the VM's
+        settings file (VirtualBox 7's new VMs do not, unless --nat-localhostreachableN is on);
+        None when no settings file can be read."""
         info = self.vm()
         path = info.raw.get("CfgFile") if info is not None else None
         if not path:
             return None
         try:
-            return vbox.parse_nat_dns(Path(path).read_text(errors="replace"))
+            settings = vbox.parse_settings(Path(path).read_text(errors="replace"))
         except (OSError, ValueError):
             return None
+        adapter = settings.adapter(info.nat_nic or 1) if info is not None else None
+        return adapter.localhost_reachable if adapter is not None else None
 
     def ssh_port(self) -> int:
         """The live NAT `ssh` rule wins over config.json's SSHPort, which can be stale."""

@@ -479,7 +479,22 @@ def _bool_flag(arg: str) -> bool:
     return arg.split("=", 1)[1].lower() in ("1", "t", "true") if "=" in arg else True
 
 
-def cmd_create(st: Store, args: list[str]) -> int:
+def setup_hostonly_network() -> None:
+    """Start's setupHostOnlyNetwork: VirtualBox 6.1.28+ refuses 192.168.99.1 unless networks.conf
+    allows it; docker-machine then stops there, the VM and the store's entry made (half-made)."""
+    ipconfig = ("hostonlyif", "ipconfig", HOSTONLY_BRIDGE, "--ip", HOSTONLY_HOST_IP)
+    ipconfig += ("--netmask", "255.255.255.0")
+    refused = vbm(*ipconfig, check=False)
+    if refused.returncode != 0:
+        raise MachineError(
+            "Error creating machine: Error in driver during machine creation: Error setting up "
+            f"host only network on machine start: {vbm_path()} {' '.join(ipconfig)} failed:\n"
+            + refused.stderr.strip()
+        )
+
+
+def _create_options(args: list[str]) -> tuple[str, list[str], str, dict[str, bool], list[str]]:
+    """`create`'s words: (driver, --tls-san values, storage driver, boolean flags, the rest)."""
     sans: list[str] = []
     driver, storage, rest = "", "", []
     flags: dict[str, bool] = {}
@@ -502,6 +517,11 @@ def cmd_create(st: Store, args: list[str]) -> int:
         else:
             rest.append(arg)
             i += 1
+    return driver, sans, storage, flags, rest
+
+
+def cmd_create(st: Store, args: list[str]) -> int:
+    driver, sans, storage, flags, rest = _create_options(args)
     host_dns = flags.get("--virtualbox-host-dns-resolver", False)
     dns_proxy = not flags.get("--virtualbox-no-dns-proxy", False)
     if driver != "virtualbox" or len(rest) != 1:
@@ -535,17 +555,7 @@ def cmd_create(st: Store, args: list[str]) -> int:
     )
     info(f"({name}) Starting the VM...")
     info(f"({name}) Check network to re-create if needed...")
-    # Start's setupHostOnlyNetwork: VirtualBox 6.1.28+ refuses 192.168.99.1 unless networks.conf
-    # allows it; docker-machine then stops here, the VM and the store's entry made (half-made).
-    ipconfig = ("hostonlyif", "ipconfig", HOSTONLY_BRIDGE, "--ip", HOSTONLY_HOST_IP)
-    ipconfig += ("--netmask", "255.255.255.0")
-    refused = vbm(*ipconfig, check=False)
-    if refused.returncode != 0:
-        raise MachineError(
-            "Error creating machine: Error in driver during machine creation: Error setting up "
-            f"host only network on machine start: {vbm_path()} {' '.join(ipconfig)} failed:\n"
-            + refused.stderr.strip()
-        )
+    setup_hostonly_network()
     config = st.load(name)
     if storage:
         config["HostOptions"]["EngineOptions"]["StorageDriver"] = storage

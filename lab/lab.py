@@ -539,6 +539,8 @@ class Lab:
         env["HOME"] = str(self.paths.home)
         env["DVH_LAB_DIR"] = str(self.paths.root)
         env["DVH_LAB_NS"] = NS_PREFIX
+        # The tool reads the lab Mac's /etc/vbox/networks.conf, as the stand-ins do.
+        env["INVOKE_VPNHELPER_VBOX_NETWORKS_CONF"] = str(self.paths.networks_conf)
         # The Mac's kernel-extension restart, as kexts.restart runs it before a create.
         env["INVOKE_VPNHELPER_KEXT_COMMAND"] = f"{self.paths.bin / KEXT_SCRIPT} restart"
         return env

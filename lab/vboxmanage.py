@@ -112,6 +112,11 @@ def _forwarding(vm: VM, version: tuple[int, int, int]) -> list[str]:
 
 def _machinereadable_61(paths: LabPaths, vm: VM, version: tuple[int, int, int]) -> list[str]:
     """VirtualBox 6.1's keys, in its order."""
+    return _machine_61(paths, vm) + _network_and_devices_61(vm, version)
+
+
+def _machine_61(paths: LabPaths, vm: VM) -> list[str]:
+    """6.1's keys before the network adapters."""
     name = vm["name"]
     machine = virtualbox.machine_folder(paths, vm)
     folder = machine / name
@@ -186,6 +191,13 @@ def _machinereadable_61(paths: LabPaths, vm: VM, version: tuple[int, int, int]) 
         '"SATA-IsEjected"="off"',
         f'"SATA-1-0"="{machine}/disk.vmdk"',
         f'"SATA-ImageUUID-1-0"="{vm["uuid"][:-12]}000000000002"',
+    ]
+    return lines
+
+
+def _network_and_devices_61(vm: VM, version: tuple[int, int, int]) -> list[str]:
+    """6.1's keys from the network adapters on."""
+    lines = [
         'natnet1="nat"',
         f'macaddress1="{vm["mac1"]}"',
         'cableconnected1="on"',

@@ -11,6 +11,7 @@ import pytest
 # folder). DVH_LAB_DIR and DVH_LAB_NS, when given, still choose the lab.
 os.environ.setdefault("DVH_LAB_DIR", "/run/dvhlab-tests")
 
+from docker_vpn_helper import settings
 from docker_vpn_helper.adapters import corporate
 
 from .support.runs import close_all
@@ -42,6 +43,16 @@ def no_user_ssh_config(monkeypatch):
         return path != os.path.expanduser("~/.ssh/config") and real_isfile(path)
 
     monkeypatch.setattr(os.path, "isfile", isfile)
+
+
+@pytest.fixture(autouse=True)
+def networks_conf(tmp_path_factory, monkeypatch):
+    """VirtualBox's /etc/vbox/networks.conf, never the real one: as a docker-machine user on
+    VirtualBox 6.1.28+ has it (192.168.99.0/24 allowed). A test may rewrite or remove it."""
+    conf = tmp_path_factory.mktemp("etc-vbox") / "networks.conf"
+    conf.write_text("* 192.168.99.0/24\n")
+    monkeypatch.setitem(settings.DEFAULTS, "vbox_networks_conf", str(conf))
+    return conf
 
 
 @pytest.fixture(autouse=True)

@@ -86,3 +86,16 @@ def test_the_check_sees_imports():
     # The tests above mean something: doctor does import stages, machine imports the floor.
     assert "stages.machine" in imports(PACKAGE / "stages" / "doctor.py")
     assert "forwarding" in imports(PACKAGE / "stages" / "machine.py")
+
+
+@pytest.mark.parametrize("path", MODULES, ids=ids)
+def test_plans_are_read_through_the_sessions_accessors_never_by_stage_name(path):
+    """`s.results[name] = plan` is written (stages.step, doctor); outside session.py, whose
+    accessors (machine_plan() & co.) read it typed, nothing reads it."""
+    if module_name(path) == "session":
+        return
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+            assert node.value.attr != "results", f"{ids(path)}:{node.lineno} results.{node.attr}"
+        if isinstance(node, ast.Subscript) and getattr(node.value, "attr", "") == "results":
+            assert isinstance(node.ctx, ast.Store), f"{ids(path)}:{node.lineno} reads results[...]"

@@ -35,6 +35,11 @@ def kext_command(settings: Settings, vbox: VBoxManage) -> Command | None:
     return as_root(shlex.split(line), "restarting VirtualBox's drivers", remedy=remedy)
 
 
+def restarted(command: Command) -> str:
+    """What a run says once the drivers' restart `command` succeeded."""
+    return f"restarted VirtualBox's drivers ({command.line()})"
+
+
 def refuse_if_virtualbox_runs(c: Context, action: str, rerun: str) -> None:
     running = preflight.virtualbox_processes(c)
     if running:

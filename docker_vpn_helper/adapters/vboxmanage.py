@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core import vbox
@@ -28,12 +29,30 @@ class VBoxManage:
             raise HelperError(f"VBoxManage could not {action}: {output.last_line()}")
 
     def showvminfo(self, name: str) -> vbox.VMInfo | None:
-        """The VM's state and NAT rules, or None when VirtualBox has no VM of that name."""
+        """The VM's state and NAT rules, or None when VirtualBox has no VM of that name.
+
+        Where showvminfo's rules cannot be trusted (VirtualBox 7.0.0/7.0.1 print none for an
+        adapter with several, vbox.rules_unlisted), the rules are the settings file's."""
         output = self._run("showvminfo", name, "--machinereadable")
         if not output.ok and vbox.is_vm_not_found(output.stderr):
             return None
         self._check(output, f"describe VM {name!r}")
-        return vbox.parse_showvminfo(output.stdout)
+        info = vbox.parse_showvminfo(output.stdout)
+        if vbox.rules_unlisted(info, self._version):  # the version only when already asked
+            settings = self.settings(info)
+            if settings is not None:
+                return vbox.with_settings_rules(info, settings)
+        return info
+
+    def settings(self, info: vbox.VMInfo) -> vbox.VMSettings | None:
+        """The VM's settings file, which showvminfo names as CfgFile (None: none we can read)."""
+        path = info.raw.get("CfgFile")
+        if not path:
+            return None
+        try:
+            return vbox.parse_settings(Path(path).read_text(errors="replace"))
+        except (OSError, ValueError):
+            return None
 
     def list_vms(self) -> dict[str, str]:
         output = self._run("list", "vms")
@@ -44,7 +63,10 @@ class VBoxManage:
         if self._version is None:
             output = self._run("--version")
             self._check(output, "tell its version")
-            self._version = vbox.parse_version(output.stdout)
+            try:
+                self._version = vbox.parse_version(output.stdout)
+            except ValueError as exc:
+                raise HelperError(f"VBoxManage --version: {exc}") from None
         return self._version
 
     def require(self) -> tuple[int, int, int]:
@@ -63,6 +85,20 @@ class VBoxManage:
         words = ("modifyvm", name, "--natdnshostresolver1", "on" if on else "off")
         return Command((self._binary, *words), what=f"switch the host DNS resolver of {name!r}",
                        timeout=self._timeout)  # fmt: skip
+
+    def extradata_command(self, name: str, key: str, value: str = "") -> Command:
+        """`setextradata NAME KEY VALUE`; no value deletes the key. A running VM takes it too
+        (its devices read `VBoxInternal/...` keys at its next start)."""
+        words = ("setextradata", name, key, *((value,) if value else ()))
+        what = f"set {key} of {name!r}" if value else f"remove {key} from {name!r}"
+        return Command((self._binary, *words), what=what, timeout=self._timeout)
+
+    def localhost_reachable_command(self, name: str, on: bool, nic: int = 1) -> Command:
+        """`modifyvm --nat-localhostreachableN` (VirtualBox 7.0+; only a stopped VM takes it):
+        whether the NAT's gateway 10.0.2.2 reaches the host's 127.0.0.1."""
+        words = ("modifyvm", name, f"--nat-localhostreachable{nic}", "on" if on else "off")
+        what = f"let {name!r} reach the host's loopback" if on else f"close {name!r}'s way to it"
+        return Command((self._binary, *words), what=what, timeout=self._timeout)
 
     def add_rule_command(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> Command:
         """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""
@@ -109,7 +145,7 @@ class VBoxManage:
     def _raise_for(self, output: Output, what: str) -> None:
         if vbox.is_rule_exists(output.stderr):
             raise HelperError(
-                f"VBoxManage could not {what}: a rule of that name exists (added meanwhile?); "
-                "run the command again"
+                f"VBoxManage could not {what}: a rule of that name exists, which VirtualBox "
+                "did not list when this run read the VM's rules"
             )
         self._check(output, what)

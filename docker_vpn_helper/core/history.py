@@ -56,6 +56,10 @@ class Run:
         nat = self.manifest.get("nat") or {}
         return str(nat.get("added") or ""), str(nat.get("replaced") or "")
 
+    def loopback_switched(self) -> bool:
+        """It let the NAT's 10.0.2.2 reach the host's loopback (dns.host-names, VirtualBox 7)."""
+        return bool((self.manifest.get("host_names") or {}).get("localhost_switched"))
+
     def replaced(self) -> str:
         """What this run replaced, in words."""
         parts = []
@@ -104,6 +108,7 @@ class Original:
     guest: tuple[tuple[str, tuple[str, ...]], ...] = ()
     nat_added: bool = False  # some run added our daemon rule
     nat_replaced: str = ""  # the rule of that name that was there before ours
+    loopback_switched: bool = False  # some run let 10.0.2.2 reach the host's loopback
 
 
 def original(runs: Sequence[Run]) -> Original:
@@ -111,6 +116,7 @@ def original(runs: Sequence[Run]) -> Original:
     local: dict[Path, Path] = {}
     guest: dict[str, list[str]] = {}
     nat_added, nat_replaced, nat_seen = False, "", False
+    loopback = any(run.loopback_switched() and not run.undid for run in runs)
     for run in runs:
         for target, copy in run.local().items():
             local.setdefault(target, copy)
@@ -122,7 +128,7 @@ def original(runs: Sequence[Run]) -> Original:
             if not nat_seen:
                 nat_replaced, nat_seen = instead, True
     copies = tuple((target, tuple(saved)) for target, saved in guest.items())
-    return Original(local, copies, nat_added, nat_replaced)
+    return Original(local, copies, nat_added, nat_replaced, loopback)
 
 
 def guest_original(

@@ -333,7 +333,10 @@ def is_rule_exists(stderr: str) -> bool:
 
 @dataclass(frozen=True)
 class NatDns:
-    """The NAT engine's DNS settings of one adapter, as the VM's settings file records them."""
+    """The NAT engine's DNS settings of one adapter, as the VM's settings file records them:
+    `<NAT><DNS use-proxy=.. use-host-resolver=../>`, each attribute written only where it
+    differs from the default (off). `showvminfo --machinereadable` does not print them
+    (VBoxManageInfo.cpp leaves them out)."""
 
     proxy: bool
     host_resolver: bool
@@ -477,29 +480,16 @@ def parse_settings(settings_xml: str) -> VMSettings:
     )
 
 
-def parse_nat_dns(settings_xml: str, slot: int = 0) -> NatDns:
-    """`<Adapter slot=N><NAT><DNS use-proxy=.. use-host-resolver=../>` of the machine's own
-    hardware, from a .vbox file (see parse_settings).
-
-    `showvminfo --machinereadable` does not print these (VBoxManageInfo.cpp leaves them out), so
-    the settings file that it names as CfgFile is where VirtualBox shows them. VirtualBox writes
-    an attribute only where it differs from the default (proxy off, host resolver off); a file
-    we cannot read is a ValueError.
-    """
-    adapter = parse_settings(settings_xml).adapters.get(slot)
-    if adapter is None:
-        raise ValueError(f"no network adapter in slot {slot}")
-    return adapter.dns
-
-
 #: VirtualBox 7.0.0 and 7.0.1 print no `Forwarding(n)` line for a NAT adapter that has more than
 #: one rule (fixed in 7.0.2; Vagrant reads the rules from the settings file instead, PR #12950).
 RULES_UNLISTED = ((7, 0, 0), (7, 0, 1))
 
 
 def rules_unlisted(info: VMInfo, version: tuple[int, int, int] | None) -> bool:
-    """Whether showvminfo's rules cannot be taken as they are: a version that leaves them out,
-    or a NAT adapter with no rule listed (docker-machine's always have `ssh`)."""
+    """Whether showvminfo's rules cannot be taken as they are: a version that leaves them out
+    (`version`: None when not asked), or a NAT adapter with no rule listed (docker-machine's
+    always have `ssh`). 7.0.0/7.0.1 leave out all of an adapter's rules or none, so the second
+    test alone finds every adapter they cut: the version need not be asked for it."""
     unlisted = any(kind == "nat" and not info.forwarding.get(n) for n, kind in info.nics.items())
     return version in RULES_UNLISTED or unlisted
 

@@ -63,6 +63,8 @@ def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
         roots_on=settings.corp_roots,
         proxy_on=settings.corp_proxy,
         restart_command=restart_command(settings.daemon_wait),
+        loopback_reachable=s.view.loopback_reachable() if host.any else None,
+        name=s.name,
     )
     if chosen.restart and ask_containers and not s.dry_run:
         stops = sorted(

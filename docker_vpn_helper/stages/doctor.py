@@ -19,17 +19,19 @@ from typing import Any, Callable
 from ..adapters import dockercli, drivers, preflight
 from ..adapters.host import NotInstalled, port_listener, program_name
 from ..core import dockerctx, envfmt, store
+from ..core.hostonly import HOSTONLY_RANGES_FROM
 from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, corp, daemon, dns, machine, nat
+from . import Stage, cert, corp, daemon, dns, hostnames, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
 # drops must not hold the diagnosis up (the probe runs beside the other checks, too).
 REACH_TIMEOUT = 0.5
 CLIENT = "docker in this shell"
+RANGE_REFUSED = "so docker-machine cannot give the VM's host-only adapter its address"
 VIRTUALBOX = "VirtualBox"
 DNS = dns.STAGE.name
 
@@ -182,13 +184,30 @@ def check_dns(s: Session, known: Known) -> list[Finding]:
     return [Finding(check, WARN, plan.problem, fix)]
 
 
+def check_host_names(s: Session, known: Known) -> list[Finding]:
+    plan = _planned(s, hostnames.STAGE)
+    check = "host.docker.internal"
+    if plan.refusal:
+        return [Finding(check, INFO, plan.refusal)]
+    if not plan.known:
+        return [Finding(check, WARN, plan.seen())]
+    if not plan.problem:
+        return [Finding(check, OK, plan.seen())]
+    restart = ["--restart"] if plan.running else []
+    if plan.names is not None and plan.names.mapped:  # set; waits for the VM's next start
+        task = "dns.host-names" if plan.resolver else DNS
+        seen = f"{plan.problem}: it takes effect when the VM starts again"
+        return [Finding(check, INFO, seen, _command(s, task, *restart))]
+    return [Finding(check, WARN, plan.problem, _command(s, "dns.host-names", *restart))]
+
+
 def check_corp(s: Session, known: Known) -> list[Finding]:
     """The host's extra roots and proxy against the VM's (read over the machine's SSH forward on
     127.0.0.1: nothing leaves the machine, no registry or proxy is tried)."""
     check = "roots and proxy in the VM"
     if not s.settings.corp_roots and not s.settings.corp_proxy:
         return [Finding(check, INFO, corp.OFF)]
-    restart = s.results.get(daemon.STAGE.name)
+    restart = s.restart_plan()
     if s.projected or restart is None or restart.restart:
         return [Finding(check, INFO, "compared once the daemon answers through the forward")]
     try:
@@ -260,7 +279,20 @@ def check_virtualbox(s: Session, known: Known) -> list[Finding]:
         if command
         else "no kernel extensions (VirtualBox 7 on macOS)"
     )
-    return [Finding(VIRTUALBOX, OK, seen)]
+    return [Finding(VIRTUALBOX, OK, seen), check_hostonly_range(s)]
+
+
+def check_hostonly_range(s: Session) -> Finding:
+    """VirtualBox 6.1.28+ gives host-only adapters only the ranges networks.conf allows: the
+    machine's network (docker-machine's default for one still to be created)."""
+    version = s.vbox.version()
+    refusal = machine.range_refusal(s, version, RANGE_REFUSED)
+    if refusal:
+        return Finding("host-only range", WARN, refusal)
+    cidr = s.machine.host_only_cidr if s.view.exists() else store.DEFAULT_HOST_ONLY_CIDR
+    before = version < HOSTONLY_RANGES_FROM
+    why = "no limit before 6.1.28" if before else f"allowed by {s.settings.vbox_networks_conf}"
+    return Finding("host-only range", OK, f"{cidr}: {why}")
 
 
 def _eval(task: str, s: Session) -> str:
@@ -321,6 +353,7 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_certificates,
     check_daemon,
     check_dns,
+    check_host_names,
     check_corp,
     check_route,
     check_client_environment,

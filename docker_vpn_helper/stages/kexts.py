@@ -21,7 +21,7 @@ def plan(s: Session) -> KextPlan:
 def apply(s: Session, plan: KextPlan) -> None:
     for command in plan.commands:
         s.execute(command)
-        say(f"restarted VirtualBox's drivers ({command.line()})")
+        say(drivers.restarted(command))
 
 
 STAGE = Stage("kexts.restart", "Restarting VirtualBox's kernel extensions", plan, apply)

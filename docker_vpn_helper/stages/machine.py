@@ -11,7 +11,10 @@ import ipaddress
 
 from .. import forwarding
 from ..adapters import drivers, preflight
-from ..core import ports, store
+from ..core import ports, store, vbox
+from ..core.commands import Command
+from ..core.fsutil import read_optional
+from ..core.hostonly import CREATE_FAILS, hostonly_refusal
 from ..core.plans.machine import (
     MachineAction,
     MachinePlan,
@@ -41,6 +44,24 @@ def refuse_if_vpn_up(s: Session) -> None:
         )
 
 
+def range_refusal(s: Session, version: tuple[int, int, int], consequence: str) -> str | None:
+    """Why VirtualBox `version` would not give docker-machine's host-only network its address
+    (6.1.28+: networks.conf), None when it would."""
+    conf = s.settings.vbox_networks_conf
+    text = read_optional(conf, "VirtualBox's host-only ranges")
+    cidr = s.machine.host_only_cidr if s.view.exists() else store.DEFAULT_HOST_ONLY_CIDR
+    decoded = text.decode(errors="replace") if text is not None else None
+    return hostonly_refusal(cidr, version, decoded, conf, consequence)
+
+
+def refuse_if_range_refused(s: Session, version: tuple[int, int, int]) -> None:
+    """Before `docker-machine create`, which otherwise fails late (`E_ACCESSDENIED` after the
+    ISO's download and the VM's creation) and leaves a half-made machine."""
+    refusal = range_refusal(s, version, CREATE_FAILS)
+    if refusal:
+        raise HelperError(refusal)
+
+
 def create_command(s: Session) -> str:
     """The command that creates this machine: fix with --create (and the store, when named)."""
     named = s.settings.storage_source != "default"
@@ -59,7 +80,8 @@ def plan_new(s: Session, create: bool) -> MachinePlan:
     )
     if refusal:
         raise HelperError(refusal)
-    s.vbox.require()  # before the VPN, the drivers and sudo: without it nothing can work
+    version = s.vbox.require()  # before the VPN, the drivers, sudo: without it nothing works
+    refuse_if_range_refused(s, version)
     refuse_if_vpn_up(s)
     drivers.refuse_if_virtualbox_runs(s.c, "restarting its kernel extensions", s.rerun_hint())
     kext = drivers.kext_command(s.settings, s.vbox)
@@ -102,13 +124,26 @@ def plan(s: Session, create: bool = False) -> MachinePlan:
         else None
     )
     forward = forwarding.plan_for(s, info)
-    return plan_machine(info, s.docker_machine.start_command(s.name), forward, drop, resolver)
+    start = s.docker_machine.start_command(s.name)
+    return plan_machine(info, start, forward, drop, resolver, loopback_command(s, info))
+
+
+def loopback_command(s: Session, info: vbox.VMInfo) -> Command | None:
+    """What lets 10.0.2.2 reach the host's loopback before the VM starts, where it has our
+    host.docker.internal mapping without it (set by dns.host-names while it ran)."""
+    settings = s.view.vm_settings()
+    names = vbox.host_names(settings, info.nat_nic or 1) if settings is not None else None
+    if names is None or not names.mapped or names.localhost_reachable:
+        return None
+    return s.vbox.localhost_reachable_command(s.name, True, info.nat_nic or 1)
 
 
 def apply(s: Session, plan: MachinePlan) -> None:
     if plan.action is MachineAction.CREATE:
         for command in plan.commands:
             s.execute(command)
+            if command.where == "sudo":  # the drivers' restart, before docker-machine create
+                say(drivers.restarted(command))
         s.view.refresh()
         s.lock()
         say(f"created {s.name!r}")
@@ -116,6 +151,8 @@ def apply(s: Session, plan: MachinePlan) -> None:
     forward = plan.forward
     if forward is not None and not forward.present:
         forwarding.apply(s, forward)  # while it is stopped, so it is in place when it boots
+    if plan.loopback:  # ahead of the change, for restore --original (as dns.host-names does)
+        s.journal.record(host_names={"localhost_switched": True})
     for command in plan.commands[len(forward.commands) if forward else 0 :]:
         s.execute(command)
     s.view.refresh()  # docker-machine start may have moved the SSH port and the IP

@@ -16,12 +16,13 @@ import posixpath
 from pathlib import Path
 
 from ..adapters.host import program_name
-from ..core import history, ports, store
+from ..core import history, ports, store, vbox
 from ..core.certs import pair_matches
+from ..core.commands import Command
 from ..core.fsutil import atomic_write, read_optional, writable_target
 from ..core.plans.restore import RestorePlan, vm_files
 from ..core.store import OPENSSL_CONFIG, STATE_FILE
-from ..core.vbox import NatRule
+from ..core.vbox import NatRule, VMInfo
 from ..errors import HelperError
 from ..guestfiles import restore as restore_guest
 from ..report import say
@@ -170,6 +171,7 @@ def plan_original(s: Session) -> RestorePlan:
             "VirtualBox keeps resolving the VM's names with the host's resolver: switch it off "
             f"while the VM is stopped with `VBoxManage modifyvm {s.name} --natdnshostresolver1 off`"
         )
+    changes, loopback_note = undo_host_names(s, info, first.loopback_switched)
     return RestorePlan(
         history.ORIGINAL,
         local,
@@ -178,9 +180,32 @@ def plan_original(s: Session) -> RestorePlan:
         info,
         readd,
         remove,
-        tuple(notes),
+        (*notes, *loopback_note),
         config,
+        vbox_changes=changes,
     )
+
+
+def undo_host_names(
+    s: Session, info: VMInfo | None, switched: bool
+) -> tuple[tuple[Command, ...], tuple[str, ...]]:
+    """dns.host-names' extradata (ours by its mapping id) removed, and 10.0.2.2's way to the
+    host's loopback closed again where a run of ours opened it: a stopped VM takes that, a
+    running one is told how."""
+    settings = s.view.vm_settings()
+    if info is None or settings is None:
+        return (), ()
+    ours = f"/HostResolverMappings/{vbox.MAPPING_ID}/"
+    keys = sorted(key for key in settings.extradata if ours in key)
+    changes = tuple(s.vbox.extradata_command(s.name, key) for key in keys)
+    adapter = settings.adapter(info.nat_nic or 1)
+    if not switched or adapter is None or not adapter.localhost_reachable:
+        return changes, ()
+    close = s.vbox.localhost_reachable_command(s.name, False, info.nat_nic or 1)
+    if info.running:
+        return changes, (f"10.0.2.2 still reaches the Mac's loopback: run `{close.line()}` once "
+                         "the VM is stopped",)  # fmt: skip
+    return (*changes, close), ()
 
 
 def vm_original(
@@ -239,6 +264,11 @@ def apply(s: Session, plan: RestorePlan) -> None:
             s.vbox.add_rule(s.name, plan.readd, nic, plan.vm.running)
             say(f"added NAT rule {plan.readd.spec()!r} back")
         s.view.refresh()
+    for command in plan.vbox_changes:
+        s.execute(command)
+    if plan.vbox_changes:
+        s.view.refresh()
+        say("took host.docker.internal out of the VM's NAT")
 
 
 STAGE = Stage("restore", "Restoring the previous certificate", plan, apply)

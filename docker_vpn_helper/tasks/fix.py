@@ -31,6 +31,7 @@ FIX_HELP = {
         corp.sync,
         ports.sync,
         dns.host_resolver,
+        dns.host_names,
     ],
     help=FIX_HELP,
     iterable=["machine"],
@@ -49,7 +50,8 @@ def fix(
     """Repair a machine behind the VPN, then print its environment for eval.
 
     The stages in order: create/start, forward, certificate, deploy, restart, the host's trusted
-    roots and proxy, the containers' published ports, the VM's DNS; then the environment.
+    roots and proxy, the containers' published ports, the VM's DNS, host.docker.internal; then
+    the environment.
 
     Given several machines (or --all), it runs for each in turn and prints the environment of
     the first: one eval sets one machine's variables.

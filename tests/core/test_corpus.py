@@ -197,7 +197,7 @@ def test_settings_file(name):
     nic1 = settings.adapter(1)
     assert settings.format == version
     assert (nic1.kind, nic1.attachment) == (kind, "nat")
-    assert vbox.parse_nat_dns(text) == nic1.dns == vbox.NatDns(*dns)
+    assert nic1.dns == vbox.NatDns(*dns)
     assert nic1.localhost_reachable is reachable
     assert [r.spec() for r in nic1.rules] == rules
     assert settings.adapter(2).attachment == nic2

@@ -397,14 +397,15 @@ NETWORK = """<?xml version="1.0"?>
     ],
 )
 def test_nat_dns_settings_come_from_the_settings_file(nat, proxy, host_resolver):
-    assert vbox.parse_nat_dns(NETWORK.format(nat=nat)) == vbox.NatDns(proxy, host_resolver)
+    assert vbox.parse_settings(NETWORK.format(nat=nat)).adapter(1).dns == vbox.NatDns(
+        proxy, host_resolver
+    )
 
 
 def test_an_unreadable_settings_file_is_a_value_error():
     with pytest.raises(ValueError):
-        vbox.parse_nat_dns("<VirtualBox")
-    with pytest.raises(ValueError, match="no network adapter in slot 3"):
-        vbox.parse_nat_dns(NETWORK.format(nat="/>"), slot=3)
+        vbox.parse_settings("<VirtualBox")
+    assert vbox.parse_settings(NETWORK.format(nat="/>")).adapter(4) is None
 
 
 # --- the settings file (.vbox): the machine's own hardware, not a snapshot's -----------------
@@ -459,14 +460,14 @@ def test_a_snapshot_taken_before_the_change_does_not_hide_the_live_dns_setting()
         (f"<NAT>{DNS_PROXY}{SSH_XML}</NAT>", f"<NAT>{DNS_PROXY}{SSH_XML}</NAT>"),
     )
     assert text.index("use-host-resolver") > text.index("<Snapshot ")  # real files' order
-    assert vbox.parse_nat_dns(text) == vbox.NatDns(proxy=True, host_resolver=True)
+    assert vbox.parse_settings(text).adapter(1).dns == vbox.NatDns(proxy=True, host_resolver=True)
     nic1 = vbox.parse_settings(text).adapter(1)
     assert [r.name for r in nic1.rules] == ["ssh", "docker"]
 
 
 def test_a_snapshot_with_the_resolver_on_does_not_stand_for_a_vm_switched_off_since():
     text = settings_xml(f"<NAT>{SSH_XML}</NAT>", (f"<NAT>{DNS_BOTH}{SSH_XML}{DOCKER_XML}</NAT>",))
-    assert vbox.parse_nat_dns(text) == vbox.NatDns(proxy=False, host_resolver=False)
+    assert vbox.parse_settings(text).adapter(1).dns == vbox.NatDns(proxy=False, host_resolver=False)
     assert vbox.parse_settings(text).adapter(1).rules == (
         NatRule("ssh", "tcp", "127.0.0.1", 50123, "", 22),
     )

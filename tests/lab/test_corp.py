@@ -136,3 +136,42 @@ def test_proxy_on_the_macs_loopback_is_written_as_the_nat_gateway(
     assert pulled.returncode == 0, pulled.stderr
     assert "CONNECT" in corp.proxy_log() and REPOSITORY.split("/")[0] in corp.proxy_log()
     assert Path(corp.root_pem).exists()
+
+
+def test_a_virtualbox_7_vm_reaches_the_loopback_proxy_only_once_its_nat_may(lab: Lab):
+    """VirtualBox 7's new VMs keep 10.0.2.2 off the host's loopback: fix writes the proxy, says
+    what the NAT lacks, and the pull works once `--nat-localhostreachable1 on` is set."""
+    if refusal():
+        pytest.skip(refusal())
+    name = "cor-vbox7"
+    lab.vpn_off()
+    lab.set_virtualbox("7.1")
+    corp = None
+    try:
+        lab.add_machine(name)
+        corp = Corp(lab).up(name)
+        corp.proxy_only(name)
+        lab.vpn_on("drop")
+        proxied = env_for(lab, corp, HTTPS_PROXY="http://127.0.0.1:8888")
+        fixed = tool(lab, "fix", "--machine", name, env=proxied)
+        assert fixed.returncode == 0, fixed.stderr
+        assert f"VBoxManage modifyvm {name} --nat-localhostreachable1 on" in fixed.stderr
+        client = docker_env(lab, "tcp://localhost:2376", name)
+        assert corp.pull(client, timeout=90).returncode != 0
+        doctor = tool(lab, "doctor", "--machine", name, env=proxied)
+        assert "--nat-localhostreachable1 on" in doctor.stdout
+
+        lab.stop_vm(name)
+        switched = lab.run_on_host(
+            ["VBoxManage", "modifyvm", name, "--nat-localhostreachable1", "on"]
+        )
+        assert switched.returncode == 0, switched.stderr
+        lab.start_vm(name)
+        pulled = corp.pull(client, timeout=90)
+        assert pulled.returncode == 0, pulled.stderr
+    finally:
+        lab.vpn_off()
+        lab.set_virtualbox("6.1")
+        if corp is not None:
+            corp.down()
+        lab.remove_machine(name)

@@ -78,6 +78,7 @@ def test_stages_alone_in_order_reach_the_same_end_state(lab: Lab, machine: str):
         "corp.sync",
         "ports.sync",
         "dns.host-resolver",
+        "dns.host-names",
     )
     for stage in stages:
         done = tool(lab, stage, "--machine", machine)

@@ -32,8 +32,14 @@ def must(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
     return done
 
 
-def showvminfo(lab: Lab) -> str:
-    return must(vbox(lab, "showvminfo", MACHINE, "--machinereadable")).stdout
+def showvminfo(lab: Lab, machine: str = MACHINE) -> str:
+    return must(vbox(lab, "showvminfo", machine, "--machinereadable")).stdout
+
+
+def port_of(lab: Lab, machine: str) -> int:
+    """The daemon's host port a fix gave the machine (another machine may hold 2376)."""
+    host = dict(line.split("=", 1) for line in docker_environment(lab, machine))["DOCKER_HOST"]
+    return int(host.rsplit(":", 1)[1])
 
 
 def settings_file(lab: Lab) -> Path:
@@ -102,29 +108,33 @@ def test_virtualbox_7_1_refuses_a_start_whose_forwarded_port_is_held(versions: L
     """6.1 starts the VM and leaves the held port's rule silent; 7.1 does not start it. `fix`
     drops our container rules before it starts a stopped VM, so it starts on 7.1 too."""
     container_rule = "dvh-tcp-18090,tcp,127.0.0.1,18090,,18090"
-    must(vbox(versions, "controlvm", MACHINE, "natpf1", container_rule))
-    versions.stop_vm(MACHINE)
-    with port_held(18090):
-        must(vbox(versions, "startvm", MACHINE, "--type", "headless"))  # 6.1
-        versions.start_vm(MACHINE)  # waits for its boot
-        versions.stop_vm(MACHINE)
-        versions.set_virtualbox("7.1")
-        refused = vbox(versions, "startvm", MACHINE, "--type", "headless")
-        assert refused.returncode == 1
-        assert refused.stderr.startswith(
-            "VBoxManage: error: NAT#0: configuration error: failed to set up redirection of "
-            "18090 to 18090. Probably a conflict with existing services or other rules"
-        )
-        assert versions.status()["machines"][MACHINE]["state"] == "poweroff"
-        started = must(vbox(versions, "list", "runningvms")).stdout
-        assert MACHINE not in started
-        versions.vpn_on("drop")
-        fixed = tool(versions, "fix", timeout=240)
-        assert fixed.returncode == 0, fixed.stderr
-        assert "started the VM" in fixed.stderr
-        assert versions.status()["machines"][MACHINE]["state"] == "running"
-        assert container_rule not in versions.status()["machines"][MACHINE]["rules"]
-        assert_docker_works(versions, MACHINE)
+    versions.add_machine("v71")
+    try:
+        must(vbox(versions, "controlvm", "v71", "natpf1", container_rule))
+        versions.stop_vm("v71")
+        with port_held(18090):
+            must(vbox(versions, "startvm", "v71", "--type", "headless"))  # 6.1
+            versions.start_vm("v71")  # waits for its boot
+            versions.stop_vm("v71")
+            versions.set_virtualbox("7.1")
+            refused = vbox(versions, "startvm", "v71", "--type", "headless")
+            assert refused.returncode == 1
+            assert refused.stderr.startswith(
+                "VBoxManage: error: NAT#0: configuration error: failed to set up redirection of "
+                "18090 to 18090. Probably a conflict with existing services or other rules"
+            )
+            assert versions.status()["machines"]["v71"]["state"] == "poweroff"
+            assert "v71" not in must(vbox(versions, "list", "runningvms")).stdout
+            versions.vpn_on("drop")
+            fixed = tool(versions, "fix", "--machine", "v71", timeout=240)
+            assert fixed.returncode == 0, fixed.stderr
+            assert "started the VM" in fixed.stderr
+            status = versions.status()["machines"]["v71"]
+            assert status["state"] == "running" and container_rule not in status["rules"]
+            assert_docker_works(versions, "v71", port_of(versions, "v71"))
+    finally:
+        versions.vpn_off()
+        versions.remove_machine("v71")
 
 
 def test_docker_machine_create_fails_late_without_an_allowed_host_only_range(
@@ -212,3 +222,103 @@ def test_the_nat_answers_host_names_and_reaches_the_macs_loopback_as_virtualbox_
         for field in ("HostIP", "HostNamePattern"):
             must(vbox(versions, "setextradata", MACHINE, MAPPING + field))
         versions.start_vm(MACHINE)
+
+
+def test_a_second_fix_on_virtualbox_7_0_0_finds_the_rules_showvminfo_hides(versions: Lab) -> None:
+    """7.0.0 lists no rule once NIC 1 has two (ssh and ours): the second fix read none, saw
+    127.0.0.1:2376 held and failed "already taken by another program", every time."""
+    versions.set_virtualbox("7.0.0")
+    versions.add_machine("v700")
+    try:
+        versions.vpn_on("drop")
+        first = tool(versions, "fix", "--machine", "v700", timeout=240)
+        assert first.returncode == 0, first.stderr
+        assert "Forwarding(" not in showvminfo(versions, "v700")  # ssh, docker: neither shown
+        second = tool(versions, "fix", "--machine", "v700", timeout=240)
+        assert second.returncode == 0, second.stderr
+        assert "already fixed: nothing changed" in second.stderr
+        assert "taken" not in second.stderr
+        assert_docker_works(versions, "v700", port_of(versions, "v700"))
+    finally:
+        versions.vpn_off()
+        versions.remove_machine("v700")
+
+
+def test_fix_create_names_the_host_only_range_before_docker_machine_fails(versions: Lab) -> None:
+    """Without networks.conf, `docker-machine create` would fail after making the VM
+    (test_docker_machine_create_fails_late_...): the tool stops first, with the line to add."""
+    conf = versions.paths.networks_conf
+    versions.allow_hostonly_ranges(None)
+    try:
+        refused = tool(versions, "fix", "--machine", "ranged", "--create")
+        assert refused.returncode == 1
+        last = refused.stderr.strip().splitlines()[-1]
+        assert last.startswith("docker-vpn-helper: VirtualBox 6.1.50 refuses host-only network ")
+        assert f"echo '* 192.168.99.0/24' | sudo tee -a {conf}" in last
+        assert "--virtualbox-hostonly-cidr 192.168.56.1/24" in last
+        assert "ranged" not in must(vbox(versions, "list", "vms")).stdout  # nothing half-made
+        doctor = tool(versions, "doctor", "--json")
+        assert '"host-only range"' in doctor.stdout and "does not exist" in doctor.stdout
+    finally:
+        versions.allow_hostonly_ranges("* 192.168.99.0/24\n")
+
+
+def test_containers_reach_the_macs_loopback_as_host_docker_internal_behind_the_vpn(
+    versions: Lab,
+) -> None:
+    """A VM made by VirtualBox 7 (localhost-reachable off, host resolver off as docker-machine
+    makes it), the VPN on: fix maps the name and, at the VM's next start, switches what a
+    stopped VM needs; a container then fetches a page from a server on the Mac's 127.0.0.1,
+    through the real docker CLI. restore --original takes it out again."""
+    versions.set_virtualbox("7.0.2")
+    versions.add_machine("hn")
+    try:
+        load_image(versions, "hn")
+        versions.vpn_on("drop")
+        first = tool(versions, "fix", "--machine", "hn", timeout=240)
+        assert first.returncode == 0, first.stderr
+        assert "take effect at its next start" in first.stderr
+        env = dict(line.split("=", 1) for line in docker_environment(versions, "hn"))
+        stopped = versions.run_on_host(["docker-machine", "stop", "hn"], timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        again = tool(versions, "fix", "--machine", "hn", timeout=240)
+        assert again.returncode == 0, again.stderr
+        assert (
+            "--nat-localhostreachable1 on" not in again.stderr or "started the VM" in again.stderr
+        )
+        status = versions.status()["machines"]["hn"]
+        assert status["localhost_reachable"] and status["nat_dns"]["host_resolver"]
+        with mac_web_server(18182, MAC_PAGE):
+            fetched = docker_fetch(versions, env, 18182)
+        assert fetched.returncode == 0, fetched.stderr
+        assert fetched.stdout.startswith("HTTP/1.0 200") and fetched.stdout.endswith(MAC_PAGE)
+        undone = tool(versions, "restore", "--machine", "hn", "--original", timeout=240)
+        assert undone.returncode == 0, undone.stderr
+        status = versions.status()["machines"]["hn"]
+        assert not [k for k in status["extradata"] if "HostResolverMappings" in k]
+        # a running VM keeps the loopback until stopped: restore says how (as for the resolver)
+        close = "VBoxManage modifyvm hn --nat-localhostreachable1 off"
+        assert f"run `{close}` once the VM is stopped" in undone.stderr
+    finally:
+        versions.vpn_off()
+        versions.remove_machine("hn")
+
+
+def docker_environment(lab: Lab, machine: str) -> list[str]:
+    """The DOCKER_* variables `env.print --shell sh`... as NAME=VALUE."""
+    printed = tool(lab, "env.print", "--machine", machine, "--shell", "bash")
+    assert printed.returncode == 0, printed.stderr
+    return [
+        line[len("export ") :].replace('"', "")
+        for line in printed.stdout.splitlines()
+        if line.startswith("export ")
+    ]
+
+
+def docker_fetch(lab: Lab, env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    """The real docker CLI on the lab's Mac runs a container that fetches
+    http://host.docker.internal:PORT/ (socat: the image's busybox cannot resolve names)."""
+    get = "printf 'GET / HTTP/1.0\\r\\nHost: host.docker.internal\\r\\n\\r\\n'"
+    fetch = f"{get} | /bin/socat -t 3 -T 5 - TCP:host.docker.internal:{port}"
+    argv = ["docker", "run", "--rm", IMAGE, "sh", "-c", fetch]
+    return lab.run_on_host(argv, env={**lab.host_env(), **env}, timeout=60)

@@ -57,14 +57,14 @@ def showvminfo(
 
 
 SETTINGS = """<?xml version="1.0"?>
-<VirtualBox xmlns="http://www.virtualbox.org/" version="1.16-macosx">
+<VirtualBox xmlns="http://www.virtualbox.org/" version="{version}">
   <Machine uuid="{{38faa80d-b4fe-42cb-8076-d641008d3b7d}}" name="default" OSType="Linux26_64">
-    <Hardware>
+{extradata}    <Hardware>
       <Network>
         <Adapter slot="0" enabled="true" MACAddress="080027A3E8D0" type="82540EM">
-          <NAT>
+          <NAT{reachable}>
             <DNS use-proxy="true"{resolver}/>
-            <Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="50157" guestport="22"/>
+{forwarding}
           </NAT>
         </Adapter>
       </Network>
@@ -74,14 +74,54 @@ SETTINGS = """<?xml version="1.0"?>
 """
 
 
-def write_settings(store: Path, host_resolver: bool = False) -> Path:
+def write_settings(
+    store: Path,
+    host_resolver: bool = False,
+    rules=(SSH_RULE,),
+    extradata: dict | None = None,
+    localhost_reachable: bool | None = None,
+) -> Path:
     """The VM's settings file (showvminfo's CfgFile), where VirtualBox keeps the NAT engine's DNS
-    settings that showvminfo does not print."""
+    settings that showvminfo does not print, NAT rules as `<Forwarding>` elements, extradata,
+    and (set: VirtualBox 7's format 1.19) whether 10.0.2.2 reaches the host's loopback."""
     cfg = store / "machines/default/default/default.vbox"
     cfg.parent.mkdir(exist_ok=True)
     flag = ' use-host-resolver="true"' if host_resolver else ""
-    cfg.write_text(SETTINGS.format(resolver=flag))
+    forwarding = []
+    for rule in rules:
+        name, proto, host_ip, host_port, guest_ip, guest_port = rule.split(",")
+        forwarding.append(
+            f'            <Forwarding name="{name}" proto="{1 if proto == "tcp" else 0}" '
+            f'hostip="{host_ip}" hostport="{host_port}" guestip="{guest_ip}" '
+            f'guestport="{guest_port}"/>'
+        )
+    items = "".join(
+        f'      <ExtraDataItem name="{key}" value="{value}"/>\n'
+        for key, value in (extradata or {}).items()
+    )
+    reachable = (
+        ""
+        if localhost_reachable is None
+        else f' localhost-reachable="{str(localhost_reachable).lower()}"'
+    )
+    cfg.write_text(
+        SETTINGS.format(
+            version="1.16-macosx" if localhost_reachable is None else "1.19-macosx",
+            extradata=f"    <ExtraData>\n{items}    </ExtraData>\n" if items else "",
+            reachable=reachable,
+            resolver=flag,
+            forwarding="\n".join(forwarding),
+        )
+    )
     return cfg
+
+
+def host_names_mapped(device: str = "e1000") -> dict:
+    """The extradata of our host.docker.internal mapping, as dns.host-names sets it."""
+    from docker_vpn_helper.core import vbox
+
+    ip_key, pattern_key = vbox.mapping_keys(device)
+    return {ip_key: vbox.NAT_HOST_IP, pattern_key: vbox.HOST_NAMES}
 
 
 def cmd(*argv: str) -> str:
@@ -148,8 +188,12 @@ class FakeHost:
     docker_machine: str = "docker-machine"
     state: str = "running"
     rules: list = field(default_factory=lambda: [SSH_RULE])
-    cfg: Path | None = None  # the VM's settings file (its NAT DNS settings)
+    cfg: Path | None = None  # the VM's settings file (its NAT DNS settings and rules)
     argvs: list = field(default_factory=list)
+    version: str = "7.0.14r161095"  # 7.0.0r153978: showvminfo lists no rule of several
+    resolver: bool = False
+    extradata: dict = field(default_factory=dict)
+    localhost_reachable: bool | None = None  # set: the settings file is 7.0's format
     name: str = "default"  # the VM's name; None as `state`: VirtualBox has no such VM yet
     answers: dict = field(default_factory=dict)  # {command line: Result} for the host's reads
     create: Callable[[], None] | None = None  # what `docker-machine create` leaves in the store
@@ -171,18 +215,33 @@ class FakeHost:
         if args[0] == "showvminfo" and self.state is None:
             return fail(f"VBoxManage: error: Could not find a registered machine named '{args[1]}'")
         if args[0] == "showvminfo":
-            return ok(showvminfo(self.state, tuple(self.rules), self.name, self.cfg))
+            cut = self.version.split("r")[0] in ("7.0.0", "7.0.1") and len(self.rules) > 1
+            return ok(showvminfo(self.state, () if cut else tuple(self.rules), self.name, self.cfg))
         if args[0] == "--version":
-            return ok("7.0.14r161095\n")
+            return ok(self.version + "\n")
         if args[0] in ("controlvm", "modifyvm") and args[2].lstrip("-").startswith("natpf"):
             words = args[3:]
             if words[0] == "delete":
                 self.rules = [r for r in self.rules if r.split(",")[0] != words[1]]
             else:
                 self.rules.append(words[0])
-        if args[0] == "modifyvm" and args[2] == "--natdnshostresolver1" and self.cfg:
-            write_settings(self.cfg.parents[3], host_resolver=args[3] == "on")
+        if args[0] == "modifyvm" and args[2] == "--natdnshostresolver1":
+            self.resolver = args[3] == "on"
+        if args[0] == "modifyvm" and args[2] == "--nat-localhostreachable1":
+            self.localhost_reachable = args[3] == "on"
+        if args[0] == "setextradata":
+            if len(args) > 3:
+                self.extradata[args[2]] = args[3]
+            else:
+                self.extradata.pop(args[2], None)
+        if self.cfg:  # VirtualBox saves every change to the settings file
+            self.save()
         return ok()
+
+    def save(self) -> None:
+        assert self.cfg is not None
+        store = self.cfg.parents[3]
+        write_settings(store, self.resolver, self.rules, self.extradata, self.localhost_reachable)
 
     def context(self, **vpnhelper: str) -> MockContext:
         """invoke's MockContext answering every command through `answer` (its calls recorded

@@ -15,7 +15,7 @@ from docker_vpn_helper.stages import corp, restore, step
 
 from ..support import corp as pki
 from ..support.runs import close_all, session_for
-from .standins import RUNNING, context
+from .standins import RUNNING, SHOW, context, ok, showvminfo, write_settings
 
 PROFILE = "/var/lib/boot2docker/profile"
 BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -142,3 +142,37 @@ def test_a_bundle_that_cannot_be_read_is_one_line(store, roots, vm, dockerd, tmp
         HelperError, match=r"vpnhelper.ca_bundle names .*missing.pem, which cannot be read"
     ):
         step(s, corp.STAGE)
+
+
+@pytest.mark.parametrize(("format", "reachable"), [("1.19", False), ("1.16", True)])
+def test_a_loopback_proxy_on_a_vm_whose_nat_cannot_reach_the_host_is_named(
+    store, roots, vm, dockerd, monkeypatch, capsys, format, reachable
+):
+    """VirtualBox 7's new VMs (settings format 1.19) keep 10.0.2.2 off the host's loopback."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    cfg = write_settings(store)
+    cfg.write_text(cfg.read_text().replace('version="1.16-macosx"', f'version="{format}-macosx"'))
+    running = {SHOW: ok(showvminfo(cfg=cfg))}
+    s = session_for(context(running), "default", str(store), dry_run=True)
+    s.settings = replace(s.settings, ca_bundle=str(roots["bundle"]))
+    plan = step(s, corp.STAGE)
+    said = "--nat-localhostreachable1 on"
+    assert (said in plan.problem) is not reachable
+    assert (said in capsys.readouterr().err) is not reachable
+
+
+def test_restore_original_takes_out_two_runs_of_roots_and_proxy(
+    store, roots, vm, dockerd, monkeypatch
+):
+    """Two corp runs (the second after the host's proxy changed): `restore --original` leaves
+    the VM's profile, bundle and certs folder as they were before the first."""
+    before = dict(vm.files)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-a:3128")
+    step(session(store, roots), corp.STAGE)
+    close_all()
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy-b:3128")
+    step(session(store, roots), corp.STAGE)
+    assert proxy.effective(vm.files[PROFILE].decode())["HTTP_PROXY"] == "http://proxy-b:3128"
+    close_all()
+    step(session_for(context(RUNNING), "default", str(store)), restore.STAGE, original=True)
+    assert {p: d for p, d in vm.files.items() if "/backups/" not in p} == before

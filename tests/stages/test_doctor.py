@@ -16,6 +16,7 @@ from .standins import (
     cmd,
     context,
     fail,
+    host_names_mapped,
     ok,
     showvminfo,
     write_settings,
@@ -146,7 +147,7 @@ def test_a_shell_still_on_the_vms_address_fails_with_the_eval_command(
     assert client.fix == command
     assert [f.check for f in found if f.status == "fail"] == ["docker in this shell"]
     # the other finding: dns.host-resolver's warning (the VM does not resolve through the host)
-    assert doctor.summary(d, found) == (f"1 problem and 1 warning; run: {command}", command)
+    assert doctor.summary(d, found) == (f"1 problem and 2 warnings; run: {command}", command)
 
 
 def test_a_fish_user_gets_fishs_eval(store, guest, dockerd, monkeypatch):
@@ -176,7 +177,7 @@ def test_warnings_alone_name_the_first_warnings_command(store, guest, dockerd):
     d = fixed_session(store, **{SHOW: ok(showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=settings))})
     line, command = doctor.summary(d, doctor.diagnose(d))
     assert command == "docker-vpn-helper dns.host-resolver --machine default --restart"
-    assert line == f"1 warning; run: {command}"
+    assert line == f"2 warnings; run: {command}"  # the DNS, then host.docker.internal
 
 
 def test_a_broken_machine_and_a_wrong_shell_get_one_command(store, guest, dockerd, monkeypatch):
@@ -196,7 +197,7 @@ def test_healthy_says_so_in_one_line(store, guest, dockerd, capsys):
     data = json.loads(config.read_text())
     data["Driver"]["HostDNSResolver"] = True
     config.write_text(json.dumps(data))
-    settings = write_settings(store, host_resolver=True)
+    settings = write_settings(store, host_resolver=True, extradata=host_names_mapped())
     resolving = showvminfo(rules=(SSH_RULE, DOCKER_RULE), cfg=settings)
     c = context({**results((SSH_RULE, DOCKER_RULE)), SHOW: ok(resolving)})
     c._config = Config(overrides={"vpnhelper": {"storage_path": str(store)}})
@@ -229,6 +230,26 @@ def test_the_host_only_probe_is_bounded_and_runs_beside_the_checks(
     # Its wall time beside the checks is a benchmark figure (benchmarks/run.py: doctor), not
     # asserted here, where the machine's load decides it.
     assert found["host-only address"].seen.endswith("no answer in 0.5 s (packets silently dropped)")
+
+
+@pytest.mark.parametrize(
+    "conf, status, seen",
+    [
+        ("* 192.168.99.0/24\n", "ok", "192.168.99.1/24: allowed by "),
+        ("192.168.99.0/8\n", "warn", "line '192.168.99.0/8' is malformed"),
+        (None, "warn", "networks.conf does not exist"),
+    ],
+)
+def test_doctor_reports_the_host_only_range(
+    store, guest, dockerd, networks_conf, conf, status, seen
+):
+    if conf is None:
+        networks_conf.unlink()
+    else:
+        networks_conf.write_text(conf)
+    s = session_for(context(results()), "default", str(store), dry_run=True)
+    found = by_check(doctor.diagnose(s))["host-only range"]
+    assert found.status == status and seen in found.seen
 
 
 # -- where VirtualBox is missing, the typo'd machine, the stopped VM's DNS (issues 20, 21) -------

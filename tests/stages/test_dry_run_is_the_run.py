@@ -16,7 +16,7 @@ import pytest
 
 from docker_vpn_helper import forwarding
 from docker_vpn_helper.adapters.docker_machine import create_args
-from docker_vpn_helper.stages import cert, daemon, dns, machine, nat, ports, step
+from docker_vpn_helper.stages import cert, daemon, dns, hostnames, machine, nat, ports, step
 
 from ..support.runs import close_all, session_for
 from .standins import SSH_RULE, FakeHost, ok, write_settings
@@ -30,7 +30,8 @@ OTHER_READS = (
     "ip",
     "sh",
 )  # sh: scutil, AnyConnect's state (macOS)  # the host's own reads (VirtualBox's processes, ...)
-FIX = (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE, ports.STAGE, dns.STAGE)
+FIX = (machine.STAGE, nat.STAGE, cert.ISSUE, cert.DEPLOY, daemon.STAGE, ports.STAGE, dns.STAGE,
+       hostnames.STAGE)  # fmt: skip
 
 
 def host_changes(host: FakeHost) -> list[list[str]]:
@@ -155,6 +156,9 @@ def test_a_machine_created_runs_exactly_what_its_dry_run_printed(
     assert host_changes(dry) == []
     real = stand_in()
     fix(real.context(), store, True, dry_run=False, name="new")
+    assert (
+        "restarted VirtualBox's drivers (sudo systemctl restart vboxdrv)" in capsys.readouterr().err
+    )
     assert planned[:2] == [
         ["sudo", "systemctl", "restart", "vboxdrv"],
         [

@@ -71,12 +71,14 @@ def one_line_error(capsys) -> str:
 
 
 def fake_vboxmanage(folder: Path, info: str, body: str = "") -> Path:
-    """An executable answering `showvminfo` with `info` (and anything else with exit 0)."""
+    """An executable answering `showvminfo` with `info`, `--version` as 7.0.14 does (and
+    anything else with exit 0)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "showvminfo.txt").write_text(info)
     script = folder / "VBoxManage"
     script.write_text(
         f'#!/bin/sh\n{body}\n[ "$1" = showvminfo ] && exec cat "$(dirname "$0")/showvminfo.txt"\n'
+        '[ "$1" = --version ] && echo 7.0.14r161095\n'
         "exit 0\n"
     )
     script.chmod(0o755)

@@ -9,7 +9,17 @@ from docker_vpn_helper.program import program
 def ran(monkeypatch):
     """Replace every stage's work with a recorder of (stage, machine, dry_run)."""
     from docker_vpn_helper.core.plans.base import Plan
-    from docker_vpn_helper.stages import Stage, cert, corp, daemon, dns, machine, nat, ports
+    from docker_vpn_helper.stages import (
+        Stage,
+        cert,
+        corp,
+        daemon,
+        dns,
+        hostnames,
+        machine,
+        nat,
+        ports,
+    )
 
     calls = []
 
@@ -43,6 +53,7 @@ def ran(monkeypatch):
         (corp, "STAGE"),
         (ports, "STAGE"),
         (dns, "STAGE"),
+        (hostnames, "STAGE"),
     ):
         monkeypatch.setattr(module, attribute, recorder(getattr(module, attribute)))
     return calls
@@ -63,6 +74,7 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
         ("corp.sync", "default", False),
         ("ports.sync", "default", False),
         ("dns.host-resolver", "default", False),
+        ("dns.host-names", "default", False),
     ]
     out, err = capsys.readouterr()
     assert out.splitlines()[:4] == [
@@ -81,6 +93,7 @@ def test_fix_runs_every_stage_in_order_for_the_given_machine(ran, store, capsys)
         "=====[default] Giving the VM the host's trusted roots and proxy=====",
         "=====[default] Forwarding the containers' published ports=====",
         "=====[default] Resolving names with the host's resolver=====",
+        "=====[default] Naming the Mac host.docker.internal in containers=====",
         "=====[default] Done (already fixed: nothing changed); the environment to export follows on stdout=====",
     ]
 
@@ -104,6 +117,7 @@ def test_several_machines_each_get_every_stage_in_turn(ran, store, capsys):
         "corp.sync",
         "ports.sync",
         "dns.host-resolver",
+        "dns.host-names",
     ]
     assert ran == [(st, "default", False) for st in stages] + [(st, "dev", False) for st in stages]
     out, err = capsys.readouterr()
@@ -123,7 +137,7 @@ def test_all_means_every_machine_of_the_store(ran, store):
     add_machine(store, "dev")
     run("fix", "--all", "--storage-path", str(store), "--dry-run")
     assert sorted({(machine, dry) for _, machine, dry in ran}) == [("default", True), ("dev", True)]
-    assert len(ran) == 16
+    assert len(ran) == 18
 
 
 def test_a_single_stage_brings_its_prerequisites_for_the_same_machine(ran, store):

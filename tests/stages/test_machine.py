@@ -281,3 +281,40 @@ def test_only_fix_create_or_machine_create_by_name_create(store, monkeypatch):
         with pytest.raises(SystemExit):
             program.run(["docker-vpn-helper", *argv, "--storage-path", str(store)])
         assert asked.pop() is expected, argv
+
+
+# --- VirtualBox 6.1.28+: host-only ranges (networks.conf) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "conf, version, why",
+    [
+        (None, "6.1.50r161033", "does not exist"),
+        ("192.168.99.0/8\n", "7.0.14r161095", "line '192.168.99.0/8' is malformed"),
+        ("* 192.168.56.0/21\n", "6.1.28r147628", "lists no range holding it"),
+    ],
+)
+def test_a_host_only_range_virtualbox_refuses_stops_create_before_anything_runs(
+    store, networks_conf, conf, version, why
+):
+    """docker-machine create would fail late (E_ACCESSDENIED on `hostonlyif ipconfig`, after
+    the ISO's download and the VM's creation) and leave a half-made machine."""
+    if conf is None:
+        networks_conf.unlink()
+    else:
+        networks_conf.write_text(conf)
+    c = context({VERSION: ok(version + "\n")})
+    with pytest.raises(HelperError) as caught:
+        step(session_for(c, "new", str(store)), machine.STAGE, create=True)
+    assert commands(c) == [VERSION]  # no route probe, no drivers, no sudo, no create
+    line = caught.value.message
+    assert "\n" not in line and why in line
+    assert f"echo '* 192.168.99.0/24' | sudo tee -a {networks_conf}" in line
+    assert "--virtualbox-hostonly-cidr 192.168.56.1/24" in line
+
+
+def test_before_6_1_28_any_host_only_range_is_created(store, networks_conf):
+    networks_conf.unlink()
+    c = context({**creating(store, ok()), VERSION: ok("6.1.26r145957\n")})
+    step(session_for(c, "new", str(store)), machine.STAGE, create=True)
+    assert commands(c)[-1] == create_command(store)

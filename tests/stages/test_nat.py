@@ -7,17 +7,19 @@ from docker_vpn_helper.errors import HelperError, PortTaken
 from docker_vpn_helper.settings import resolve
 from docker_vpn_helper.stages import nat, step
 
-from ..support.runs import session_for
+from ..support.runs import close_all, session_for
 from .standins import (
     DOCKER_RULE,
     SHOW,
     SSH_RULE,
+    FakeHost,
     cmd,
     commands,
     context,
     fail,
     ok,
     showvminfo,
+    write_settings,
 )
 
 ADD_RUNNING = cmd("VBoxManage", "controlvm", "default", "natpf1", DOCKER_RULE)
@@ -180,7 +182,8 @@ def test_vboxmanage_refusal_is_one_line(store):
         run(store, results)
     assert caught.value.message.count("\n") == 0
     assert "could not add NAT rule" in caught.value.message
-    assert "a rule of that name exists (added meanwhile?)" in caught.value.message
+    assert "a rule of that name exists, which VirtualBox did not list" in caught.value.message
+    assert "again" not in caught.value.message  # a run never asks to be run again for it
 
 
 def test_after_adding_the_rule_the_vm_is_not_asked_again(store):
@@ -250,6 +253,22 @@ def test_a_rule_virtualbox_could_not_listen_for_is_added_again(store, monkeypatc
     assert "VirtualBox does not listen on 127.0.0.1:2376 for NAT rule 'docker'" in (
         capsys.readouterr().err
     )
+
+
+def test_virtualbox_7_0_0_hides_the_rules_a_second_run_still_finds_ours(store, monkeypatch, capsys):
+    """7.0.0 and 7.0.1 print no Forwarding(n) line once NIC 1 has two rules: the second run
+    read none, found 127.0.0.1:2376 held (by VirtualBox's own forward) and failed with
+    "already taken by another program", every time. The settings file has the rules."""
+    host = FakeHost(version="7.0.0r153978", cfg=write_settings(store))
+    step(session_for(host.context(), "default", str(store)), nat.STAGE)
+    close_all()
+    assert host.rules == [SSH_RULE, DOCKER_RULE]
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: port == 2376)  # VirtualBox's
+    capsys.readouterr()
+    again = session_for(host.context(), "default", str(store))
+    step(again, nat.STAGE)
+    assert again.changes() == [] and host.rules == [SSH_RULE, DOCKER_RULE]
+    assert "nothing to do" in capsys.readouterr().err
 
 
 # -- the port answers, but not with TLS (issue 20, item 2): taken, never the certificate -------

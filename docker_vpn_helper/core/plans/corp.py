@@ -22,6 +22,11 @@ LOOPBACK_NOTE = (
     "gateway (a VM made by VirtualBox 7 needs its NAT to reach the host's loopback: "
     "`VBoxManage modifyvm NAME --nat-localhostreachable1 on` while it is stopped)"
 )
+UNREACHABLE = (
+    "the VM's NAT does not let 10.0.2.2 reach the host's loopback, where the proxy listens "
+    "(VirtualBox 7): stop the VM, run `VBoxManage modifyvm {name} --nat-localhostreachable1 on`, "
+    "start it"
+)
 PAC_NOTE = (
     "the system proxy names a PAC file ({pac}): PAC files are not followed; set vpnhelper.proxy"
 )
@@ -57,6 +62,7 @@ class CorpPlan(Plan):
     off: str = ""  # why the stage does nothing (turned off by a setting)
     certain: bool = True  # False: the VM cannot be read yet (dry run)
     restart_command: Command | None = None  # the daemon's restart in the VM, when one is due
+    unreachable: str = ""  # the VM's NAT cannot reach the host's loopback, where the proxy is
 
     @property
     def proxy_changes(self) -> bool:
@@ -96,6 +102,8 @@ class CorpPlan(Plan):
         if missing:
             names = ", ".join(r.describe() for r in self.roots if r.fingerprint in missing)
             parts.append(f"the VM lacks {len(missing)} of the host's roots: {names}")
+        if self.unreachable:
+            parts.append(self.unreachable)
         if self.proxy_changes:
             parts.append(
                 f"the VM's proxy ({self.vm_proxy_text()}) differs from the host's ({self.host_proxy or 'none'})"
@@ -150,6 +158,8 @@ def plan_corp(
     roots_on: bool = True,
     proxy_on: bool = True,
     restart_command: Command | None = None,
+    loopback_reachable: bool | None = None,
+    name: str = "NAME",
 ) -> CorpPlan:
     """What the VM lacks: roots (by fingerprint, in the certs folder and in the running bundle)
     and our proxy block in its profile; `found`: the host's roots, `host`: its proxy."""
@@ -163,14 +173,18 @@ def plan_corp(
     load = tuple(r for r in roots if r.fingerprint not in running) if vm.bundle is not None else ()
     if roots and vm.bundle is None:
         notes.append(f"the VM has no {trust.GUEST_BUNDLE}: the roots take effect at its next boot")
-    profile, lines, host_text = "", (), ""
+    profile, lines, host_text, unreachable = "", (), "", ""
     if proxy_on:
         if host.pac and not host.any:
             notes.append(PAC_NOTE.format(pac=proxy.mask(host.pac)))
         wanted = proxy.wanted(host, vm_addresses)
         lines = tuple(wanted.masked_lines())
         if any(u != proxy.for_the_vm(u) for u in (host.http, host.https) if u):
-            notes.append(LOOPBACK_NOTE)
+            if loopback_reachable is False:
+                unreachable = UNREACHABLE.format(name=name)
+                notes.append(unreachable)
+            elif loopback_reachable is None:
+                notes.append(LOOPBACK_NOTE)
         host_text = ", ".join(
             proxy.mask(u) for u in dict.fromkeys(u for u in (host.http, host.https) if u)
         )
@@ -199,6 +213,7 @@ def plan_corp(
         vm_proxy=tuple((k, proxy.mask_text(v)) for k, v in current.items()),
         notes=tuple(notes),
         restart_command=restart_command,
+        unreachable=unreachable,
     )
 
 

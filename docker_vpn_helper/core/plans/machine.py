@@ -28,6 +28,7 @@ class MachinePlan(Plan):
     forward: ForwardPlan | None = None  # added to a stopped VM before it starts
     drop: tuple[NatRule, ...] = ()  # container-port rules of ours, deleted before a start
     resolver: bool = False  # the host DNS resolver config.json asks for, switched before a start
+    loopback: bool = False  # 10.0.2.2 let reach the host's loopback before a start (our mapping)
     vm_after: VMInfo | None = None  # the VM as the next stage would see it
 
     @property
@@ -53,6 +54,9 @@ class MachinePlan(Plan):
         lines = [command.describe(why) for command in drop]
         if self.resolver:
             lines.append(own.pop(0).describe("config.json asks for the host DNS resolver"))
+        if self.loopback:
+            why = "host.docker.internal is mapped to 10.0.2.2, the Mac's loopback"
+            lines.append(own.pop(0).describe(why))
         return forward + lines + [command.describe() for command in own]
 
 
@@ -95,13 +99,16 @@ def plan_machine(
     forward: ForwardPlan | None = None,
     drop: Sequence[tuple[NatRule, Command]] = (),
     resolver: Command | None = None,
+    loopback: Command | None = None,
 ) -> MachinePlan:
     """A running VM is left as it is. A stopped one gets `forward` before it starts, so the
     forward is in place when it boots, and loses the container-port rules in `drop` (each with
     its delete command): a rule whose host port is taken can stop a VM from starting
     (VirtualBox 7.1), and the containers' ports are synced again once they run. `resolver`:
     the command that switches on the host DNS resolver config.json asks for, None when the VM
-    has it or config.json does not ask."""
+    has it or config.json does not ask. `loopback`: the command that lets 10.0.2.2 reach the
+    host's loopback (VirtualBox 7), None unless the VM has our host.docker.internal mapping
+    without it (dns.host-names could not switch it while the VM ran)."""
     if vm.running:
         return MachinePlan(vm.name, MachineAction.NONE, vm.state, vm_after=vm)
     dropped = tuple(rule for rule, _ in drop)
@@ -115,6 +122,7 @@ def plan_machine(
         *(forward.commands if forward is not None and adding else ()),
         *(command for _, command in drop),
         *((resolver,) if resolver is not None else ()),
+        *((loopback,) if loopback is not None else ()),
         start,
     )
     return MachinePlan(
@@ -125,5 +133,6 @@ def plan_machine(
         forward=forward,
         drop=dropped,
         resolver=resolver is not None,
+        loopback=loopback is not None,
         vm_after=started,
     )

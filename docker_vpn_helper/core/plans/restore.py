@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import history
+from ..commands import Command
 from ..vbox import NatRule, VMInfo
 from .base import Plan
 
@@ -27,10 +28,12 @@ class RestorePlan(Plan):
     notes: tuple[str, ...] = ()
     config: dict[str, Any] | None = None  # config.json with our fields as they were at first
     partial: bool = False  # that run was stopped before it made every VM backup
+    vbox_changes: tuple[Command, ...] = ()  # our host.docker.internal mapping and loopback, undone
 
     @property
     def changes(self) -> tuple[str, ...]:
         work = self.local or self.guest or self.rules or self.readd or self.remove or self.config
+        work = work or self.vbox_changes
         return ("restore",) if work else ()
 
     def seen(self) -> str:
@@ -55,7 +58,11 @@ class RestorePlan(Plan):
             done.append(f"delete NAT rule {rule.spec()!r}")
         if self.readd:
             done.append(f"add NAT rule {self.readd.spec()!r} back")
-        return done
+        return done + [command.describe() for command in self.vbox_changes]
+
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        return self.vbox_changes
 
 
 def vm_files(pairs: Sequence[tuple[str, str]]) -> str:

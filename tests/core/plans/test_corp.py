@@ -110,3 +110,18 @@ def test_projected_plan_says_what_it_would_compare(found) -> None:
     plan = corp.projected(found, proxy.from_setting("http://u:pw@p:1"), VM_IP)
     assert plan.changes == ("corp",) and not plan.certain and plan.problem == ""
     assert "pw" not in " ".join(plan.actions())
+
+
+@pytest.mark.parametrize(("reachable", "warned"), [(False, True), (True, False), (None, False)])
+def test_a_loopback_proxy_the_nat_cannot_reach_is_a_problem(reachable, warned) -> None:
+    host = proxy.from_setting("http://127.0.0.1:3128")
+    plan = corp.plan_corp(
+        trust.Found(), host, vm(), VM_IP, loopback_reachable=reachable, name="dev"
+    )
+    said = "`VBoxManage modifyvm dev --nat-localhostreachable1 on`"
+    assert (said in plan.problem) is warned
+    assert (corp.LOOPBACK_NOTE in plan.notes) is (reachable is None)
+    remote = corp.plan_corp(
+        trust.Found(), proxy.from_setting("http://p:1"), vm(), VM_IP, loopback_reachable=False
+    )
+    assert remote.unreachable == ""  # a proxy elsewhere does not need the host's loopback
