@@ -26,6 +26,8 @@ TASK_FLAGS: dict[str, dict[str, type]] = {
         "shell": str,
         "unset": bool,
         "transport": str,
+        "minikube": bool,
+        "profile": str,
     },
 }
 # Where invoke would find configuration for the installed command (it has no project level).
@@ -93,10 +95,11 @@ def quick_env_print(argv: Sequence[str], environ: Mapping[str, str] = os.environ
         return False
     from .environment import render
     from .errors import HelperError
-    from .settings import check_flags, resolve
+    from .settings import check_flags, minikube_flags, resolve
 
     try:
         check_flags(flags)
+        flags = minikube_flags(flags, environ)
         settings = resolve(
             {},  # no configuration: the task's config section is the defaults
             machine=flags.get("machine"),
@@ -131,12 +134,14 @@ def leave_objects_to_the_os() -> None:
 def main() -> None:
     leave_objects_to_the_os()
     try:
-        if quick_env_print(sys.argv[1:]):
-            sys.stdout.flush()
-            return
-        from .program import program
+        try:
+            if quick_env_print(sys.argv[1:]):
+                return
+            from .program import program
 
-        program.run()
+            program.run()
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed stdout is "exit 120"
     except BrokenPipeError:
         # stdout was closed early (`docker-vpn-helper --help | head`): not worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import shlex
+from pathlib import Path
 
 from .adapters.host import program_name
-from .core import envfmt, store
+from .core import envfmt, minikube, store
 from .errors import HelperError
 from .settings import Settings
 
@@ -23,6 +24,11 @@ def machine_dir(settings: Settings):
 
 
 def variables(settings: Settings) -> list[tuple[str, str]]:
+    if settings.minikube:
+        profile = minikube.load_profile(settings.storage_path, settings.machine)
+        user_home = Path(os.environ.get("HOME") or Path.home())
+        kubeconfig = minikube.kubeconfig_value(profile.kubeconfig, os.environ, user_home)
+        return [*minikube.environment(profile, settings.host_port), ("KUBECONFIG", kubeconfig)]
     folder = machine_dir(settings)
     return [
         ("DOCKER_TLS_VERIFY", "1"),
@@ -53,7 +59,9 @@ def rerun_command(
     settings: Settings, shell: str | None, storage_path: str | None, transport: str = "tcp"
 ) -> str:
     """The env.print command that reproduces this output, for the 'eval it' comment."""
-    words = [program_name(), "env.print", "--machine", settings.machine]
+    words = [program_name(), "env.print", *settings.selector()]
+    if settings.minikube:
+        storage_path = None  # --minikube names it
     if settings.port_source == "flag":
         words += ["--port", str(settings.host_port)]
     if storage_path:  # as resolved: absolute, like DOCKER_CERT_PATH

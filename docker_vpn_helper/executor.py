@@ -25,6 +25,7 @@ from invoke.exceptions import Exit
 
 from .adapters import signals
 from .errors import HelperError
+from .settings import minikube_flags
 
 if TYPE_CHECKING:
     from .session import Session, Sessions
@@ -173,6 +174,9 @@ class MachineExecutor(Executor):
             if isinstance(call, Call) and not isinstance(call, RunCall) and not inherited:
                 call = self.direct(call)
                 check_flags(call.kwargs)
+                if _accepts(call.task, "minikube"):
+                    flags = minikube_flags(call.kwargs, os.environ)
+                    call = Call(call.task, args=call.args, kwargs=flags, called_as=call.called_as)
                 expanded.extend(self._expand(self.per_machine(call), inherited))
                 continue
             if isinstance(call, Task):

@@ -89,7 +89,7 @@ def path_taken(s: Session, port: int, holder: str) -> str:
         (p for p in range(port + 1, port + PORT_SEARCH) if p not in taken and not port_listener(p)),
         port + 1,
     )
-    move = f"{program_name()} fix --machine {s.name} --port {free}"
+    move = " ".join([program_name(), "fix", *s.settings.selector(), "--port", str(free)])
     return (
         f"port {port} on 127.0.0.1 is held by {holder}, not by VirtualBox's forward to the VM "
         f"{s.name!r}: stop that program and run `{s.rerun_hint()}` again, or move the forward "
@@ -98,11 +98,16 @@ def path_taken(s: Session, port: int, holder: str) -> str:
 
 
 def proven_healthy(s: Session) -> bool:
-    """Our forward is there and the daemon serves the store's certificate through it."""
+    """Our forward is there and the daemon serves the store's certificate through it (minikube:
+    a certificate of the store's CA for localhost)."""
     info = s.view.vm()
     wanted = wanted_rule(s)
     rule = current_forward(info.rules(), wanted, s.settings.port_source) if info else None
-    return rule is not None and s.view.serves_store_certificate(rule.host_port)
+    if rule is None:
+        return False
+    if s.settings.minikube:  # its server.pem may be another profile's: docker's own check
+        return s.view.served(rule.host_port).ok
+    return s.view.serves_store_certificate(rule.host_port)
 
 
 def apply(s: Session, plan: ForwardPlan) -> None:

@@ -19,7 +19,7 @@ from .adapters import host
 from .adapters.docker_machine import DockerMachine
 from .adapters.host import command_line
 from .adapters.sudo import sudo
-from .core import store, vbox
+from .core import minikube, store, vbox
 from .core.commands import Command, RuleEdits
 from .core.plans.base import Plan
 from .core.plans.cert import CertPlan, DeployPlan
@@ -108,6 +108,11 @@ class Session:
         forward = self.forward_plan()
         return forward.port if forward is not None else self.settings.host_port
 
+    def forward_pending(self) -> bool:
+        """A dry run whose daemon forward is still to be added: nothing answers through it yet."""
+        forward = self.forward_plan()
+        return self.dry_run and forward is not None and not forward.present
+
     @property
     def projected(self) -> bool:
         """A dry run whose machine is still to be created or started: the VM cannot be read."""
@@ -184,6 +189,8 @@ def settings_for(
         config, machine=machine, storage_path=storage_path, port=port, dry_run=dry_run
     )
     store.validate_machine_name(settings.machine)
+    if settings.minikube:  # a profile minikube has not made, or not on VirtualBox: one line
+        minikube.load_profile(settings.storage_path, settings.machine)
     return settings
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .core import minikube
 from .core.store import remembered_port
 from .errors import HelperError
 
@@ -85,6 +86,18 @@ class Settings:
     # own default, the only store that may not exist yet on a first run).
     storage_source: str = "default"
 
+    @property
+    def minikube(self) -> bool:
+        """The store is minikube's home (its name is always `.minikube`, core/minikube.home):
+        the machine is a minikube profile's VM."""
+        return self.storage_path.name == ".minikube"
+
+    def selector(self) -> list[str]:
+        """The flags that name this machine on our command line."""
+        if self.minikube:
+            return ["--minikube", "--profile", self.machine]
+        return ["--machine", self.machine]
+
 
 def _flag(value: Any) -> bool:
     """A setting that is on unless turned off: None (unset) is on."""
@@ -131,6 +144,28 @@ def absolute(path: str | Path) -> Path:
     """`path` from the current folder, `~` expanded: what is printed (DOCKER_CERT_PATH) is
     eval'd in other folders, where a relative store path would point elsewhere."""
     return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def minikube_flags(flags: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """A task's flags with `--minikube [--profile NAME]` turned into what they name: minikube's
+    home as the store and the profile (default `minikube`) as the machine."""
+    chosen = dict(flags)
+    if not chosen.pop("minikube", False):
+        if chosen.pop("profile", None):
+            raise HelperError("--profile names a minikube profile: give --minikube with it")
+        return chosen
+    given = [name for name in ("machine", "storage_path", "all_") if chosen.get(name)]
+    if given:
+        shown = ", ".join("--" + name.strip("_").replace("_", "-") for name in given)
+        raise HelperError(
+            f"--minikube names the store (minikube's home) and --profile the machine: drop {shown}"
+        )
+    user_home = Path(environ.get("HOME") or Path.home())
+    chosen["storage_path"] = str(absolute(minikube.home(environ, user_home)))
+    chosen["machine"] = minikube.validate_profile(
+        chosen.pop("profile", None) or minikube.DEFAULT_PROFILE
+    )
+    return chosen
 
 
 def resolve(

@@ -182,6 +182,8 @@ def _create_minikube_vm(
     guest.create_minikube(paths, name, paths.minikube_home, address)
     folder = paths.minikube_home / "machines" / name
     vm = virtualbox.register(paths, st, name, address, index, variant, folder)
+    # minikube's VirtualBox driver: --host-dns-resolver on, --dns-proxy off by default.
+    virtualbox.set_nat_dns(paths, vm, proxy=False, host_resolver=True)
     write_kubeconfig(paths, st)
     return _attach(paths, vm, index, ssh_port)
 
@@ -231,11 +233,7 @@ def _kill_leftovers(paths: LabPaths) -> None:
     for ns in net.lab_namespaces():
         with contextlib.suppress(OSError):
             inodes.add(os.stat(netns_path(ns)).st_ino)
-    spared = {os.getpid()}
-    pid: int | None = os.getpid()
-    while pid and pid > 1:
-        pid = proc.parent(pid)
-        spared.add(pid or 0)
+    spared = proc.ancestors()
     marker = str(paths.root)
     for _ in range(5):
         victims = [

@@ -389,12 +389,18 @@ def write_config(machine: Machine, data: dict[str, Any]) -> None:
     atomic_write(target, (json.dumps(data, indent=4) + "\n").encode(), 0o600)
 
 
-def remembered_port(store: Path, name: str) -> int | None:
-    """The host port this machine's forward was given by an earlier run, if any."""
+def _state(store: Path, name: str) -> dict[str, Any]:
     try:
-        port = json.loads((machine_folder(store, name) / STATE_FILE).read_text()).get("host_port")
-    except (OSError, ValueError, AttributeError):
-        return None
+        state = json.loads((machine_folder(store, name) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def remembered_port(store: Path, name: str, key: str = "host_port") -> int | None:
+    """The host port this machine's forward (`key`: host_port, the daemon's; apiserver_port,
+    minikube's API server's) was given by an earlier run, if any."""
+    port = _state(store, name).get(key)
     return port if isinstance(port, int) and 0 < port < 65536 else None
 
 
@@ -408,7 +414,9 @@ def remembered_ports(store: Path, except_name: str) -> dict[int, str]:
     return ports
 
 
-def remember_port(machine: Machine, port: int) -> None:
+def remember_port(machine: Machine, port: int, key: str = "host_port") -> None:
+    """Remember the port of one of the machine's forwards (`key`), keeping the others'."""
     from .fsutil import atomic_write  # env.print only reads the store
 
-    atomic_write(machine.directory / STATE_FILE, json.dumps({"host_port": port}).encode(), 0o600)
+    state = {**_state(machine.store, machine.name), key: port}
+    atomic_write(machine.directory / STATE_FILE, json.dumps(state).encode(), 0o600)

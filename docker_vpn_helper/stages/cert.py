@@ -14,7 +14,7 @@ from dataclasses import replace
 from cryptography import x509
 
 from .. import errors
-from ..core import certs, store
+from ..core import certs, minikube, store
 from ..core.fsutil import atomic_write, read_optional, write_together
 from ..core.plans.cert import CertPlan, DeployPlan, ForeignCA, plan_deploy
 from ..core.store import OPENSSL_CONFIG, REMOTE_DIR
@@ -54,7 +54,8 @@ def assess(s: Session, renew_days: int, force: bool = False) -> CertPlan:
     machine = s.machine
     now = s.now()
     authority = certs.load_authority(machine.auth.ca_cert, machine.auth.ca_key, now)
-    names = wanted_names(machine)
+    # minikube's server.pem is the last provisioned profile's: only the forward's names count.
+    names = certs.wanted_names("", [], []) if s.settings.minikube else wanted_names(machine)
     current = read_optional(machine.auth.server_cert)
     key = read_optional(machine.auth.server_key)
     problems = certs.problems(current, key, authority, names, now, renew_days)
@@ -63,14 +64,19 @@ def assess(s: Session, renew_days: int, force: bool = False) -> CertPlan:
         tuple(names.all()),
         tuple(problems),
         force=force,
-        record_sans=store.with_loopback_sans(machine) is not None,
+        # minikube's provisioning names localhost and 127.0.0.1 itself: its config stays.
+        record_sans=not s.settings.minikube and store.with_loopback_sans(machine) is not None,
         config_path=str(machine.config_path),
         valid_until=until,
     )
 
 
 def plan_issue(s: Session, force: bool = False) -> CertPlan:
-    return assess(s, s.settings.renew_days, force)
+    plan = assess(s, s.settings.renew_days, force)
+    if s.settings.minikube and plan.issue:
+        seen = f"the daemon's certificate {s.machine.auth.server_cert}: {plan.reason}"
+        raise HelperError(minikube.not_yet(s.name, seen, "a new certificate"))
+    return plan
 
 
 def apply_issue(s: Session, plan: CertPlan) -> None:
@@ -103,7 +109,8 @@ def write_certificate(s: Session) -> None:
     auth = machine.auth
     now = s.now()
     authority = certs.load_authority(auth.ca_cert, auth.ca_key, now)
-    names = wanted_names(machine)
+    # minikube's server.pem is the last provisioned profile's: only the forward's names count.
+    names = certs.wanted_names("", [], []) if s.settings.minikube else wanted_names(machine)
     org = _organization(read_optional(auth.server_cert), machine.name)
     config_path = auth.server_cert.parent / OPENSSL_CONFIG
     s.journal.back_up([auth.server_cert, auth.server_key, config_path])
@@ -130,6 +137,15 @@ def plan_upload(s: Session) -> DeployPlan:
         raise HelperError(f"{machine.auth.server_cert} or its key is missing: run cert.issue first")
     if not issued and s.view.serves_store_certificate(s.port):
         return plan_deploy(False, True, None, "", "")
+    if s.settings.minikube:
+        if s.forward_pending():
+            return DeployPlan(False, minikube.FORWARD_PENDING)
+        if not issued and s.view.served(s.port).ok:
+            return DeployPlan(False, minikube.SERVES_ANOTHER)
+        seen = (
+            f"minikube's VM {s.name!r} serves another certificate than {machine.auth.server_cert}"
+        )
+        raise HelperError(minikube.not_yet(s.name, seen, "uploading it"))
     guest = s.guest()
     remote = guest.read_daemon_files()
     notes = []
@@ -142,7 +158,8 @@ def plan_upload(s: Session) -> DeployPlan:
     same = (
         not issued
         and remote.server_cert_pem is not None
-        and _same_cert(remote.server_cert_pem, local_cert)  # type: ignore[arg-type]
+        and local_cert is not None
+        and _same_cert(remote.server_cert_pem, local_cert)
     )
     local_key = read_optional(machine.auth.server_key) or b""
     key_same = remote.server_key_sha256 == hashlib.sha256(local_key).hexdigest()

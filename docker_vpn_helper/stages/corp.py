@@ -28,6 +28,7 @@ from ..session import Session
 from . import Stage
 
 OFF = "turned off (vpnhelper.corp_roots and vpnhelper.corp_proxy are off)"
+MINIKUBE_OFF = "not done for minikube's VMs yet: its daemon's roots and proxy stay as they are"
 
 
 def _host(s: Session) -> tuple[trust.Found, HostProxy]:
@@ -51,6 +52,8 @@ def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
     settings = s.settings
     if not settings.corp_roots and not settings.corp_proxy:
         return CorpPlan(off=OFF)
+    if settings.minikube:  # its daemon reads /etc/docker and a systemd unit, not boot2docker's
+        return CorpPlan(off=MINIKUBE_OFF)
     found, host = _host(s)
     addresses = [s.machine.ip] if s.view.exists() and s.machine.ip else []
     if s.projected:

@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 
 from ..adapters import daemon, signals
+from ..core import minikube
 from ..core.certs import fingerprint_der, to_der
 from ..core.guestscripts import restart_command
 from ..core.plans.daemon import (
@@ -48,6 +49,13 @@ def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
         probe = s.view.served(s.port)
         serves_it = s.view.serves_store_certificate(s.port)
         chosen = plan_restart(False, probe.ok, serves_it, probe.detail, s.port, command)
+        if s.settings.minikube and probe.ok:  # another profile's server.pem: docker takes it
+            chosen = RestartPlan(False, probe.detail, s.port)
+    if chosen.restart and s.settings.minikube and s.forward_pending():
+        return RestartPlan(False, minikube.FORWARD_PENDING, s.port, certain=False)
+    if chosen.restart and ask_containers and s.settings.minikube:  # doctor: a finding instead
+        seen = f"the daemon of minikube's VM {s.name!r} needs a restart ({chosen.why})"
+        raise HelperError(minikube.not_yet(s.name, seen, "restarting it (systemctl)"))
     if chosen.restart and ask_containers:
         chosen = chosen.with_containers(s.guest().restart_policies())
     return replace(chosen, history=guest_history(s))

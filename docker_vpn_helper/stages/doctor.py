@@ -14,17 +14,19 @@ import shlex
 import socket
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from ..adapters import dockercli, drivers, preflight
 from ..adapters.host import NotInstalled, port_listener, program_name
-from ..core import dockerctx, envfmt, store
+from ..core import dockerctx, envfmt, minikube, store
+from ..core.fsutil import read_optional
 from ..core.hostonly import HOSTONLY_RANGES_FROM
 from ..core.plans.machine import MachineAction, creation_refusal
 from ..core.routes import RouteVerdict
 from ..errors import HelperError
 from ..session import Session
-from . import Stage, cert, corp, daemon, dns, hostnames, machine, nat
+from . import Stage, apiserver, cert, corp, daemon, dns, hostnames, machine, nat
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
 # seconds: the host-only network answers in a millisecond when it works; a VPN that silently
@@ -47,8 +49,15 @@ class Finding:
         return asdict(self)
 
 
+def cert_dir(s: Session) -> Path:
+    """DOCKER_CERT_PATH as env.print prints it: the machine folder (minikube: <home>/certs)."""
+    if s.settings.minikube:
+        return s.settings.storage_path / "certs"
+    return store.machine_folder(s.settings.storage_path, s.name)
+
+
 def _command(s: Session, task: str, *extra: str) -> str:
-    return " ".join([program_name(), task, "--machine", s.name, *extra])
+    return " ".join([program_name(), task, *s.settings.selector(), *extra])
 
 
 @dataclass
@@ -337,7 +346,7 @@ def check_docker_client(s: Session, known: Known) -> list[Finding]:
     expected = dockerctx.Expected(
         machine=s.name,
         port=s.port,
-        cert_dir=store.machine_folder(s.settings.storage_path, s.name),
+        cert_dir=cert_dir(s),
         vm_ip=ip,
         daemon_port=s.settings.daemon_port,
         others=store.remembered_ports(s.settings.storage_path, s.name),
@@ -347,6 +356,41 @@ def check_docker_client(s: Session, known: Known) -> list[Finding]:
 
 
 # In fix's order: each check's plan is what the next one builds on; then what docker uses.
+def check_kubectl(s: Session, known: Known) -> list[Finding]:
+    """minikube's VMs: the API server's forward and certificate, our kubeconfig's server and
+    whether kubectl in this shell reads it first."""
+    if not s.settings.minikube:
+        return []
+    plan = _planned(s, apiserver.STAGE)
+    fix = _command(s, "fix")
+    if plan.add is not None:
+        forward = Finding("API server forward", FAIL, "no NAT rule to the API server (8443)", fix)
+    elif plan.problem:
+        forward = Finding("API server forward", FAIL, plan.problem)
+    else:
+        forward = Finding("API server forward", OK, plan.seen())
+    findings = [forward]
+    written = minikube.kubeconfig_server(read_optional(plan.kubeconfig_path), s.name)
+    if plan.write:
+        seen = (
+            f"{plan.kubeconfig_path}: server {written or 'none'}, not https://127.0.0.1:{plan.port}"
+        )
+        findings.append(Finding("kubeconfig", FAIL, seen, fix))
+    else:
+        findings.append(Finding("kubeconfig", OK, f"{plan.kubeconfig_path}: server {written}"))
+    if minikube.kubectl_uses(Path(plan.kubeconfig_path), os.environ):
+        findings.append(
+            Finding("kubectl in this shell", OK, "KUBECONFIG names our kubeconfig first")
+        )
+    else:
+        env = envfmt.eval_command(envfmt.detect_format(os.environ), _command(s, "env.print"))
+        seen = (
+            f"KUBECONFIG does not name {plan.kubeconfig_path} first: kubectl dials the VM's address"
+        )
+        findings.append(Finding("kubectl in this shell", FAIL, seen, env))
+    return findings
+
+
 CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_vm,
     check_forward,
@@ -359,6 +403,7 @@ CHECKS: tuple[Callable[[Session, Known], list[Finding]], ...] = (
     check_client_environment,
     check_virtualbox,
     check_docker_client,
+    check_kubectl,
 )
 
 

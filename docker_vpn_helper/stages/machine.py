@@ -106,6 +106,11 @@ def plan(s: Session, create: bool = False) -> MachinePlan:
         )
     if info.state == "paused":
         raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
+    if s.settings.minikube and not info.running:
+        raise HelperError(
+            f"minikube's VM {s.name!r} is {info.state}: start it with `minikube start -p "
+            f"{s.name}` while the VPN is off (minikube dials the VM), then run `{s.rerun_hint()}`"
+        )
     if info.running:
         if not s.dry_run and not forwarding.proven_healthy(s):
             s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md

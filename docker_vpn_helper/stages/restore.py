@@ -16,10 +16,11 @@ import posixpath
 from pathlib import Path
 
 from ..adapters.host import program_name
-from ..core import history, ports, store, vbox
+from ..core import history, minikube, ports, store, vbox
 from ..core.certs import pair_matches
 from ..core.commands import Command
 from ..core.fsutil import atomic_write, read_optional, writable_target
+from ..core.plans.apiserver import RULE_NAME as APISERVER_RULE
 from ..core.plans.restore import RestorePlan, vm_files
 from ..core.store import OPENSSL_CONFIG, STATE_FILE
 from ..core.vbox import NatRule, VMInfo
@@ -30,7 +31,7 @@ from ..session import Session
 from . import Stage
 
 # Files the tool writes beside docker-machine's that docker-machine never had.
-OURS = (OPENSSL_CONFIG, STATE_FILE)
+OURS = (OPENSSL_CONFIG, STATE_FILE, minikube.KUBECONFIG_FILE)
 VM_PAIR = ("server.pem", "server-key.pem")  # the names install_files backs them up under
 
 
@@ -42,7 +43,8 @@ def refuse_a_broken_pair(s: Session, stamp: str, cert: bytes | None, key: bytes 
         return
     before = [run.stamp for run in s.journal.history() if run.stamp < stamp]
     instead = (
-        f"restore the one before it with `{program_name()} restore --machine {s.name} --backup "
+        f"restore the one before it with `{program_name()} restore "
+        f"{' '.join(s.settings.selector())} --backup "
         f"{before[-1]}`"
         if before
         else "there is no earlier backup to restore"
@@ -155,7 +157,12 @@ def plan_original(s: Session) -> RestorePlan:
     rules = tuple(
         r
         for r in current
-        if r != readd and (ports.is_ours(r) or (first.nat_added and r.name == daemon_rule))
+        if r != readd
+        and (
+            ports.is_ours(r)
+            or (first.nat_added and r.name == daemon_rule)
+            or (s.settings.minikube and r.name == APISERVER_RULE)
+        )
     )
     if readd in current:
         readd = None

@@ -16,6 +16,11 @@ SHARED_HELP = {
     "port, else vpnhelper.host_port (2376) or the next free one)",
     "dry-run": "plan only: say what would change, change nothing",
 }
+MINIKUBE_HELP = {
+    "minikube": "the VM of a minikube profile (VirtualBox driver): the store is minikube's home "
+    "($MINIKUBE_HOME or ~/.minikube), the machine the profile",
+    "profile": "with --minikube: the minikube profile (default: minikube)",
+}
 
 
 def stage(*pre: Any, **help: str) -> Callable[[Callable[..., Any]], Any]:

@@ -7,18 +7,19 @@ import json as json_module
 from invoke import task
 from invoke.exceptions import Exit
 
-from .common import SHARED_HELP
+from .common import MINIKUBE_HELP, SHARED_HELP
 
 DOCTOR_HELP = {
     "machine": SHARED_HELP["machine"],
     "storage-path": SHARED_HELP["storage-path"],
     "port": SHARED_HELP["port"],
     "json": "print the findings as JSON (for scripts)",
+    **MINIKUBE_HELP,
 }
 
 
 @task(help=DOCTOR_HELP, auto_shortflags=False)
-def doctor(c, machine=None, storage_path=None, port=0, json_=False):
+def doctor(c, machine=None, storage_path=None, port=0, json_=False, minikube=False, profile=""):
     """Diagnose a machine and what `docker` in this shell uses, changing nothing.
 
     Each finding names the command that fixes it; a summary line ends with the one command to

@@ -7,7 +7,7 @@ from invoke import task
 from ..core.envfmt import FORMATS
 from ..environment import render
 from ..settings import CONFIG_KEY, resolve
-from .common import SHARED_HELP, run_stage, stage
+from .common import MINIKUBE_HELP, SHARED_HELP, run_stage, stage
 
 ENV_HELP = {
     "machine": SHARED_HELP["machine"],
@@ -17,11 +17,22 @@ ENV_HELP = {
     "unset": "print the commands that unset the variables instead",
     "transport": "tcp (default: TLS through the NAT forward) or ssh (ssh://docker-machine-NAME, "
     "see env.ssh-config)",
+    **MINIKUBE_HELP,
 }
 
 
 @task(name="print", help=ENV_HELP, auto_shortflags=False)
-def print_(c, machine=None, storage_path=None, port=0, shell=None, unset=False, transport="tcp"):
+def print_(
+    c,
+    machine=None,
+    storage_path=None,
+    port=0,
+    shell=None,
+    unset=False,
+    transport="tcp",
+    minikube=False,
+    profile="",
+):
     """Print DOCKER_HOST=tcp://localhost:<port> & co. for eval (only the environment goes to stdout)."""
     settings = resolve(
         c.config.get(CONFIG_KEY, {}), machine=machine, storage_path=storage_path, port=port

@@ -5,9 +5,9 @@ from __future__ import annotations
 from invoke import task
 
 from ..report import banner, say
-from . import cert, corp, daemon, dns, nat, ports
+from . import cert, corp, daemon, dns, kube, nat, ports
 from . import machine as machine_tasks
-from .common import SHARED_HELP, session
+from .common import MINIKUBE_HELP, SHARED_HELP, session
 
 FIX_HELP = {
     **SHARED_HELP,
@@ -18,6 +18,7 @@ FIX_HELP = {
     "shell": "format of the environment printed at the end (default: from $SHELL)",
     "create": "create the machine if the store lacks it (without this, only a store's first "
     "machine is created)",
+    **MINIKUBE_HELP,
 }
 
 
@@ -32,6 +33,7 @@ FIX_HELP = {
         ports.sync,
         dns.host_resolver,
         dns.host_names,
+        kube.apiserver,
     ],
     help=FIX_HELP,
     iterable=["machine"],
@@ -46,6 +48,8 @@ def fix(
     shell=None,
     all_=False,
     create=False,
+    minikube=False,
+    profile="",
 ):
     """Repair a machine behind the VPN, then print its environment for eval.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import run_stage, stage
+from .common import MINIKUBE_HELP, run_stage, stage
 
 
 @stage(
@@ -13,6 +13,7 @@ from .common import run_stage, stage
     "certificate (store and VM), its ServerCertSANs, no NAT rule of ours",
     list="list this tool's runs on the machine (when, what each replaced, whether it is still in "
     "effect) and change nothing",
+    **MINIKUBE_HELP,
 )
 def restore(
     c,
@@ -24,6 +25,8 @@ def restore(
     forward=False,
     original=False,
     list_=False,
+    minikube=False,
+    profile="",
 ):
     """Undo the latest run still in effect, or with --original all of them.
 

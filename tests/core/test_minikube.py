@@ -130,13 +130,12 @@ def test_kubectl_uses_our_file_only_when_it_comes_first(environ, uses):
 
 def test_the_environment_is_minikube_docker_env_with_the_forward(world):
     profile = minikube.load_profile(world[0], "minikube")
-    env = dict(minikube.environment(profile, 2376, "/k/ours:/a"))
+    env = dict(minikube.environment(profile, 2376))
     assert env == {
         "DOCKER_TLS_VERIFY": "1",
         "DOCKER_HOST": "tcp://localhost:2376",
         "DOCKER_CERT_PATH": str(world[0] / "certs"),
         "MINIKUBE_ACTIVE_DOCKERD": "minikube",
-        "KUBECONFIG": "/k/ours:/a",
     }
 
 
@@ -251,7 +250,7 @@ def test_reading_a_profile_loads_no_cryptography(world):
     code = (
         "import sys; from pathlib import Path; from docker_vpn_helper.core import minikube;"
         f" p = minikube.load_profile(Path({str(world[0])!r}), 'minikube');"
-        " minikube.environment(p, 2376, minikube.kubeconfig_value(p.kubeconfig, {}, Path('/h')));"
+        " minikube.environment(p, 2376); minikube.kubeconfig_value(p.kubeconfig, {}, Path('/h'));"
         " print(sorted(m for m in sys.modules if m.split('.')[0] in ('cryptography', 'invoke')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -193,3 +193,15 @@ def test_recording_sans_appends_to_existing_ones():
         "127.0.0.1",
     ]
     assert data["HostOptions"]["AuthOptions"]["ServerCertSANs"] == ["dev.local", "localhost"]
+
+
+def test_each_forward_s_remembered_port_keeps_the_others(tmp_path):
+    root = make_store(tmp_path, "default", "config-v3.json")
+    machine = store.load_machine(root, "default")
+    store.remember_port(machine, 2377)
+    store.remember_port(machine, 8444, "apiserver_port")
+    assert store.remembered_port(root, "default") == 2377
+    assert store.remembered_port(root, "default", "apiserver_port") == 8444
+    store.remember_port(machine, 2378)
+    assert store.remembered_port(root, "default", "apiserver_port") == 8444
+    assert store.remembered_ports(root, "other") == {2378: "default"}

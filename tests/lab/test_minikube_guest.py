@@ -156,8 +156,8 @@ def test_through_nat_forwards_and_our_kubeconfig_both_work_behind_the_vpn(vpn_of
         ours.write_bytes(minikube.render_kubeconfig(minikube.kubeconfig(profile, 48443)))
         try:
             value = minikube.kubeconfig_value(ours, {}, lab.paths.home)
-            env = dict(minikube.environment(profile, 42376, value))
-            assert_both_work(lab, env["DOCKER_HOST"], env["KUBECONFIG"])
+            env = dict(minikube.environment(profile, 42376))
+            assert_both_work(lab, env["DOCKER_HOST"], value)
             served = served_certificate(lab, 48443, profile)
             ca = profile.cluster_ca.read_bytes()
             assert minikube.apiserver_problem(served, ca, PROFILE) is None
@@ -296,3 +296,98 @@ def test_lab_up_minikube_brings_it_up_beside_the_docker_machine_vm(mk: Lab) -> N
     assert done.returncode == 0, done.stderr
     assert "  default: running 192.168.99.100" in done.stderr
     assert f"  {PROFILE}: running" in done.stderr
+
+
+def exported(text: str) -> dict[str, str]:
+    """The variables of env.print's bash output."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            found[name] = value.strip('"')
+    return found
+
+
+def tool(lab: Lab, *argv: str, env: dict[str, str] | None = None):
+    env = {**lab.host_env(), "SHELL": "/bin/bash", **(env or {})}
+    return lab.run_on_host([sys.executable, "-m", "docker_vpn_helper", *argv], env=env)
+
+
+def test_fix_minikube_repairs_docker_and_kubectl_behind_the_vpn_and_restore_undoes_it(
+    vpn_off: Lab,
+) -> None:
+    lab = vpn_off
+    direct = f"tcp://{lab.status()['machines'][PROFILE]['ip']}:2376"
+    lab.vpn_on("unreachable")
+    assert docker(lab, direct, "ps").returncode != 0
+    assert kubectl(lab, "get", "nodes").returncode != 0  # ~/.kube/config: the VM's address
+    dry = tool(lab, "fix", "--minikube", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would run: VBoxManage controlvm minikube natpf1 apiserver,tcp,127.0.0.1," in dry.stderr
+    ours = lab.paths.minikube_home / "machines" / PROFILE / minikube.KUBECONFIG_FILE
+    assert not ours.exists()
+    try:
+        fixed = tool(lab, "fix", "--minikube")
+        assert fixed.returncode == 0, fixed.stderr
+        env = exported(fixed.stdout)
+        assert env["DOCKER_CERT_PATH"] == str(lab.paths.minikube_home / "certs")
+        assert env["MINIKUBE_ACTIVE_DOCKERD"] == PROFILE
+        assert env["KUBECONFIG"] == f"{ours}:{lab.paths.kubeconfig}"
+        assert_both_work(lab, env["DOCKER_HOST"], env["KUBECONFIG"])
+        assert exported(tool(lab, "env.print", "--minikube").stdout) == env
+        sshd_log = ["cat", "/var/log/sshd.log"]
+        before = lab.guest_run(PROFILE, sshd_log).stdout
+        again = tool(lab, "fix", "--minikube")
+        assert again.returncode == 0 and "already fixed: nothing changed" in again.stderr
+        assert lab.guest_run(PROFILE, sshd_log).stdout == before  # healthy: no SSH connection
+        doctor = tool(lab, "doctor", "--minikube", env=env)  # in the shell that eval'ed it
+        assert doctor.returncode == 0, doctor.stdout
+        assert "ok    kubectl in this shell" in doctor.stdout
+        elsewhere = tool(lab, "doctor", "--minikube")  # a shell without the environment
+        assert elsewhere.returncode == 1
+        assert "FAIL  kubectl in this shell" in elsewhere.stdout
+        assert "https://127.0.0.1:" in elsewhere.stdout  # our kubeconfig's server
+    finally:
+        undone = tool(lab, "restore", "--minikube", "--original")
+    assert undone.returncode == 0, undone.stderr
+    rules = lab.run_on_host(["VBoxManage", "showvminfo", PROFILE, "--machinereadable"]).stdout
+    assert "docker,tcp" not in rules and "apiserver,tcp" not in rules
+    assert not ours.exists()
+    assert docker(lab, env["DOCKER_HOST"], "ps").returncode != 0
+    assert kubectl(lab, "get", "nodes", kubeconfig=env["KUBECONFIG"]).returncode != 0
+
+
+def test_fix_minikube_for_a_profile_whose_server_pem_another_profile_replaced(vpn_off: Lab) -> None:
+    """minikube keeps one machines/server.pem: starting a second profile replaces it, and the
+    first VM serves its own certificate of the same CA, which docker verifies just as well."""
+    lab = vpn_off
+    lab.add_machine("mk-second", flavour="minikube")
+    try:
+        lab.vpn_on("unreachable")
+        fixed = tool(lab, "fix", "--minikube")
+        assert fixed.returncode == 0, fixed.stderr
+        assert "minikube's server.pem is the last provisioned profile's" in fixed.stderr
+        env = exported(fixed.stdout)
+        assert_both_work(lab, env["DOCKER_HOST"], env["KUBECONFIG"])
+        stopped = tool(lab, "fix", "--minikube", "--profile", "mk-second")
+        assert stopped.returncode == 0, stopped.stderr  # the last provisioned: its own server.pem
+    finally:
+        for profile in (PROFILE, "mk-second"):
+            tool(lab, "restore", "--minikube", "--profile", profile, "--original")
+        lab.vpn_off()
+        lab.remove_machine("mk-second")
+
+
+def test_a_stopped_minikube_vm_is_one_line_pointing_to_minikube_start(vpn_off: Lab) -> None:
+    lab = vpn_off
+    lab.stop_vm(PROFILE)
+    try:
+        done = tool(lab, "fix", "--minikube")
+        assert done.returncode == 1 and done.stdout == "false\n"
+        lines = done.stderr.strip().splitlines()
+        assert (
+            "minikube's VM 'minikube' is poweroff: start it with `minikube start -p minikube`"
+            in lines[-1]
+        )
+    finally:
+        lab.start_vm(PROFILE)
