@@ -134,12 +134,14 @@ def leave_objects_to_the_os() -> None:
 def main() -> None:
     leave_objects_to_the_os()
     try:
-        if quick_env_print(sys.argv[1:]):
-            sys.stdout.flush()
-            return
-        from .program import program
+        try:
+            if quick_env_print(sys.argv[1:]):
+                return
+            from .program import program
 
-        program.run()
+            program.run()
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a closed stdout is "exit 120"
     except BrokenPipeError:
         # stdout was closed early (`docker-vpn-helper --help | head`): not worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

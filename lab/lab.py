@@ -233,11 +233,7 @@ def _kill_leftovers(paths: LabPaths) -> None:
     for ns in net.lab_namespaces():
         with contextlib.suppress(OSError):
             inodes.add(os.stat(netns_path(ns)).st_ino)
-    spared = {os.getpid()}
-    pid: int | None = os.getpid()
-    while pid and pid > 1:
-        pid = proc.parent(pid)
-        spared.add(pid or 0)
+    spared = proc.ancestors()
     marker = str(paths.root)
     for _ in range(5):
         victims = [

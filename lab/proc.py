@@ -120,6 +120,17 @@ def parent(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def ancestors() -> set[int]:
+    """This process and the ones it runs under (e.g. `sudo DVH_LAB_DIR=... pytest`, whose
+    command line names the lab): what a clean-up must spare."""
+    found = {os.getpid()}
+    pid: int | None = os.getpid()
+    while pid and pid > 1:
+        pid = parent(pid)
+        found.add(pid or 0)
+    return found
+
+
 def children(pid: int) -> list[int]:
     return [p for p in all_pids() if parent(p) == pid]
 

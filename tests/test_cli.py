@@ -10,13 +10,18 @@ from docker_vpn_helper import cli
 from docker_vpn_helper.tasks import namespace
 
 
-def test_a_closed_stdout_is_no_traceback():
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_closed_stdout_is_no_traceback(buffered):
+    # Buffered (no PYTHONUNBUFFERED, as under sudo), the output used to be flushed only at exit:
+    # "Exception ignored ... BrokenPipeError" and exit status 120.
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `docker-vpn-helper --help | head -0`
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     done = subprocess.run(
         [sys.executable, "-m", "docker_vpn_helper", "--help"],
         stdout=write_end,
         stderr=subprocess.PIPE,
+        env=env if buffered else {**env, "PYTHONUNBUFFERED": "1"},
         text=True,
         timeout=60,
     )

@@ -155,7 +155,8 @@ def plan_upload(s: Session) -> DeployPlan:
     same = (
         not issued
         and remote.server_cert_pem is not None
-        and _same_cert(remote.server_cert_pem, local_cert)  # type: ignore[arg-type]
+        and local_cert is not None
+        and _same_cert(remote.server_cert_pem, local_cert)
     )
     local_key = read_optional(machine.auth.server_key) or b""
     key_same = remote.server_key_sha256 == hashlib.sha256(local_key).hexdigest()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lab import Lab, natpf
+from lab import Lab, natpf, proc
 from lab.net import lab_namespaces
 from lab.paths import mentions
 
@@ -21,17 +21,19 @@ pytestmark = pytest.mark.lab
 
 
 def leftovers(lab: Lab) -> dict[str, list]:
-    """This lab's processes, mounts and namespaces (another lab running beside it is not ours)."""
+    """This lab's processes, mounts and namespaces (another lab running beside it is not ours;
+    nor is the test run, though `sudo DVH_LAB_DIR=... pytest` names the lab)."""
     marker = str(lab.paths.root)
     processes = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    spared = {str(pid) for pid in proc.ancestors()}
+    for pid in set(filter(str.isdigit, os.listdir("/proc"))) - spared:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 words = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
         if any(mentions(word, marker) for word in words):
-            processes.append(int(pid))
+            processes.append(f"{pid} {' '.join(words).strip()}")  # which one, when one stays
     with open("/proc/self/mountinfo") as f:
         mounts = [line.split()[4] for line in f if mentions(line.split()[4], marker)]
     return {"processes": processes, "mounts": mounts, "namespaces": lab_namespaces()}

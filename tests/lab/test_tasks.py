@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 CLONE = Path(__file__).resolve().parents[2]
-LAB = ("up", "down", "vpn-on", "vpn-off", "status", "shell", "exec", "demo")
+LAB = ("up", "down", "vpn-on", "vpn-off", "status", "shell", "exec", "image", "demo")
 
 
 def listed(argv: list[str], cwd: Path) -> set[str]:
