@@ -21,7 +21,8 @@ class MachineView:
         self.settings = settings
         self.vbox = VBoxManage(c, settings.vboxmanage, settings.vboxmanage_timeout)
         self._machine: store.Machine | None = None
-        self._vm: vbox.VMInfo | object | None = _UNREAD
+        self._vm: vbox.VMInfo | None = None
+        self._vm_read = False  # None is an answer too: VirtualBox has no such VM
         self._served: dict[int, daemon.Probe] = {}
 
     @property
@@ -43,9 +44,10 @@ class MachineView:
 
     def vm(self) -> vbox.VMInfo | None:
         """The VM as VirtualBox describes it (None: not registered)."""
-        if self._vm is _UNREAD:
+        if not self._vm_read:
             self._vm = self.vbox.showvminfo(self.name)
-        return self._vm  # type: ignore[return-value]
+            self._vm_read = True
+        return self._vm
 
     def served(self, port: int) -> daemon.Probe:
         """What the daemon answers through tcp://localhost:`port`, like the docker client."""
@@ -124,8 +126,5 @@ class MachineView:
         store's files changed (config.json), VirtualBox's VM and the daemon did not."""
         self._machine = None
         if vm:
-            self._vm = _UNREAD
+            self._vm_read = False
             self._served.clear()
-
-
-_UNREAD = object()

@@ -424,7 +424,7 @@ def _settings_rule(element: Any) -> NatRule | None:
         return None
 
 
-def _adapter(element: Any, format: tuple[int, int]) -> AdapterSettings:
+def _adapter(element: Any, file_format: tuple[int, int]) -> AdapterSettings:
     attached = [c for c in element if _local(c) in _ATTACHMENTS]
     nat = next((c for c in attached if _local(c) == "NAT"), None)
     dns = _child(nat, "DNS") if nat is not None else None
@@ -439,7 +439,7 @@ def _adapter(element: Any, format: tuple[int, int]) -> AdapterSettings:
             dns is not None and dns.get("use-host-resolver") == "true",
         ),
         localhost_reachable=(
-            reachable == "true" if reachable is not None else format < LOCALHOST_SWITCH_FORMAT
+            reachable == "true" if reachable is not None else file_format < LOCALHOST_SWITCH_FORMAT
         ),
         rules=tuple(r for r in rules if r is not None),
     )
@@ -463,14 +463,14 @@ def parse_settings(settings_xml: str) -> VMSettings:
     if _local(root) != "VirtualBox" or machine is None:
         raise ValueError("not a VirtualBox settings file: no <VirtualBox><Machine>")
     found = re.match(r"(\d+)\.(\d+)", root.get("version", ""))
-    format = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    file_format = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
     hardware = _child(machine, "Hardware")
     network = _child(hardware, "Network") if hardware is not None else None
     network = network if network is not None else ()
-    adapters = [_adapter(a, format) for a in network if _local(a) == "Adapter"]
+    adapters = [_adapter(a, file_format) for a in network if _local(a) == "Adapter"]
     extradata = _child(machine, "ExtraData")
     return VMSettings(
-        format=format,
+        format=file_format,
         adapters={a.slot: a for a in adapters},
         extradata={
             item.get("name", ""): item.get("value", "")

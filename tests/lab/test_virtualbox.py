@@ -83,10 +83,11 @@ def test_extradata_and_localhost_reachable_are_kept_in_the_settings_file(version
     key = "VBoxInternal/Devices/e1000/0/LUN#0/Config/HostResolverMappings/t/HostIP"
     must(vbox(versions, "setextradata", MACHINE, key, "10.0.2.2"))  # a running VM takes it
     assert must(vbox(versions, "getextradata", MACHINE, key)).stdout == "Value: 10.0.2.2\n"
-    assert parse.parse_settings(settings_file(versions).read_text()).extradata == {key: "10.0.2.2"}
+    # `default` may carry a fix's own mappings from earlier tests: look at this key alone
+    assert parse.parse_settings(settings_file(versions).read_text()).extradata[key] == "10.0.2.2"
     must(vbox(versions, "setextradata", MACHINE, key))
     assert must(vbox(versions, "getextradata", MACHINE, key)).stdout == "No value set!\n"
-    assert "ExtraData" not in settings_file(versions).read_text()
+    assert key not in parse.parse_settings(settings_file(versions).read_text()).extradata
     versions.stop_vm(MACHINE)
     old = vbox(versions, "modifyvm", MACHINE, "--nat-localhostreachable1", "on")
     assert (old.returncode, old.stderr) == (

@@ -64,6 +64,15 @@ def test_a_stopped_vm_on_virtualbox_7_gets_the_mapping_and_the_loopback(store, c
     assert "resolve to 10.0.2.2, the Mac's loopback: nothing to do" in capsys.readouterr().err
 
 
+def test_a_vm_that_has_everything_asks_virtualbox_nothing_more(store, capsys):
+    """A healthy fix asks VirtualBox once (showvminfo): its version only matters for a change."""
+    host = vm(store, "running", reachable=True, extradata=host_names_mapped())
+    s = run(host, store)
+    assert [argv[1] for argv in host.argvs if argv[0] == "VBoxManage"] == ["showvminfo"]
+    assert s.changes() == []
+    assert "resolve to 10.0.2.2, the Mac's loopback: nothing to do" in capsys.readouterr().err
+
+
 def test_before_7_0_the_loopback_needs_no_switch(store):
     host = vm(store, "running", reachable=None, version="6.1.50r161033")
     run(host, store)

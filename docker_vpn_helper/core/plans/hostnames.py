@@ -25,7 +25,7 @@ MAPPINGS_FROM = (5, 0, 0)
 @dataclass(frozen=True)
 class HostNamesPlan(Plan):
     name: str
-    version: tuple[int, int, int]
+    version: tuple[int, int, int] | None  # None: not asked, the VM has the mappings already
     names: HostNames | None  # None: VirtualBox names no settings file we can read
     running: bool
     resolver: bool  # the host resolver is on, or switched on by dns.host-resolver in this run
@@ -35,7 +35,7 @@ class HostNamesPlan(Plan):
 
     @property
     def refusal(self) -> str:
-        if self.version >= MAPPINGS_FROM:
+        if self.version is None or self.version >= MAPPINGS_FROM:
             return ""
         shown = ".".join(map(str, self.version))
         return (
@@ -112,7 +112,7 @@ class HostNamesPlan(Plan):
 
 def plan_host_names(
     name: str,
-    version: tuple[int, int, int],
+    version: tuple[int, int, int] | None,
     names: HostNames | None,
     running: bool,
     resolver: bool,

@@ -29,6 +29,7 @@ def names(mapped: bool, reachable: bool) -> HostNames:
         (V7, names(True, False), True, True, [STOP, ON, START], True, False),  # --restart
         (V6, names(False, True), True, False, list(MAP), True, True),  # before 7: no switch
         (V7, names(True, True), True, False, [], False, False),  # done
+        (None, names(True, True), True, False, [], False, False),  # done: version not asked
         (V7, None, False, False, [], False, False),  # no settings file to read
         (V4, names(False, True), False, False, [], False, True),  # too old: one line, nothing
     ],
