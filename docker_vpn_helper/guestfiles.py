@@ -14,14 +14,29 @@ import time
 from collections.abc import Sequence
 
 from .adapters import daemon, signals
-from .core.guestscripts import restart_command
-from .core.store import REMOTE_DIR
+from .core import guestscripts
+from .core.commands import Command
 from .session import Session
+
+
+def flavour(s: Session) -> guestscripts.Flavour:
+    """The run's guest: minikube's VM (systemd's docker.service) or boot2docker's."""
+    return guestscripts.MINIKUBE if s.settings.minikube else guestscripts.BOOT2DOCKER
+
+
+def restart_command(s: Session) -> Command:
+    """The daemon's restart in this run's guest, as its plans show it and apply runs it."""
+    return guestscripts.restart_command(s.settings.daemon_wait, flavour(s))
+
+
+def restart(s: Session, command: Command) -> None:
+    """Run `command` (restart_command's) in the VM, waiting for its outcome there."""
+    s.guest().restart_daemon(command, flavour=flavour(s))
 
 
 def backup_dir(s: Session) -> str:
     """Where this run keeps, in the VM, the files it replaces."""
-    return f"{REMOTE_DIR}/backups/{s.journal.stamp}"
+    return flavour(s).backup_dir(s.journal.stamp)
 
 
 def _intend(s: Session, targets: Sequence[str], fingerprint: str | None) -> str:
@@ -64,7 +79,7 @@ def put_back(
     guest = s.guest()
     with signals.deferred():  # a signal ends the run once the daemon runs again
         replaced = guest.restore_files(pairs, backup_dir=folder, skip_missing=skip_missing)
-        guest.restart_daemon(restart_command(s.settings.daemon_wait))
+        restart(s, restart_command(s))
         deadline = time.monotonic() + s.settings.daemon_wait
         return replaced, daemon.wait_for(
             *probe_args(s), expected_cert=None, server_name=None, deadline=deadline

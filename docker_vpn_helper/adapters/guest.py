@@ -328,6 +328,24 @@ class Guest:
             ca_cert_pem=None if ca_pem is None else ca_pem.encode(),
         )
 
+    def read_unit_daemon_files(self, drop_in: str) -> DaemonFiles:
+        """minikube's VM: the TLS files docker.service's drop-in names (core/minikube's reader),
+        the served certificate, its key's checksum and the CA, in three round trips."""
+        from docker_vpn_helper.core.minikube import unit_tls_files
+
+        unit = self.read_files([drop_in])[0]
+        files = unit_tls_files((unit or b"").decode(errors="replace"))
+        cert_pem, ca_pem = self.read_files([files.cert, files.ca])
+        return DaemonFiles(
+            ca_cert_path=files.ca,
+            server_cert_path=files.cert,
+            server_key_path=files.key,
+            server_cert_pem=cert_pem,
+            profile_found=True,
+            server_key_sha256=self._sha256_file(files.key),
+            ca_cert_pem=ca_pem,
+        )
+
     def _sha256_file(self, path: str) -> str | None:
         """A guest file's sha256, None if it does not exist."""
         out = self._exec(scripts.sha256_file_script(path), "checksum file")
@@ -387,25 +405,34 @@ class Guest:
         daemon that does not answer runs none."""
         return scripts.parse_policies(self._exec(scripts.RESTART_POLICIES, "docker ps"))
 
-    def restart_daemon(self, command: Command | None = None, *, timeout: float = 60.0) -> None:
+    def restart_daemon(
+        self,
+        command: Command | None = None,
+        *,
+        timeout: float = 60.0,
+        flavour: scripts.Flavour | None = None,
+    ) -> None:
         """Restart dockerd so it serves the new certificate (it does not reload on SIGHUP):
-        `command`, core.guestscripts.restart_command's (by default for `timeout`).
+        `command`, core.guestscripts.restart_command's for the guest's `flavour` (by default
+        boot2docker's, for `timeout`).
 
-        The init script runs detached from this SSH session: in a session of its own (`setsid`,
-        where the guest has it), SIGHUP and SIGPIPE ignored, output in scripts.RESTART_DIR/restart.log,
-        its exit status written to scripts.RESTART_DIR/restart.status when it ends. A client killed or
+        The restart runs detached from this SSH session: in a session of its own (`setsid`,
+        where the guest has it), SIGHUP and SIGPIPE ignored, output in the flavour's
+        restart_dir/restart.log, its exit status written to restart_dir/restart.status when it
+        ends. A client killed or
         cut off between the script's stop and its start no longer takes the script, and so the
         daemon, with it; the outcome stays readable in the VM. The same command then waits, in
         the guest, for that status (a restart an interrupted run left running is waited for
         first), so one round trip both starts and reports the restart.
         """
-        command = command or scripts.restart_command(timeout)
+        flavour = flavour or scripts.BOOT2DOCKER
+        command = command or scripts.restart_command(timeout, flavour)
         name = command.what
         wait = command.timeout - scripts.RESTART_MARGIN
         out = self._exec(command.shell(), name, timeout=command.timeout)
         lines = out.splitlines()
         verdict = lines[0] if lines else ""
-        log = f"{scripts.RESTART_DIR}/restart.log"
+        log = f"{flavour.restart_dir}/restart.log"
         if verdict == "running":
             raise HelperError(
                 f"`{name}` did not finish within {wait:g}s on {self._where}; it goes on in "

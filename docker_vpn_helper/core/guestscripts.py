@@ -1,5 +1,5 @@
-"""The root scripts the tool runs in the boot2docker guest: pure text, built here, run by
-adapters/guest.py over the run's one SSH connection.
+"""The root scripts the tool runs in the VM (boot2docker's, or minikube's): pure text, built
+here, run by adapters/guest.py over the run's one SSH connection.
 
 Every value in a script is quoted with shlex.quote; each script runs as root in the guest's
 POSIX sh (`as_root`). What a plan shows of the daemon's restart is `restart_command`, the very
@@ -12,6 +12,7 @@ import hashlib
 import posixpath
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .commands import Command
 
@@ -20,8 +21,38 @@ DEFAULT_CA_CERT = "/var/lib/boot2docker/ca.pem"
 DEFAULT_SERVER_CERT = "/var/lib/boot2docker/server.pem"
 DEFAULT_SERVER_KEY = "/var/lib/boot2docker/server-key.pem"
 INIT_SCRIPT = "/etc/init.d/docker"
-# Where the detached daemon restart leaves its pid, output and exit status (persistent disk).
-RESTART_DIR = "/var/lib/boot2docker/docker-vpn-helper"
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What differs between the guests whose daemon files the tool replaces: where it keeps,
+    on the VM's persistent disk, the files it replaces (`backups`) and the detached restart's
+    pid, output and exit status (`restart_dir`), and the root shell words restarting dockerd."""
+
+    name: str
+    backups: str
+    restart_dir: str
+    restart: str
+
+    def backup_dir(self, stamp: str) -> str:
+        return f"{self.backups}/{stamp}"
+
+
+BOOT2DOCKER = Flavour(
+    "boot2docker",
+    "/var/lib/boot2docker/backups",
+    "/var/lib/boot2docker/docker-vpn-helper",
+    f"{INIT_SCRIPT} restart",
+)
+# minikube's VM: systemd's docker.service, whose drop-in (core/minikube.DOCKER_DROP_IN) names
+# the TLS files; /var/lib/minikube is on its persistent disk. The reload first, as systemd
+# runs the command line it loaded, not the one on disk.
+MINIKUBE = Flavour(
+    "minikube",
+    "/var/lib/minikube/docker-vpn-helper/backups",
+    "/var/lib/minikube/docker-vpn-helper",
+    "{ systemctl daemon-reload && systemctl restart docker; }",
+)
 
 # Puts the restart in a session of its own where the guest has it (util-linux's, or busybox's
 # applet); without it, a background subshell ignoring SIGHUP and SIGPIPE (plain POSIX sh).
@@ -45,26 +76,27 @@ def short_name(command: str) -> str:
     return command[:40]
 
 
-def restart_job() -> str:
-    """The detached job: the init script's restart, its output and exit status kept in
-    RESTART_DIR."""
-    pid, log = f"{RESTART_DIR}/restart.pid", f"{RESTART_DIR}/restart.log"
-    status = f"{RESTART_DIR}/restart.status"
+def restart_job(flavour: Flavour = BOOT2DOCKER) -> str:
+    """The detached job: the flavour's restart, its output and exit status kept in its
+    restart_dir."""
+    folder = flavour.restart_dir
+    pid, log = f"{folder}/restart.pid", f"{folder}/restart.log"
+    status = f"{folder}/restart.status"
     return (
-        f"echo $$ > {shlex.quote(pid)}; {shlex.quote(INIT_SCRIPT)} restart > {shlex.quote(log)} "
+        f"echo $$ > {shlex.quote(pid)}; {flavour.restart} > {shlex.quote(log)} "
         f"2>&1; echo $? > {shlex.quote(status + '.tmp')} && "
         f"mv -f {shlex.quote(status + '.tmp')} {shlex.quote(status)}"
     )
 
 
-def restart_lines(timeout: float) -> list[str]:
+def restart_lines(timeout: float, flavour: Flavour = BOOT2DOCKER) -> list[str]:
     """The root script that starts the detached restart and waits for its status (see
     Guest.restart_daemon); it prints `exit N` and the log's last lines, `running` (time-out) or
     `busy` (an earlier restart never ended)."""
-    folder = shlex.quote(RESTART_DIR)
-    pid, log = f"{RESTART_DIR}/restart.pid", f"{RESTART_DIR}/restart.log"
-    status = f"{RESTART_DIR}/restart.status"
-    job = restart_job()
+    folder = shlex.quote(flavour.restart_dir)
+    pid, log = f"{flavour.restart_dir}/restart.pid", f"{flavour.restart_dir}/restart.log"
+    status = f"{flavour.restart_dir}/restart.status"
+    job = restart_job(flavour)
     tries = max(1, round(timeout * 20))  # naps of 0.05 s: the restart is noticed soon after
     return [
         *SCRIPT_PRELUDE,
@@ -135,12 +167,12 @@ def temp_template(path: str) -> str:
 RESTART_MARGIN = 10.0  # seconds the SSH command may take beyond the restart's own wait
 
 
-def restart_command(timeout: float) -> Command:
+def restart_command(timeout: float, flavour: Flavour = BOOT2DOCKER) -> Command:
     """The daemon's restart in the guest, detached from the SSH session (see restart_lines),
     waiting up to `timeout` for its status."""
-    script = "\n".join(restart_lines(timeout))
-    what = f"{INIT_SCRIPT} restart"
-    shown = f"sudo {SETSID} sh -c {shlex.quote(restart_job())}"
+    script = "\n".join(restart_lines(timeout, flavour))
+    what = flavour.restart.strip("{}; ")
+    shown = f"sudo {SETSID} sh -c {shlex.quote(restart_job(flavour))}"
     return Command(("sudo", "sh", "-c", script), "guest", what, timeout + RESTART_MARGIN, shown)
 
 

@@ -177,15 +177,6 @@ SERVES_ANOTHER = (
 )
 
 
-def not_yet(profile: str, seen: str, change: str) -> str:
-    """The one line for a repair of minikube's VM this tool does not make yet: what it saw and
-    how minikube itself makes it (with the VPN off, since `minikube start` dials the VM)."""
-    return (
-        f"{seen}: {change} in minikube's VM is not supported yet; with the VPN off, run "
-        f"`minikube start -p {profile}`, which provisions the VM again, then this command"
-    )
-
-
 # ---- kubectl --------------------------------------------------------------------------------
 
 

@@ -73,17 +73,13 @@ def assess(s: Session, renew_days: int, force: bool = False) -> CertPlan:
 
 
 def plan_issue(s: Session, force: bool = False) -> CertPlan:
-    plan = assess(s, s.settings.renew_days, force)
-    if s.settings.minikube and plan.issue:
-        seen = f"the daemon's certificate {s.machine.auth.server_cert}: {plan.reason}"
-        raise HelperError(minikube.not_yet(s.name, seen, "a new certificate"))
-    return plan
+    return assess(s, s.settings.renew_days, force)
 
 
 def apply_issue(s: Session, plan: CertPlan) -> None:
     if plan.issue:
-        write_certificate(s)
-        say(f"issued a new server certificate for {', '.join(plan.names)} ({plan.reason})")
+        names = write_certificate(s)
+        say(f"issued a new server certificate for {', '.join(names)} ({plan.reason})")
     if plan.record_sans:
         record_sans(s)
 
@@ -103,15 +99,16 @@ def record_sans(s: Session) -> None:
     say(f"recorded localhost and 127.0.0.1 in ServerCertSANs (backup in {s.journal.folder})")
 
 
-def write_certificate(s: Session) -> None:
+def write_certificate(s: Session) -> list[str]:
     """Back up the current pair, then replace key and certificate atomically, as a unit
-    (key 0600)."""
+    (key 0600); the names it covers. For minikube too, the VM's address and the profile's
+    name, as minikube's own provisioning names them: `minikube docker-env` without the VPN
+    dials the VM's address."""
     machine = s.machine
     auth = machine.auth
     now = s.now()
     authority = certs.load_authority(auth.ca_cert, auth.ca_key, now)
-    # minikube's server.pem is the last provisioned profile's: only the forward's names count.
-    names = certs.wanted_names("", [], []) if s.settings.minikube else wanted_names(machine)
+    names = wanted_names(machine)
     org = _organization(read_optional(auth.server_cert), machine.name)
     config_path = auth.server_cert.parent / OPENSSL_CONFIG
     s.journal.back_up([auth.server_cert, auth.server_key, config_path])
@@ -124,6 +121,7 @@ def write_certificate(s: Session) -> None:
             [(auth.server_key, key_pem, KEY_MODE), (auth.server_cert, cert_pem, CERT_MODE)]
         )
     atomic_write(config_path, config.result().encode(), CERT_MODE)
+    return names.all()
 
 
 def plan_upload(s: Session) -> DeployPlan:
@@ -141,17 +139,16 @@ def plan_upload(s: Session) -> DeployPlan:
         raise HelperError(f"{machine.auth.server_cert} or its key is missing: run cert.issue first")
     if not issued and s.view.serves_store_certificate(s.port):
         return plan_deploy(False, True, None, "", "")
-    if s.settings.minikube:
+    if s.settings.minikube and not issued:
         if s.forward_pending():
             return DeployPlan(False, minikube.FORWARD_PENDING)
-        if not issued and s.view.served(s.port).ok:
+        if s.view.served(s.port).ok:
             return DeployPlan(False, minikube.SERVES_ANOTHER)
-        seen = (
-            f"minikube's VM {s.name!r} serves another certificate than {machine.auth.server_cert}"
-        )
-        raise HelperError(minikube.not_yet(s.name, seen, "uploading it"))
     guest = s.guest()
-    remote = guest.read_daemon_files()
+    if s.settings.minikube:  # the files docker.service's drop-in names
+        remote = guest.read_unit_daemon_files(minikube.DOCKER_DROP_IN)
+    else:
+        remote = guest.read_daemon_files()
     notes = []
     if guest.signature_algorithm == "ssh-rsa":
         notes.append(

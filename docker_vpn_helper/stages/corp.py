@@ -17,12 +17,11 @@ from dataclasses import replace
 
 from ..adapters import corporate, daemon, signals
 from ..core import trust
-from ..core.guestscripts import restart_command
 from ..core.plans.corp import PROFILE_PATH, CorpPlan, VMTrust, plan_corp, projected
 from ..core.plans.daemon import NO_RESTART_POLICIES
 from ..core.proxy import HostProxy, mask_text
 from ..errors import HelperError
-from ..guestfiles import install, probe_args, put_back
+from ..guestfiles import install, probe_args, put_back, restart, restart_command
 from ..report import say
 from ..session import Session
 from . import Stage
@@ -65,7 +64,7 @@ def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
         addresses,
         roots_on=settings.corp_roots,
         proxy_on=settings.corp_proxy,
-        restart_command=restart_command(settings.daemon_wait),
+        restart_command=restart_command(s),
         loopback_reachable=s.view.loopback_reachable() if host.any else None,
         name=s.name,
     )
@@ -115,7 +114,7 @@ def _restart(s: Session, plan: CorpPlan) -> str | None:
     """Run the plan's restart in the VM; why the daemon does not answer afterwards, or None."""
     try:
         for command in plan.commands:
-            s.guest().restart_daemon(command)  # exactly the plan's command
+            restart(s, command)  # exactly the plan's command
     except HelperError as exc:
         return exc.reason
     deadline = time.monotonic() + s.settings.daemon_wait

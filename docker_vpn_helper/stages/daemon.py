@@ -14,7 +14,6 @@ from dataclasses import replace
 from ..adapters import daemon, signals
 from ..core import minikube
 from ..core.certs import fingerprint_der, to_der
-from ..core.guestscripts import restart_command
 from ..core.plans.daemon import (
     PENDING_GUEST_STATES,
     GuestHistory,
@@ -23,7 +22,7 @@ from ..core.plans.daemon import (
     plan_restart,
 )
 from ..errors import HelperError
-from ..guestfiles import probe_args, put_back
+from ..guestfiles import probe_args, put_back, restart, restart_command
 from ..report import say
 from ..session import Session
 from . import Stage
@@ -36,7 +35,7 @@ FAILED_RESTART_GRACE = 3.0
 def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
     """`ask_containers`: before a restart, ask the VM which running containers it stops (doctor
     opens no SSH, so it does not)."""
-    command = restart_command(s.settings.daemon_wait)
+    command = restart_command(s)
     if s.projected:
         if s.creates():
             return RestartPlan(False, "docker-machine create starts it", s.port)
@@ -51,11 +50,8 @@ def plan(s: Session, ask_containers: bool = True) -> RestartPlan:
         chosen = plan_restart(False, probe.ok, serves_it, probe.detail, s.port, command)
         if s.settings.minikube and probe.ok:  # another profile's server.pem: docker takes it
             chosen = RestartPlan(False, probe.detail, s.port)
-    if chosen.restart and s.settings.minikube and s.forward_pending():
-        return RestartPlan(False, minikube.FORWARD_PENDING, s.port, certain=False)
-    if chosen.restart and ask_containers and s.settings.minikube:  # doctor: a finding instead
-        seen = f"the daemon of minikube's VM {s.name!r} needs a restart ({chosen.why})"
-        raise HelperError(minikube.not_yet(s.name, seen, "restarting it (systemctl)"))
+        if chosen.restart and s.settings.minikube and s.forward_pending():
+            return RestartPlan(False, minikube.FORWARD_PENDING, s.port, certain=False)
     if chosen.restart and ask_containers:
         chosen = chosen.with_containers(s.guest().restart_policies())
     return replace(chosen, history=guest_history(s))
@@ -147,7 +143,7 @@ def _restart_and_wait(
     """
     try:
         assert plan.command is not None
-        s.guest().restart_daemon(plan.command)  # exactly the plan's command
+        restart(s, plan.command)  # exactly the plan's command
     except HelperError as exc:
         failed: str | None = exc.reason
         deadline = min(deadline, time.monotonic() + FAILED_RESTART_GRACE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -369,7 +370,8 @@ def test_restore_files_can_skip_backups_a_stopped_run_never_made(
 def restart_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where the detached restart leaves its outcome (not this host's /var/lib/boot2docker)."""
     folder = tmp_path / "restart"
-    monkeypatch.setattr(guestscripts, "RESTART_DIR", str(folder))
+    moved = dataclasses.replace(guestscripts.BOOT2DOCKER, restart_dir=str(folder))
+    monkeypatch.setattr(guestscripts, "BOOT2DOCKER", moved)
     return folder
 
 
@@ -377,7 +379,8 @@ def init_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> P
     script = tmp_path / "docker"
     script.write_text(f"#!/bin/sh\n{body}\n")
     script.chmod(0o755)
-    monkeypatch.setattr(guestscripts, "INIT_SCRIPT", str(script))
+    ours = dataclasses.replace(guestscripts.BOOT2DOCKER, restart=f"{script} restart")
+    monkeypatch.setattr(guestscripts, "BOOT2DOCKER", ours)
     return script
 
 

@@ -391,3 +391,56 @@ def test_a_stopped_minikube_vm_is_one_line_pointing_to_minikube_start(vpn_off: L
         )
     finally:
         lab.start_vm(PROFILE)
+
+
+NO_LOOPBACK = "mk-noloop"  # a daemon certificate naming only the VM's address (v0.4)
+
+
+def guest_daemon_files(lab: Lab, profile: str) -> dict[str, str]:
+    """The VM's /etc/docker files, by name."""
+    names = ("ca.pem", "server.pem", "server-key.pem")
+    return {n: lab.guest_run(profile, ["cat", f"/etc/docker/{n}"]).stdout for n in names}
+
+
+def test_fix_minikube_deploys_a_certificate_naming_localhost_and_restarts_with_systemctl(
+    vpn_off: Lab,
+) -> None:
+    """A minikube VM whose daemon certificate lacks localhost and 127.0.0.1: fix re-issues it,
+    uploads it to the paths docker.service's drop-in names and restarts the daemon with systemd;
+    the real docker CLI works through the forward; a second fix changes nothing; restore
+    --original puts the VM's previous files back."""
+    lab = vpn_off
+    lab.add_machine(NO_LOOPBACK, flavour="minikube", cert_profile="v0.4")
+    selector = ("--minikube", "--profile", NO_LOOPBACK)
+    try:
+        before = guest_daemon_files(lab, NO_LOOPBACK)
+        lab.vpn_on("unreachable")
+        dry = tool(lab, "fix", *selector, "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "would run in the VM: sudo setsid sh -c 'echo $$ > /var/lib/minikube/" in dry.stderr
+        assert "{ systemctl daemon-reload && systemctl restart docker; }" in dry.stderr
+        assert guest_daemon_files(lab, NO_LOOPBACK) == before  # a dry run changes nothing
+        fixed = tool(lab, "fix", *selector)
+        assert fixed.returncode == 0, fixed.stderr
+        assert "uploaded the certificate and its key to the VM" in fixed.stderr
+        env = exported(fixed.stdout)
+        done = docker(lab, env["DOCKER_HOST"], "ps")
+        assert done.returncode == 0 and "CONTAINER ID" in done.stdout, done.stderr
+        after = guest_daemon_files(lab, NO_LOOPBACK)
+        server = lab.paths.minikube_home / "machines" / "server.pem"
+        assert after["server.pem"] == server.read_text() != before["server.pem"]
+        assert after["ca.pem"] == before["ca.pem"]
+        again = tool(lab, "fix", *selector)
+        assert again.returncode == 0 and "already fixed: nothing changed" in again.stderr
+        assert guest_daemon_files(lab, NO_LOOPBACK) == after
+        undone = tool(lab, "restore", *selector, "--original")
+        assert undone.returncode == 0, undone.stderr
+        assert guest_daemon_files(lab, NO_LOOPBACK) == before
+        assert docker(lab, env["DOCKER_HOST"], "ps").returncode != 0  # no forward, old cert
+        lab.vpn_off()
+        direct = f"tcp://{lab.status()['machines'][NO_LOOPBACK]['ip']}:2376"
+        assert docker(lab, direct, "ps").returncode == 0  # the daemon runs its old files again
+    finally:
+        tool(lab, "restore", *selector, "--original")
+        lab.vpn_off()
+        lab.remove_machine(NO_LOOPBACK)

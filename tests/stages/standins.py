@@ -23,6 +23,7 @@ from invoke import Config, MockContext, Result
 
 from docker_vpn_helper.adapters import daemon
 from docker_vpn_helper.adapters.guest import DaemonFiles
+from docker_vpn_helper.core.minikube import unit_tls_files
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.link import GuestLink
 from docker_vpn_helper.stages import ports as ports_stage
@@ -264,6 +265,7 @@ class FakeGuest:
     connections_opened: int = 0
     ports: list[int] = field(default_factory=list)  # the port of each Guest the session made
     policies: dict[str, str] = field(default_factory=dict)  # running containers' restart policies
+    restart_commands: list = field(default_factory=list)  # (command, flavour) of each restart
 
     CERT = "/var/lib/boot2docker/server.pem"
     KEY = "/var/lib/boot2docker/server-key.pem"
@@ -283,6 +285,21 @@ class FakeGuest:
             True,
             server_key_sha256=None if key is None else hashlib.sha256(key).hexdigest(),
             ca_cert_pem=self.files.get(self.CA),
+        )
+
+    def read_unit_daemon_files(self, drop_in: str) -> DaemonFiles:
+        """minikube's VM: the paths come from docker.service's drop-in, as the real Guest's."""
+        self.log.append("read")
+        files = unit_tls_files(self.files.get(drop_in, b"").decode())
+        key = self.files.get(files.key)
+        return DaemonFiles(
+            files.ca,
+            files.cert,
+            files.key,
+            self.files.get(files.cert),
+            True,
+            server_key_sha256=None if key is None else hashlib.sha256(key).hexdigest(),
+            ca_cert_pem=self.files.get(files.ca),
         )
 
     def _back_up(self, targets, backup_dir):
@@ -330,8 +347,9 @@ class FakeGuest:
     def restart_policies(self):
         return dict(self.policies)
 
-    def restart_daemon(self, timeout=60.0):
+    def restart_daemon(self, command=None, *, timeout=60.0, flavour=None):
         self.log.append("restart")
+        self.restart_commands.append((command, flavour))
         self.restarts += 1
         current = self.files[self.CERT]
         self.served = None if current == self.refuse else current

@@ -80,7 +80,7 @@ def failing_restart(guest, *, daemon_comes_up: bool):
     started comes up beside it with the deployed certificate. Later restarts work."""
     works = guest.restart_daemon
 
-    def restart(timeout=60.0):
+    def restart(command=None, *, timeout=60.0, flavour=None):
         guest.restart_daemon = works
         guest.restarts += 1
         guest.served = guest.files[FakeGuest.CERT] if daemon_comes_up else None

@@ -353,9 +353,9 @@ def test_a_signal_during_the_restart_finishes_it_then_ends_the_run(store, guest,
     daemon serves the new certificate), then the run ends saying so, exit 128 + the signal."""
     real_restart = guest.restart_daemon
 
-    def signalled_restart(timeout=60.0):
+    def signalled_restart(command=None, *, timeout=60.0, flavour=None):
         os.kill(os.getpid(), signum)  # arrives while the restart runs
-        real_restart(timeout)
+        real_restart(command, timeout=timeout, flavour=flavour)
 
     guest.restart_daemon = signalled_restart
     s = session_for(context(RUNNING), "default", str(store))
