@@ -23,7 +23,7 @@ from invoke.exceptions import Exit
 from docker_vpn_helper.errors import HelperError
 
 from . import image, proc
-from .paths import DEMO_DIR, FIRST_MACHINE, HOST_NS
+from .paths import DEMO_DIR, FIRST_MACHINE, HOST_NS, NS_PREFIX
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -283,7 +283,12 @@ def demo(c, keep=False):
             raise HelperError("demo: docker fails after the second fix")
         say("== done")
     finally:
-        if not keep:
+        if keep:
+            say(
+                f"the lab stays up: sudo DVH_LAB_DIR={lab.paths.root} DVH_LAB_NS={NS_PREFIX} "
+                ".venv/bin/invoke lab.shell (or lab.down)"
+            )
+        else:
             lab.down()
 
 

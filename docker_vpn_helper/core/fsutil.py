@@ -8,11 +8,10 @@ import errno
 import os
 import re
 import shutil
-import signal
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
 
@@ -55,19 +54,19 @@ def atomic_write(path: PathLike, data: bytes, mode: int = 0o600) -> None:
 
 def write_together(files: Sequence[tuple[PathLike, bytes, int]]) -> None:
     """Replace several files as a unit (a certificate and its key): every new file is written
-    and fsynced as a temporary beside its target first, then all are renamed in a row, with
-    Ctrl-C, SIGHUP and SIGTERM held back until the last rename (only SIGKILL or a crash can
-    fall between two renames; the next run sees a pair that does not match and replaces it).
-    A failure before the renames leaves every target as it was and no temporary behind."""
+    and fsynced as a temporary beside its target first, then all are renamed in a row. A caller
+    that a signal must not stop between two renames holds the signals around the call
+    (`adapters.signals.deferred()`, as cert.issue does); only SIGKILL or a crash can then fall
+    between them, and the next run sees a pair that does not match and replaces it. A failure
+    before the renames leaves every target as it was and no temporary behind."""
     temps: list[tuple[str, Path]] = []
     try:
         for path, data, mode in files:
             temps.append((_temporary(Path(path), data, mode), Path(path)))
-        with _signals_held():
-            while temps:
-                tmp, target = temps[0]
-                os.replace(tmp, target)
-                temps.pop(0)
+        while temps:
+            tmp, target = temps[0]
+            os.replace(tmp, target)
+            temps.pop(0)
     except BaseException:
         for tmp, _ in temps:
             with contextlib.suppress(FileNotFoundError):
@@ -93,21 +92,6 @@ def _temporary(target: Path, data: bytes, mode: int) -> str:
             os.unlink(tmp)
         raise
     return tmp
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C, SIGHUP and SIGTERM wait until the block ends (their handlers run then)."""
-    held = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, OSError, ValueError):  # no pthread_sigmask here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def stale_temporaries(folder: Path) -> list[Path]:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from cryptography import x509
 
 from .. import errors
+from ..adapters import signals
 from ..core import certs, minikube, store
 from ..core.fsutil import atomic_write, read_optional, write_together
 from ..core.plans.cert import CertPlan, DeployPlan, ForeignCA, plan_deploy
@@ -115,7 +116,10 @@ def write_certificate(s: Session) -> list[str]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         config = pool.submit(certs.render_openssl_config, names, org, s.name, certs.VALIDITY_DAYS)
         cert_pem, key_pem = certs.issue(authority, names, org, now)
-    write_together([(auth.server_key, key_pem, KEY_MODE), (auth.server_cert, cert_pem, CERT_MODE)])
+    with signals.deferred():  # a Ctrl-C waits until key and certificate are both in place
+        write_together(
+            [(auth.server_key, key_pem, KEY_MODE), (auth.server_cert, cert_pem, CERT_MODE)]
+        )
     atomic_write(config_path, config.result().encode(), CERT_MODE)
     return names.all()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -97,21 +96,6 @@ def test_a_failure_before_the_renames_changes_nothing_and_leaves_no_temporary(tm
         write_together([(key, b"new key", 0o600), (cert, b"new cert", 0o644), (missing, b"", 0)])
     assert (key.read_bytes(), cert.read_bytes()) == (b"old key", b"old cert")
     assert stale_temporaries(tmp_path) == []
-
-
-def test_ctrl_c_and_sigterm_wait_until_both_files_are_in_place(tmp_path: Path, monkeypatch):
-    key, cert = tmp_path / "server-key.pem", tmp_path / "server.pem"
-    rename = os.replace
-
-    def signalled_rename(source, target):
-        rename(source, target)
-        if Path(target) == key:  # between the two renames
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(os, "replace", signalled_rename)
-    with pytest.raises(KeyboardInterrupt):
-        write_together([(key, b"new key", 0o600), (cert, b"new cert", 0o644)])
-    assert (key.read_bytes(), cert.read_bytes()) == (b"new key", b"new cert")
 
 
 def test_stale_temporaries_are_only_the_ones_atomic_writes_make(tmp_path: Path):

@@ -1,6 +1,9 @@
 import json
 import os
+import signal
 import stat
+import threading
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -133,3 +136,28 @@ def test_a_legacy_ssh_rsa_guest_is_named(store, guest, capsys):
     guest.signature_algorithm = "ssh-rsa"
     step(session_for(context(RUNNING), "default", str(store)), cert.DEPLOY)
     assert "only accepts legacy ssh-rsa signatures" in capsys.readouterr().err
+
+
+def test_ctrl_c_between_the_two_renames_waits_until_both_files_are_in_place(store, monkeypatch):
+    """Even when the OS hands the signal to another thread of the run (a repair opens its SSH
+    connection in one), which a signal mask on the main thread alone did not hold back."""
+    server, key, _ = machine_files(store)
+    rename = os.replace
+
+    def signalled_rename(source, target):
+        rename(source, target)
+        if Path(target) == key:  # between the key's rename and the certificate's
+            os.kill(os.getpid(), signal.SIGINT)
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    monkeypatch.setattr(os, "replace", signalled_rename)
+    s = session_for(context({}), "default", str(store))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cert.write_certificate(s)
+    finally:
+        stop.set()
+        monkeypatch.undo()
+    assert certs.pair_matches(server.read_bytes(), key.read_bytes())
