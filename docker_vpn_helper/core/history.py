@@ -56,6 +56,12 @@ class Run:
         nat = self.manifest.get("nat") or {}
         return str(nat.get("added") or ""), str(nat.get("replaced") or "")
 
+    def apiserver(self) -> tuple[str, str]:
+        """minikube's VMs: (the API server's NAT rule it added, the kubeconfig of ours it
+        created): "" where none (a kubeconfig it rewrote is in `local`)."""
+        api = self.manifest.get("apiserver") or {}
+        return str(api.get("added") or ""), str(api.get("kubeconfig") or "")
+
     def loopback_switched(self) -> bool:
         """It let the NAT's 10.0.2.2 reach the host's loopback (dns.host-names, VirtualBox 7)."""
         return bool((self.manifest.get("host_names") or {}).get("localhost_switched"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 
 from ..adapters.apiserver import served_certificate
 from ..adapters.host import port_listener
@@ -92,7 +93,12 @@ def apply(s: Session, plan: ApiServerPlan) -> None:
     elif plan.problem:
         raise HelperError(plan.problem)
     if plan.write:
-        atomic_write(plan.kubeconfig_path, plan.kubeconfig, 0o600)
+        path = Path(plan.kubeconfig_path)
+        if path.exists():  # a plain restore puts the one it replaces back ...
+            s.journal.back_up([path])
+        else:  # ... or removes the one it creates
+            s.journal.record(apiserver={"kubeconfig": str(path)})
+        atomic_write(path, plan.kubeconfig, 0o600)
         say(f"wrote {plan.kubeconfig_path}: kubectl's server is https://127.0.0.1:{plan.port}")
     if plan.remember:
         remember_port(s.machine, plan.port, PORT_KEY)

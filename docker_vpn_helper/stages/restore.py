@@ -103,6 +103,9 @@ def plan(
             notes.append(f"NAT rule {rule.name!r} is already gone")
         else:
             rules = (rule,)
+    api_rules, remove = apiserver_undone(s, run)
+    if api_rules and info is None:
+        info = s.view.vm()
     local = run.local()
     auth = s.machine.auth
     refuse_a_broken_pair(
@@ -113,8 +116,29 @@ def plan(
     )
     partial = run.manifest.get("guest_state") == "installing"
     return RestorePlan(
-        run.stamp, local, tuple(run.guest()), rules, info, notes=tuple(notes), partial=partial
+        run.stamp,
+        local,
+        tuple(run.guest()),
+        (*rules, *api_rules),
+        info,
+        remove=remove,
+        notes=tuple(notes),
+        partial=partial,
     )
+
+
+def apiserver_undone(s: Session, run: history.Run) -> tuple[tuple[NatRule, ...], tuple[Path, ...]]:
+    """minikube's VMs: the API server's forward and our kubeconfig, when `run` added them and
+    they are still there (kubectl's forward is of no use without the kubeconfig)."""
+    added, created = run.apiserver()
+    rules: tuple[NatRule, ...] = ()
+    if added:
+        rule = NatRule.parse(added)
+        info = s.view.vm()
+        if info is not None and any(r == rule for r in info.rules()):
+            rules = (rule,)
+    remove = (Path(created),) if created and Path(created).exists() else ()
+    return rules, remove
 
 
 def rule_left_behind(s: Session) -> RestorePlan | None:

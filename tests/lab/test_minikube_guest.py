@@ -444,8 +444,14 @@ def test_fix_minikube_deploys_a_certificate_naming_localhost_and_restarts_with_s
         again = tool(lab, "fix", *selector)
         assert again.returncode == 0 and "already fixed: nothing changed" in again.stderr
         assert guest_daemon_files(lab, NO_LOOPBACK) == after
-        undone = tool(lab, "restore", *selector, "--original")
+        undone = tool(lab, "restore", *selector)  # the last run: files, API forward, kubeconfig
         assert undone.returncode == 0, undone.stderr
+        assert guest_daemon_files(lab, NO_LOOPBACK) == before
+        ours = lab.paths.minikube_home / "machines" / NO_LOOPBACK / minikube.KUBECONFIG_FILE
+        rules = lab.run_on_host(["VBoxManage", "showvminfo", NO_LOOPBACK, "--machinereadable"])
+        assert "apiserver,tcp" not in rules.stdout and not ours.exists()
+        original = tool(lab, "restore", *selector, "--original")
+        assert original.returncode == 0, original.stderr
         assert guest_daemon_files(lab, NO_LOOPBACK) == before
         assert docker(lab, env["DOCKER_HOST"], "ps").returncode != 0  # no forward, old cert
         lab.vpn_off()

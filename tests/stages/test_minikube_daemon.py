@@ -17,7 +17,7 @@ from docker_vpn_helper.core import certs, guestscripts
 from docker_vpn_helper.core.minikube import DOCKER_DROP_IN
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.link import GuestLink
-from docker_vpn_helper.stages import cert, daemon, machine, restore, step
+from docker_vpn_helper.stages import apiserver, cert, daemon, machine, restore, step
 
 from ..support import minikube as mk
 from ..support import store as dm
@@ -274,3 +274,53 @@ def test_a_booted_vm_whose_daemon_never_answers_is_said_and_the_run_goes_on(
     s.settings = replace(s.settings, daemon_wait=0.3)
     step(s, machine.STAGE)
     assert "the daemon does not answer through 127.0.0.1:2376 yet" in capsys.readouterr().err
+
+
+# -- a plain restore and kube.apiserver ----------------------------------------------------------
+
+API_RULE = "apiserver,tcp,127.0.0.1,8443,,8443"
+ADD_API = cmd("VBoxManage", "controlvm", "minikube", "natpf1", API_RULE)
+DELETE_API = cmd("VBoxManage", "controlvm", "minikube", "natpf1", "delete", "apiserver")
+WITH_API = ok(showvminfo(rules=(SSH, "docker,tcp,127.0.0.1,2376,,2376", API_RULE), name="minikube"))
+
+
+def kube_run(monkeypatch, home: Path) -> RunMock:
+    """kube.apiserver adds the API server's forward and writes our kubeconfig."""
+    monkeypatch.setattr(apiserver, "judge", lambda s, port: "")  # its certificate: trusted
+    monkeypatch.setattr(apiserver, "port_listener", lambda port: False)
+    c = context({**RUNNING, ADD_API: ok(), cmd("VBoxManage", "list", "vms"): ok()})
+    step(session_for(c, "minikube", str(home)), apiserver.STAGE)
+    close_all()
+    assert ADD_API in commands(c)
+    return c
+
+
+def plain_restore(home: Path) -> RunMock:
+    c = context({SHOW_MK: WITH_API, DELETE_API: ok()})
+    step(session_for(c, "minikube", str(home)), restore.STAGE)
+    close_all()
+    return c
+
+
+def test_a_plain_restore_removes_the_api_forward_and_kubeconfig_the_run_added(
+    homes, tmp_path, monkeypatch
+):
+    home = home_copy(homes["good"], tmp_path)
+    vm(monkeypatch, home, home)
+    kube_run(monkeypatch, home)
+    ours = home / "machines" / "minikube" / "docker-vpn-helper.kubeconfig"
+    assert ours.exists()
+    c = plain_restore(home)
+    assert DELETE_API in commands(c)
+    assert not ours.exists()
+
+
+def test_a_plain_restore_puts_back_a_kubeconfig_the_run_rewrote(homes, tmp_path, monkeypatch):
+    home = home_copy(homes["good"], tmp_path)
+    vm(monkeypatch, home, home)
+    ours = home / "machines" / "minikube" / "docker-vpn-helper.kubeconfig"
+    ours.write_text('{"clusters": []}\n')  # an earlier run's, for another port
+    kube_run(monkeypatch, home)
+    assert ours.read_text() != '{"clusters": []}\n'
+    plain_restore(home)
+    assert ours.read_text() == '{"clusters": []}\n'
