@@ -10,6 +10,8 @@ from ..core.commands import Command, RuleEdits
 from ..errors import HelperError
 from .host import NotInstalled, Output, run
 
+START_TIMEOUT = 120.0  # seconds `startvm` may take to power a VM on
+
 if TYPE_CHECKING:
     from invoke import Context
 
@@ -99,6 +101,12 @@ class VBoxManage:
         words = ("modifyvm", name, f"--nat-localhostreachable{nic}", "on" if on else "off")
         what = f"let {name!r} reach the host's loopback" if on else f"close {name!r}'s way to it"
         return Command((self._binary, *words), what=what, timeout=self._timeout)
+
+    def start_command(self, name: str) -> Command:
+        """`startvm NAME --type headless`: boots the VM as it is on disk (minikube's VMs, which
+        `minikube start` would provision again over the host-only network, behind the VPN)."""
+        words = ("startvm", name, "--type", "headless")
+        return Command((self._binary, *words), what=f"start the VM {name!r}", timeout=START_TIMEOUT)
 
     def add_rule_command(self, name: str, rule: vbox.NatRule, nic: int, running: bool) -> Command:
         """A running VM takes `controlvm natpfN`, a stopped one `modifyvm --natpfN`; both persist."""

@@ -9,12 +9,14 @@ names it first in KUBECONFIG. `restore --original` deletes both.
 from __future__ import annotations
 
 import functools
+import time
 
 from ..adapters.apiserver import served_certificate
 from ..adapters.host import port_listener
 from ..core import minikube
 from ..core.fsutil import atomic_write, read_optional
 from ..core.plans.apiserver import ApiServerPlan, plan_apiserver
+from ..core.plans.machine import MachineAction
 from ..core.store import remember_port, remembered_port
 from ..errors import HelperError
 from ..report import say
@@ -22,6 +24,7 @@ from ..session import Session
 from . import Stage
 
 PORT_KEY = "apiserver_port"
+BOOT_POLL = 0.5  # seconds between two tries of a booting VM's API server
 
 
 def profile(s: Session) -> minikube.Profile:
@@ -32,7 +35,14 @@ def judge(s: Session, port: int) -> str:
     """The API server's certificate as served through the forward: "" when kubectl can trust
     it at https://127.0.0.1, else the one line saying why and what to do."""
     chosen = profile(s)
+    # A VM this run started may still be booting: its API server gets up to daemon_wait.
+    machine = s.machine_plan()
+    started = machine is not None and machine.action is MachineAction.START
+    deadline = time.monotonic() + (s.settings.daemon_wait if started and not s.dry_run else 0)
     served, why = served_certificate(port, chosen.client_cert, chosen.client_key)
+    while served is None and time.monotonic() < deadline:
+        time.sleep(BOOT_POLL)
+        served, why = served_certificate(port, chosen.client_cert, chosen.client_key)
     if served is None:
         return f"the API server does not answer through 127.0.0.1:{port} ({why})"
     ca = read_optional(chosen.cluster_ca, "the cluster CA") or b""

@@ -8,9 +8,10 @@ host-only network to provision it.
 from __future__ import annotations
 
 import ipaddress
+import time
 
 from .. import forwarding
-from ..adapters import drivers, preflight
+from ..adapters import daemon, drivers, preflight
 from ..core import ports, store, vbox
 from ..core.commands import Command
 from ..core.fsutil import read_optional
@@ -106,15 +107,10 @@ def plan(s: Session, create: bool = False) -> MachinePlan:
         )
     if info.state == "paused":
         raise HelperError(f"the VM {s.name!r} is paused: resume it in VirtualBox and re-run")
-    if s.settings.minikube and not info.running:
-        raise HelperError(
-            f"minikube's VM {s.name!r} is {info.state}: start it with `minikube start -p "
-            f"{s.name}` while the VPN is off (minikube dials the VM), then run `{s.rerun_hint()}`"
-        )
     if info.running:
         if not s.dry_run and not forwarding.proven_healthy(s):
             s.link.open(s.view.ssh_port(), s.machine)  # see open_guest_early in docs/DESIGN.md
-        return plan_machine(info, s.docker_machine.start_command(s.name))
+        return plan_machine(info, start_command(s))
     edits = s.rule_edits(info)
     drop = [
         (rule, edits.delete(rule))
@@ -129,8 +125,33 @@ def plan(s: Session, create: bool = False) -> MachinePlan:
         else None
     )
     forward = forwarding.plan_for(s, info)
-    start = s.docker_machine.start_command(s.name)
+    start = start_command(s)
     return plan_machine(info, start, forward, drop, resolver, loopback_command(s, info))
+
+
+def start_command(s: Session) -> Command:
+    """docker-machine start; minikube's VM boots with VirtualBox's own start (README says why)."""
+    if s.settings.minikube:
+        return s.vbox.start_command(s.name)
+    return s.docker_machine.start_command(s.name)
+
+
+def wait_for_daemon(s: Session) -> None:
+    """minikube's VM: VBoxManage returns once the VM powers on, not once it has booted; wait
+    (up to daemon_wait) until its daemon answers through the forward, so the later stages judge
+    the daemon, not a VM still booting. Learnt only by running: no command of the plan."""
+    auth = s.machine.auth
+    probe = daemon.wait_for(
+        s.port,
+        auth.ca_cert,
+        auth.client_cert,
+        auth.client_key,
+        expected_cert=None,
+        server_name=None,  # any certificate of the store's CA: cert.issue judges its names
+        deadline=time.monotonic() + s.settings.daemon_wait,
+    )
+    if not probe.ok:
+        say(f"the daemon does not answer through 127.0.0.1:{s.port} yet ({probe.detail})")
 
 
 def loopback_command(s: Session, info: vbox.VMInfo) -> Command | None:
@@ -162,6 +183,8 @@ def apply(s: Session, plan: MachinePlan) -> None:
         s.execute(command)
     s.view.refresh()  # docker-machine start may have moved the SSH port and the IP
     say(f"started the VM (it was {plan.state})")
+    if s.settings.minikube:
+        wait_for_daemon(s)
     s.link.open(s.view.ssh_port(), s.machine)
 
 

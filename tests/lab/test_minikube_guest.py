@@ -378,19 +378,30 @@ def test_fix_minikube_for_a_profile_whose_server_pem_another_profile_replaced(vp
         lab.remove_machine("mk-second")
 
 
-def test_a_stopped_minikube_vm_is_one_line_pointing_to_minikube_start(vpn_off: Lab) -> None:
+def test_a_stopped_minikube_vm_is_started_with_vboxmanage_behind_the_vpn(vpn_off: Lab) -> None:
+    """`minikube start` would dial the VM's address, which the VPN takes: fix starts the VM
+    with VirtualBox itself (its disk keeps /etc/docker, the drop-in and the cluster), after
+    adding the forward, and docker and kubectl work through the forwards."""
     lab = vpn_off
     lab.stop_vm(PROFILE)
     try:
-        done = tool(lab, "fix", "--minikube")
-        assert done.returncode == 1 and done.stdout == "false\n"
-        lines = done.stderr.strip().splitlines()
-        assert (
-            "minikube's VM 'minikube' is poweroff: start it with `minikube start -p minikube`"
-            in lines[-1]
-        )
+        lab.vpn_on("unreachable")
+        dry = tool(lab, "fix", "--minikube", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert f"would run: VBoxManage startvm {PROFILE} --type headless" in dry.stderr
+        assert lab.status()["machines"][PROFILE]["state"] != "running"
+        fixed = tool(lab, "fix", "--minikube")
+        assert fixed.returncode == 0, fixed.stderr
+        assert "started the VM (it was poweroff)" in fixed.stderr
+        env = exported(fixed.stdout)
+        assert_both_work(lab, env["DOCKER_HOST"], env["KUBECONFIG"])
+        again = tool(lab, "fix", "--minikube")
+        assert again.returncode == 0 and "already fixed: nothing changed" in again.stderr
     finally:
-        lab.start_vm(PROFILE)
+        tool(lab, "restore", "--minikube", "--original")
+        lab.vpn_off()
+        if lab.status()["machines"][PROFILE]["state"] != "running":
+            lab.start_vm(PROFILE)
 
 
 NO_LOOPBACK = "mk-noloop"  # a daemon certificate naming only the VM's address (v0.4)

@@ -1,5 +1,6 @@
-"""minikube's VM (issue 24): the daemon certificate re-issued, uploaded to the files
-docker.service's drop-in names, and the daemon restarted with systemd, through the stand-ins
+"""minikube's VM (issue 24): a stopped VM booted with VirtualBox's own start; the daemon
+certificate re-issued, uploaded to the files docker.service's drop-in names, and the daemon
+restarted with systemd, through the stand-ins
 (an in-memory minikube VM, a TLS probe answering with what its daemon loaded)."""
 
 from __future__ import annotations
@@ -10,16 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from docker_vpn_helper import forwarding
+from docker_vpn_helper.adapters import host
 from docker_vpn_helper.core import certs, guestscripts
 from docker_vpn_helper.core.minikube import DOCKER_DROP_IN
 from docker_vpn_helper.errors import HelperError
 from docker_vpn_helper.link import GuestLink
-from docker_vpn_helper.stages import cert, daemon, restore, step
+from docker_vpn_helper.stages import cert, daemon, machine, restore, step
 
 from ..support import minikube as mk
 from ..support import store as dm
-from ..support.runs import close_all, session_for
-from .standins import FakeGuest, cmd, context, install_daemon, ok, showvminfo
+from ..support.runs import RunMock, close_all, session_for
+from .standins import FakeGuest, cmd, commands, context, install_daemon, ok, showvminfo
 
 IP = "192.168.59.100"
 SSH = "ssh,tcp,127.0.0.1,50158,,22"
@@ -212,3 +215,62 @@ def test_a_drop_in_naming_no_tls_files_is_one_line(homes, tmp_path, monkeypatch)
     with pytest.raises(HelperError, match="names no --tlscacert, --tlscert and --tlskey"):
         run(home, *FIX)
     assert "install" not in guest.log
+
+
+# -- a stopped VM ------------------------------------------------------------------------------
+
+SHOW_MK = cmd("VBoxManage", "showvminfo", "minikube", "--machinereadable")
+STARTVM = cmd("VBoxManage", "startvm", "minikube", "--type", "headless")
+ADD_FORWARD = cmd(
+    "VBoxManage", "modifyvm", "minikube", "--natpf1", "docker,tcp,127.0.0.1,2376,,2376"
+)
+
+
+def stopped(monkeypatch) -> RunMock:
+    monkeypatch.setattr(host, "platform", lambda: "linux")
+    monkeypatch.setattr(forwarding, "port_listener", lambda port: False)
+    return context(
+        {
+            SHOW_MK: ok(showvminfo("poweroff", rules=(SSH,), name="minikube")),
+            cmd("VBoxManage", "list", "vms"): ok(),
+            ADD_FORWARD: ok(),
+            STARTVM: ok(),
+        }
+    )
+
+
+def test_a_stopped_minikube_vm_gets_its_forward_then_boots_with_vboxmanage(
+    homes, tmp_path, monkeypatch, capsys
+):
+    home = home_copy(homes["good"], tmp_path)
+    fake = vm(monkeypatch, home, home)
+    c = stopped(monkeypatch)
+    s = session_for(c, "minikube", str(home))
+    step(s, machine.STAGE)
+    ran = commands(c)
+    assert ran[-3:] == [ADD_FORWARD, STARTVM, SHOW_MK]
+    assert not any("docker-machine" in line or "minikube start" in line for line in ran)
+    assert set(s.changes()) == {"nat", "machine"}
+    assert "started the VM (it was poweroff)" in capsys.readouterr().err
+    assert fake.connections_opened == 1  # SSH opened once the daemon answers
+
+
+def test_the_dry_run_of_a_stopped_minikube_vm_prints_startvm(homes, tmp_path, monkeypatch, capsys):
+    home = home_copy(homes["good"], tmp_path)
+    vm(monkeypatch, home, home)
+    c = stopped(monkeypatch)
+    step(session_for(c, "minikube", str(home), dry_run=True), machine.STAGE)
+    assert f"would run: {STARTVM}" in capsys.readouterr().err
+    assert STARTVM not in commands(c)
+
+
+def test_a_booted_vm_whose_daemon_never_answers_is_said_and_the_run_goes_on(
+    homes, tmp_path, monkeypatch, capsys
+):
+    home = home_copy(homes["good"], tmp_path)
+    fake = vm(monkeypatch, home, home)
+    fake.served = None
+    s = session_for(stopped(monkeypatch), "minikube", str(home))
+    s.settings = replace(s.settings, daemon_wait=0.3)
+    step(s, machine.STAGE)
+    assert "the daemon does not answer through 127.0.0.1:2376 yet" in capsys.readouterr().err
