@@ -23,7 +23,8 @@ MACHINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
 NAME_MAX = 255  # a file name's limit (Linux, macOS): the machine's folder is named after it
 DEFAULT_SSH_USER = "docker"
 DEFAULT_HOST_ONLY_CIDR = "192.168.99.1/24"
-# Our own per-machine memory (the host port the machine's forward got), beside config.json.
+# Our own per-machine memory (the host port the machine's forward got, what corp.sync gave the
+# VM), beside config.json.
 STATE_FILE = "docker-vpn-helper.json"
 # The openssl configuration that reproduces the server certificate, beside it: named as ours, so
 # that a user's own openssl.cnf there is never touched (whatever has our name is backed up first).
@@ -416,7 +417,22 @@ def remembered_ports(store: Path, except_name: str) -> dict[int, str]:
 
 def remember_port(machine: Machine, port: int, key: str = "host_port") -> None:
     """Remember the port of one of the machine's forwards (`key`), keeping the others'."""
+    remember(machine, key, port)
+
+
+def remembered(store: Path, name: str, key: str) -> Any:
+    """What an earlier run remembered under `key` for this machine (None: nothing)."""
+    return _state(store, name).get(key)
+
+
+def remember(machine: Machine, key: str, value: Any) -> None:
+    """Remember `value` under `key` in the machine's own state file, keeping the other keys;
+    None forgets the key (and writes nothing when there is no state file)."""
     from .fsutil import atomic_write  # env.print only reads the store
 
-    state = {**_state(machine.store, machine.name), key: port}
-    atomic_write(machine.directory / STATE_FILE, json.dumps(state).encode(), 0o600)
+    path = machine.directory / STATE_FILE
+    state = _state(machine.store, machine.name)
+    if value is None and (key not in state or not path.exists()):
+        return
+    state = {k: v for k, v in {**state, key: value}.items() if v is not None}
+    atomic_write(path, json.dumps(state).encode(), 0o600)

@@ -8,6 +8,12 @@ the roots into /var/lib/boot2docker/certs (loaded at every boot) and the running
 proxy into our block of /var/lib/boot2docker/profile. The daemon restarts only when the
 bundle or the profile changed. Every file goes through the journal, so `restore` puts back
 exactly what was there (and removes the roots that were not).
+
+What the VM was given (the roots' fingerprints, a digest of our profile lines, the VM's UUID) is
+recorded in the machine's state file. A run whose host wants exactly that, on a machine proven
+healthy without SSH (the daemon serves the store's certificate through our forward, so the disk
+those files are on is the one written), plans nothing and reads no VM; any difference, or no
+proof, reads the VM as before. `restore` forgets the record when it puts VM files back.
 """
 
 from __future__ import annotations
@@ -16,8 +22,17 @@ import time
 from dataclasses import replace
 
 from ..adapters import corporate, daemon, signals
-from ..core import trust
-from ..core.plans.corp import PROFILE_PATH, CorpPlan, VMTrust, plan_corp, projected
+from ..core import store, trust
+from ..core.plans.corp import (
+    PROFILE_PATH,
+    RECORD_KEY,
+    CorpPlan,
+    VMTrust,
+    as_recorded,
+    compare,
+    projected,
+    want,
+)
 from ..core.plans.daemon import NO_RESTART_POLICIES
 from ..core.proxy import HostProxy, mask_text
 from ..errors import HelperError
@@ -47,7 +62,8 @@ def read_vm(s: Session) -> VMTrust:
 
 def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
     """`ask_containers`: before a restart, ask the VM which running containers it stops (doctor
-    does not)."""
+    does not). No SSH when the state file records that the VM has what the host wants and the
+    daemon serves the store's certificate through our forward; else the VM is read."""
     settings = s.settings
     if not settings.corp_roots and not settings.corp_proxy:
         return CorpPlan(off=OFF)
@@ -57,17 +73,21 @@ def plan(s: Session, ask_containers: bool = True) -> CorpPlan:
     addresses = [s.machine.ip] if s.view.exists() and s.machine.ip else []
     if s.projected:
         return projected(found, host, addresses)
-    chosen = plan_corp(
+    wanted = want(
         found,
         host,
-        read_vm(s),
         addresses,
         roots_on=settings.corp_roots,
         proxy_on=settings.corp_proxy,
-        restart_command=restart_command(s),
         loopback_reachable=s.view.loopback_reachable() if host.any else None,
         name=s.name,
     )
+    info = s.view.vm()
+    vm_id = info.raw.get("UUID", "") if info is not None else ""
+    recorded = store.remembered(settings.storage_path, s.name, RECORD_KEY)
+    if recorded == wanted.record(vm_id) and s.view.serves_store_certificate(s.port):
+        return as_recorded(wanted)
+    chosen = compare(wanted, read_vm(s), restart_command(s), recorded, vm_id)
     if chosen.restart and ask_containers and not s.dry_run:
         stops = sorted(
             n for n, p in s.guest().restart_policies().items() if p in NO_RESTART_POLICIES
@@ -95,11 +115,13 @@ def apply(s: Session, plan: CorpPlan) -> None:
     say(f"wrote {said} (previous files kept in {folder})")
     if not plan.commands:
         s.journal.settle_guest([], "served")
+        _record(s, plan)
         return
     with signals.deferred():
         failure = _restart(s, plan)
         if failure is None:
             s.journal.settle_guest([], "served")
+            _record(s, plan)
             say(f"restarted the daemon: it answers on tcp://localhost:{s.port}")
             return
         put_back(s, mine)
@@ -108,6 +130,12 @@ def apply(s: Session, plan: CorpPlan) -> None:
         f"the daemon did not come back after the restart ({mask_text(failure)}); the previous "
         "profile and bundle were put back and the daemon restarted"
     )
+
+
+def _record(s: Session, plan: CorpPlan) -> None:
+    if plan.record is not None:
+        store.remember(s.machine, RECORD_KEY, dict(plan.record))
+        say(f"recorded what the VM has in {store.STATE_FILE} (the next healthy run reads no VM)")
 
 
 def _restart(s: Session, plan: CorpPlan) -> str | None:

@@ -21,6 +21,7 @@ from ..core.certs import pair_matches
 from ..core.commands import Command
 from ..core.fsutil import atomic_write, read_optional, writable_target
 from ..core.plans.apiserver import RULE_NAME as APISERVER_RULE
+from ..core.plans.corp import RECORD_KEY
 from ..core.plans.restore import RestorePlan, vm_files
 from ..core.store import OPENSSL_CONFIG, STATE_FILE
 from ..core.vbox import NatRule, VMInfo
@@ -284,6 +285,7 @@ def apply(s: Session, plan: RestorePlan) -> None:
         say(f"put back {', '.join(names) or 'nothing'} {source}{removed}")
     if plan.guest:
         back = restore_guest(s, list(plan.guest), plan.partial)
+        store.remember(s.machine, RECORD_KEY, None)  # corp.sync's record: the next run reads
         state = back.detail if back.ok else f"it does not answer through the forward: {back.detail}"
         say(f"put back in the VM {vm_files(plan.guest)} and restarted the daemon ({state})")
     if (plan.rules or plan.readd) and plan.vm:

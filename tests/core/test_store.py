@@ -205,3 +205,18 @@ def test_each_forward_s_remembered_port_keeps_the_others(tmp_path):
     store.remember_port(machine, 2378)
     assert store.remembered_port(root, "default", "apiserver_port") == 8444
     assert store.remembered_ports(root, "other") == {2378: "default"}
+
+
+def test_a_remembered_value_is_forgotten_with_none_and_none_writes_no_file(tmp_path):
+    root = make_store(tmp_path, "default", "config-v3.json")
+    machine = store.load_machine(root, "default")
+    state = machine.directory / store.STATE_FILE
+    store.remember(machine, "corp", None)
+    assert not state.exists()  # forgetting on a machine with no state writes nothing
+    store.remember_port(machine, 2377)
+    store.remember(machine, "corp", {"roots": ["ab"]})
+    assert store.remembered(root, "default", "corp") == {"roots": ["ab"]}
+    assert state.stat().st_mode & 0o777 == 0o600
+    store.remember(machine, "corp", None)
+    assert store.remembered(root, "default", "corp") is None
+    assert store.remembered_port(root, "default") == 2377

@@ -39,6 +39,11 @@ def vm_file(lab: Lab, machine: str, path: str) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
+def ssh_logins(lab: Lab, machine: str) -> int:
+    """Connections the guest's sshd accepted so far (its log, read on the guest's console)."""
+    return vm_file(lab, machine, "/var/log/sshd.log").count("Accepted publickey")
+
+
 def ours(lab: Lab, machine: str) -> list[str]:
     done = lab.guest_run(machine, ["ls", "/var/lib/boot2docker/certs"])
     return sorted(n for n in done.stdout.split() if n.startswith("docker-vpn-helper-"))
@@ -71,9 +76,11 @@ def test_company_root_pull_fails_then_works_then_fails_after_restore(
     assert after.returncode == 0, after.stderr
 
     pid = lab.daemon_pid(machine)
+    logins = ssh_logins(lab, machine)
     again = tool(lab, "fix", "--machine", machine, env=env)
     assert again.returncode == 0 and "already fixed: nothing changed" in again.stderr, again.stderr
     assert lab.daemon_pid(machine) == pid  # nothing changed: no restart
+    assert ssh_logins(lab, machine) == logins  # corp.sync took its record's word: no SSH
 
     corp.forget_image(machine)
     undone = tool(lab, "restore", "--machine", machine, env=env)

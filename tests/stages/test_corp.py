@@ -176,3 +176,71 @@ def test_restore_original_takes_out_two_runs_of_roots_and_proxy(
     close_all()
     step(session_for(context(RUNNING), "default", str(store)), restore.STAGE, original=True)
     assert {p: d for p, d in vm.files.items() if "/backups/" not in p} == before
+
+
+def record(store) -> dict | None:
+    state = store / "machines" / "default" / "docker-vpn-helper.json"
+    return json.loads(state.read_text()).get("corp") if state.exists() else None
+
+
+def test_a_healthy_run_with_the_record_matching_opens_no_ssh(store, roots, vm, dockerd, capsys):
+    """The first run writes and records; the second (host unchanged, the daemon serving the
+    store's certificate) plans nothing without an SSH connection."""
+    step(session(store, roots), corp.STAGE)
+    assert len(record(store)["roots"]) == 2 and record(store)["proxy"] is not None
+    close_all()
+    vm.connections_opened, vm.log = 0, []
+    capsys.readouterr()
+    plan = step(session(store, roots), corp.STAGE)
+    assert plan.changes == () and plan.chores == ()
+    assert vm.connections_opened == 0 and vm.log == [] and vm.restarts == 1
+    assert "not read over SSH" in capsys.readouterr().err
+
+
+def test_a_new_host_root_reads_the_vm_and_uploads_it(store, roots, vm, dockerd, tmp_path):
+    step(session(store, roots), corp.STAGE)
+    close_all()
+    vm.connections_opened = 0
+    new, _ = pki.company_root("Netskope Root CA")
+    roots["bundle"].write_bytes(roots["bundle"].read_bytes() + pki.pem(new))
+    plan = step(session(store, roots), corp.STAGE)
+    assert vm.connections_opened == 1 and vm.restarts == 2
+    added = trust.read_pem(pki.pem(new), "x").roots[0]
+    assert [r.fingerprint for r in plan.persist] == [added.fingerprint]
+    assert added.guest_path in vm.files and added.fingerprint in record(store)["roots"]
+
+
+def test_a_record_on_an_unproven_machine_still_reads_the_vm(store, roots, vm, dockerd):
+    """The daemon does not serve the store's certificate: the record proves nothing."""
+    step(session(store, roots), corp.STAGE)
+    close_all()
+    vm.connections_opened = 0
+    dockerd.plain = True  # another program answers on the port
+    plan = step(session(store, roots), corp.STAGE)
+    assert vm.connections_opened == 1 and plan.changes == ()
+
+
+def test_a_vm_with_the_files_but_no_record_is_read_once_then_recorded(store, roots, vm, dockerd):
+    """A machine set up before the record existed: read, nothing written, recorded (the chore)."""
+    step(session(store, roots), corp.STAGE)
+    state = store / "machines" / "default" / "docker-vpn-helper.json"
+    state.write_text(
+        json.dumps({k: v for k, v in json.loads(state.read_text()).items() if k != "corp"})
+    )
+    close_all()
+    vm.connections_opened = 0
+    plan = step(session(store, roots), corp.STAGE)
+    assert vm.connections_opened == 1 and plan.changes == () and plan.chores
+    assert vm.restarts == 1 and record(store) is not None
+
+
+def test_restore_forgets_the_record(store, roots, vm, dockerd):
+    step(session(store, roots), corp.STAGE)
+    assert record(store) is not None
+    close_all()
+    step(session_for(context(RUNNING), "default", str(store)), restore.STAGE)
+    assert record(store) is None
+    close_all()
+    vm.connections_opened = 0
+    plan = step(session(store, roots), corp.STAGE)  # the VM is read and given the roots again
+    assert vm.connections_opened == 1 and len(plan.persist) == 2

@@ -9,14 +9,17 @@ profile changed, not for a root the bundle had already.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import proxy, trust
 from ..commands import Command
+from ..store import STATE_FILE
 from .base import Plan
 
 PROFILE_PATH = "/var/lib/boot2docker/profile"
+RECORD_KEY = "corp"  # in the machine's state file: what the VM was given (Wanted.record)
 LOOPBACK_NOTE = (
     "the host's proxy listens on its loopback: the VM reaches it as 10.0.2.2, VirtualBox's NAT "
     "gateway (a VM made by VirtualBox 7 needs its NAT to reach the host's loopback: "
@@ -63,6 +66,15 @@ class CorpPlan(Plan):
     certain: bool = True  # False: the VM cannot be read yet (dry run)
     restart_command: Command | None = None  # the daemon's restart in the VM, when one is due
     unreachable: str = ""  # the VM's NAT cannot reach the host's loopback, where the proxy is
+    record: Mapping[str, object] | None = None  # what to remember the VM has, once it has it
+
+    @property
+    def chores(self) -> tuple[str, ...]:
+        if self.record is None:
+            return ()
+        return (
+            f"record in the machine's {STATE_FILE} what the VM has of the host's roots and proxy",
+        )
 
     @property
     def proxy_changes(self) -> bool:
@@ -149,6 +161,66 @@ class CorpPlan(Plan):
         return done
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What the host wants the VM to have, read on the host alone: its extra roots (when
+    followed), our profile lines (None: the proxy is not followed) and what was noted on the
+    way."""
+
+    roots: tuple[trust.Root, ...] = ()
+    proxy: proxy.VMProxy | None = None
+    notes: tuple[str, ...] = ()
+    host_text: str = ""  # the host's proxy as seen, masked
+    unreachable: str = ""
+
+    def record(self, vm_id: str) -> dict[str, object]:
+        """What corp.sync remembers in the machine's state file once the VM has it: the VM's
+        UUID, the roots' fingerprints, a SHA-256 of our profile lines (a digest, so that the
+        file holds no proxy password; None: the proxy is not followed)."""
+        lines = None if self.proxy is None else "\n".join(self.proxy.lines())
+        return {
+            "vm": vm_id,
+            "roots": sorted(r.fingerprint for r in self.roots),
+            "proxy": None if lines is None else hashlib.sha256(lines.encode()).hexdigest(),
+        }
+
+
+def want(
+    found: trust.Found,
+    host: proxy.HostProxy,
+    vm_addresses: Sequence[str],
+    *,
+    roots_on: bool = True,
+    proxy_on: bool = True,
+    loopback_reachable: bool | None = None,
+    name: str = "NAME",
+) -> Wanted:
+    """The host's side of the comparison: `found`: its roots, `host`: its proxy."""
+    roots = found.roots if roots_on else ()
+    notes = list(found.skipped) if roots_on else []
+    wanted, host_text, unreachable = None, "", ""
+    if proxy_on:
+        if host.pac and not host.any:
+            notes.append(PAC_NOTE.format(pac=proxy.mask(host.pac)))
+        wanted = proxy.wanted(host, vm_addresses)
+        if any(u != proxy.for_the_vm(u) for u in (host.http, host.https) if u):
+            if loopback_reachable is False:
+                unreachable = UNREACHABLE.format(name=name)
+                notes.append(unreachable)
+            elif loopback_reachable is None:
+                notes.append(LOOPBACK_NOTE)
+        host_text = ", ".join(
+            proxy.mask(u) for u in dict.fromkeys(u for u in (host.http, host.https) if u)
+        )
+        if host_text:
+            host_text += f" from {host.source}"
+    else:
+        notes.append("the proxy is not followed (vpnhelper.corp_proxy is off)")
+    if not roots_on:
+        notes.append("no roots are copied (vpnhelper.corp_roots is off)")
+    return Wanted(roots, wanted, tuple(notes), host_text, unreachable)
+
+
 def plan_corp(
     found: trust.Found,
     host: proxy.HostProxy,
@@ -165,43 +237,51 @@ def plan_corp(
     and our proxy block in its profile; `found`: the host's roots, `host`: its proxy."""
     if not roots_on and not proxy_on:
         return CorpPlan(off="turned off (vpnhelper.corp_roots and vpnhelper.corp_proxy are off)")
-    roots = found.roots if roots_on else ()
-    notes = list(found.skipped) if roots_on else []
+    wanted = want(
+        found,
+        host,
+        vm_addresses,
+        roots_on=roots_on,
+        proxy_on=proxy_on,
+        loopback_reachable=loopback_reachable,
+        name=name,
+    )
+    return compare(wanted, vm, restart_command)
+
+
+def compare(
+    wanted: Wanted,
+    vm: VMTrust,
+    restart_command: Command | None = None,
+    recorded: object = None,
+    vm_id: str = "",
+) -> CorpPlan:
+    """`wanted` against what was read in the VM; the plan records the VM's state (its chore,
+    or after its writes) when the VM will have all of `wanted` and `recorded` (the state
+    file's) does not say so already."""
+    roots, notes = wanted.roots, list(wanted.notes)
     persisted = vm.persisted()
     running = trust.fingerprints(vm.bundle or b"")
     persist = tuple(r for r in roots if r.fingerprint not in persisted)
     load = tuple(r for r in roots if r.fingerprint not in running) if vm.bundle is not None else ()
+    complete = vm.bundle is not None or not roots
     if roots and vm.bundle is None:
         notes.append(f"the VM has no {trust.GUEST_BUNDLE}: the roots take effect at its next boot")
-    profile, lines, host_text, unreachable = "", (), "", ""
-    if proxy_on:
-        if host.pac and not host.any:
-            notes.append(PAC_NOTE.format(pac=proxy.mask(host.pac)))
-        wanted = proxy.wanted(host, vm_addresses)
-        lines = tuple(wanted.masked_lines())
-        if any(u != proxy.for_the_vm(u) for u in (host.http, host.https) if u):
-            if loopback_reachable is False:
-                unreachable = UNREACHABLE.format(name=name)
-                notes.append(unreachable)
-            elif loopback_reachable is None:
-                notes.append(LOOPBACK_NOTE)
-        host_text = ", ".join(
-            proxy.mask(u) for u in dict.fromkeys(u for u in (host.http, host.https) if u)
-        )
-        if host_text:
-            host_text += f" from {host.source}"
+    profile, lines = "", ()
+    if wanted.proxy is not None:
+        lines = tuple(wanted.proxy.masked_lines())
         if vm.profile is None:
-            if wanted.values:
+            if wanted.proxy.values:
+                complete = False
                 notes.append(f"the VM has no {PROFILE_PATH}: its proxy is left alone")
         else:
-            edited = proxy.edit_profile(vm.profile, wanted)
+            edited = proxy.edit_profile(vm.profile, wanted.proxy)
             profile = edited if edited != vm.profile else ""
-            notes += _overridden(edited, wanted)
-    else:
-        notes.append("the proxy is not followed (vpnhelper.corp_proxy is off)")
-    if not roots_on:
-        notes.append("no roots are copied (vpnhelper.corp_roots is off)")
+            overridden = _overridden(edited, wanted.proxy)
+            complete = complete and not overridden
+            notes += overridden
     current = proxy.effective(vm.profile or "")
+    record = wanted.record(vm_id)
     return CorpPlan(
         roots=roots,
         persist=persist,
@@ -209,11 +289,29 @@ def plan_corp(
         bundle=trust.bundle_with(vm.bundle or b"", load) if load else b"",
         profile=profile,
         proxy_lines=lines,
-        host_proxy=host_text,
+        host_proxy=wanted.host_text,
         vm_proxy=tuple((k, proxy.mask_text(v)) for k, v in current.items()),
         notes=tuple(notes),
         restart_command=restart_command,
-        unreachable=unreachable,
+        unreachable=wanted.unreachable,
+        record=record if complete and (record != recorded or persist or load or profile) else None,
+    )
+
+
+def as_recorded(wanted: Wanted) -> CorpPlan:
+    """Nothing to do, without reading the VM: the state file records that the VM was given
+    exactly `wanted`, and the daemon (restarted since with it) serves the store's certificate
+    through our forward, so the VM's persistent disk is the one that was written."""
+    lines = () if wanted.proxy is None else tuple(wanted.proxy.masked_lines())
+    vm_proxy = () if wanted.proxy is None else wanted.proxy.values
+    note = f"the VM has what an earlier run gave it ({STATE_FILE} records it): not read over SSH"
+    return CorpPlan(
+        roots=wanted.roots,
+        proxy_lines=lines,
+        host_proxy=wanted.host_text,
+        vm_proxy=tuple((k, proxy.mask_text(v)) for k, v in vm_proxy),
+        notes=(*wanted.notes, note),
+        unreachable=wanted.unreachable,
     )
 
 

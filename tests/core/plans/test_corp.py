@@ -125,3 +125,44 @@ def test_a_loopback_proxy_the_nat_cannot_reach_is_a_problem(reachable, warned) -
         trust.Found(), proxy.from_setting("http://p:1"), vm(), VM_IP, loopback_reachable=False
     )
     assert remote.unreachable == ""  # a proxy elsewhere does not need the host's loopback
+
+
+def wanted(found, host=None):
+    return corp.want(found, host or proxy.HostProxy(), VM_IP)
+
+
+def test_a_vm_that_has_everything_is_recorded_once(found) -> None:
+    host = proxy.from_setting("http://proxy.corp:3128")
+    given = corp.compare(wanted(found, host), vm(), RESTART, None, "uuid-1")
+    done = vm(profile=given.profile, certs={"c.pem": found.roots[0].pem}, bundle=given.bundle)
+    first = corp.compare(wanted(found, host), done, RESTART, None, "uuid-1")
+    assert first.changes == () and first.record == wanted(found, host).record("uuid-1")
+    again = corp.compare(wanted(found, host), done, RESTART, first.record, "uuid-1")
+    assert again.record is None and again.chores == ()
+    assert corp.compare(wanted(found, host), done, RESTART, first.record, "uuid-2").record
+
+
+@pytest.mark.parametrize(
+    ("changed", "host"),
+    [
+        ("no profile to write the proxy into", proxy.from_setting("http://proxy.corp:3128")),
+        ("no running bundle", proxy.HostProxy()),
+    ],
+)
+def test_a_vm_left_short_is_not_recorded(found, changed, host) -> None:
+    short = vm(profile=None) if "profile" in changed else vm(bundle=None)
+    assert corp.compare(wanted(found, host), short, RESTART).record is None
+
+
+def test_the_record_holds_no_proxy_password_and_changes_with_the_proxy(found) -> None:
+    a = wanted(found, proxy.from_setting("http://jane:hunter2@proxy.corp:3128")).record("u")
+    b = wanted(found, proxy.from_setting("http://jane:other@proxy.corp:3128")).record("u")
+    assert "hunter2" not in str(a) and a != b and a["roots"] == [found.roots[0].fingerprint]
+    assert corp.want(found, proxy.HostProxy(), VM_IP, proxy_on=False).record("u")["proxy"] is None
+
+
+def test_as_recorded_plans_nothing_and_keeps_the_host_side_notes(found) -> None:
+    host = proxy.from_setting("http://127.0.0.1:3128")
+    plan = corp.as_recorded(corp.want(found, host, VM_IP, loopback_reachable=False))
+    assert plan.changes == () and plan.commands == () and plan.chores == ()
+    assert "--nat-localhostreachable1 on" in plan.problem
