@@ -4,7 +4,6 @@ kubeconfig's server and whether kubectl in this shell reads our kubeconfig first
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -32,11 +31,7 @@ def template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def home(template, tmp_path) -> Path:
-    copy = tmp_path / ".minikube"
-    shutil.copytree(template, copy)
-    config = copy / "machines" / "minikube" / "config.json"
-    config.write_text(config.read_text().replace(str(template), str(copy)))
-    return copy
+    return mk.copy_home(template, tmp_path)
 
 
 # rule: the API forward is there; written: our kubeconfig's port (None: no file); first: where

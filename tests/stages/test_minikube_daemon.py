@@ -5,7 +5,6 @@ restarted with systemd, through the stand-ins
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -67,11 +66,7 @@ def homes(tmp_path_factory) -> dict[str, Path]:
 
 
 def home_copy(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home" / ".minikube"
-    shutil.copytree(template, copy)
-    config = copy / "machines" / "minikube" / "config.json"
-    config.write_text(config.read_text().replace(str(template), str(copy)))
-    return copy
+    return mk.copy_home(template, tmp_path / "home")
 
 
 def vm(monkeypatch, home: Path, served_from: Path, folder: str = "/etc/docker") -> MinikubeGuest:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -301,3 +302,13 @@ def minikube_world(root: Path, *nodes: Node) -> tuple[Path, Path]:
     kubeconfig = root / ".kube" / "config"
     dm.write(kubeconfig, kubeconfig_yaml(home, chosen).encode(), 0o600)
     return home, kubeconfig
+
+
+def copy_home(template: Path, folder: Path) -> Path:
+    """A copy of the minikube home `template` as `folder/.minikube`, its profiles' config.json
+    pointing into the copy (RSA keys are slow: tests make a home once and copy it)."""
+    copy = folder / ".minikube"
+    shutil.copytree(template, copy)
+    for config in copy.glob("machines/*/config.json"):
+        config.write_text(config.read_text().replace(str(template), str(copy)))
+    return copy
